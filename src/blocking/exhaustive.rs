@@ -1,0 +1,228 @@
+//! Exhaustive blocking search: every factorization of the three loops over
+//! the three levels, with every loop order of the two outer levels.
+//!
+//! For conv-like loops most orders are equivalent to a "regular" one or
+//! provably worse; nn_dataflow filters the full cross product, nnsched
+//! generates only the survivors, in the same relative order, so the winner
+//! (first best in enumeration order) is the same.
+
+use rayon::prelude::*;
+
+use super::{
+    Blocking, BlockingScheme, Goal, NodeEnv, TopConstraint, cmp_key, evaluate, fits_before_ordering,
+};
+use crate::dims::{DataLoops, LoopDim, PerLoop};
+use crate::hw::Energy;
+use crate::mapping::NestedLoopDesc;
+use crate::util::factorize;
+
+/// The six orders of one level in `itertools.permutations` order; entry
+/// `[l]` is loop `l`'s position (0 innermost).
+const PERMS: [[u8; 3]; 6] = [
+    [0, 1, 2],
+    [0, 2, 1],
+    [1, 0, 2],
+    [1, 2, 0],
+    [2, 0, 1],
+    [2, 1, 0],
+];
+
+fn perm_index(p: [u8; 3]) -> usize {
+    PERMS.iter().position(|&q| q == p).expect("a permutation")
+}
+
+/// The regular order of a level with non-trivial loops `nt` and innermost
+/// loop `inn`: `inn` innermost, then the other non-trivial loops, then the
+/// trivial ones, each group in loop order.
+fn regular_order(inn: Option<usize>, nt: [bool; 3]) -> [u8; 3] {
+    let mut loops = [0usize, 1, 2];
+    loops.sort_by_key(|&l| (Some(l) != inn, !nt[l], l));
+    let mut ord = [0u8; 3];
+    for (pos, &l) in loops.iter().enumerate() {
+        ord[l] = pos as u8;
+    }
+    ord
+}
+
+/// Candidate orders of one level for conv loops: one regular order per
+/// choice of innermost non-trivial loop, as (permutation index, order,
+/// innermost loop).
+fn level_orders(t: &PerLoop<u64>) -> Vec<(usize, [u8; 3], Option<usize>)> {
+    let nt = [t.0[0] > 1, t.0[1] > 1, t.0[2] > 1];
+    let mut v: Vec<_> = if nt.iter().any(|&x| x) {
+        (0..3)
+            .filter(|&l| nt[l])
+            .map(|l| (Some(l), regular_order(Some(l), nt)))
+            .map(|(i, o)| (perm_index(o), o, i))
+            .collect()
+    } else {
+        vec![(0, [0, 1, 2], None)]
+    };
+    v.sort_by_key(|x| x.0);
+    v
+}
+
+/// Order pairs for one set of blocking factors, in enumeration order.
+fn order_pairs(ts: &[PerLoop<u64>; 3], conv: bool) -> Vec<[PerLoop<u8>; 2]> {
+    if !conv {
+        return PERMS
+            .iter()
+            .flat_map(|&a| PERMS.iter().map(move |&b| [PerLoop(a), PerLoop(b)]))
+            .collect();
+    }
+    let o0 = level_orders(&ts[0]);
+    let o1 = level_orders(&ts[1]);
+    let mut out = Vec::with_capacity(o0.len() * o1.len());
+    for &(_, ord0, inn0) in &o0 {
+        for &(_, ord1, inn1) in &o1 {
+            // An outer level's innermost loop continuing non-trivially, but
+            // not innermost, in an inner level is a worse copy of merging it.
+            if let Some(i0) = inn0 {
+                if ts[1].0[i0] > 1 && inn1 != Some(i0) {
+                    continue;
+                }
+            }
+            let outer = inn1.or(inn0);
+            if let Some(o) = outer {
+                if ts[2].0[o] > 1 {
+                    continue;
+                }
+            }
+            out.push([PerLoop(ord0), PerLoop(ord1)]);
+        }
+    }
+    out
+}
+
+/// Ranked candidate: goal key, enumeration index, scheme.
+type Ranked = ((f64, f64), u64, BlockingScheme);
+
+/// Keeps the `n` best by (key, index) in a sorted vector.
+fn push_top(tops: &mut Vec<Ranked>, n: usize, item: Ranked) {
+    if tops.len() == n {
+        let last = tops.last().expect("n > 0");
+        if cmp_key(&item.0, &last.0).then(item.1.cmp(&last.1)).is_ge() {
+            return;
+        }
+        tops.pop();
+    }
+    let pos = tops.partition_point(|t| cmp_key(&t.0, &item.0).then(t.1.cmp(&item.1)).is_lt());
+    tops.insert(pos, item);
+}
+
+/// The `ntops` best valid blockings of `nld` by access cost under `goal`,
+/// ties going to the earliest in enumeration order. Also counts the
+/// candidates costed.
+pub fn search(
+    nld: &NestedLoopDesc,
+    env: &NodeEnv,
+    energy: &Energy,
+    cstr: &TopConstraint,
+    goal: Goal,
+    ntops: usize,
+) -> (Vec<BlockingScheme>, u64) {
+    let lc = nld.loopcnt;
+    let filt = |l: LoopDim| -> Vec<[u64; 3]> {
+        factorize::<3>(lc[l])
+            .iter()
+            .copied()
+            .filter(|t| cstr.allows_factor(l, t[0]))
+            .collect()
+    };
+    let (ti, to, tb) = (filt(LoopDim::Ifm), filt(LoopDim::Ofm), filt(LoopDim::Bat));
+    let conv = nld.data_loops == DataLoops::CONV;
+    let n_inner = (tb.len() * 36) as u64;
+    let tasks: Vec<(usize, usize)> = (0..ti.len())
+        .flat_map(|i| (0..to.len()).map(move |o| (i, o)))
+        .collect();
+    let results: Vec<(Vec<Ranked>, u64)> = tasks
+        .par_iter()
+        .map(|&(i, o)| {
+            let mut tops = Vec::with_capacity(ntops + 1);
+            let mut count = 0;
+            let base = (i * to.len() + o) as u64 * n_inner;
+            for (bi, b) in tb.iter().enumerate() {
+                let ts = [0, 1, 2].map(|lv| PerLoop([ti[i][lv], to[o][lv], b[lv]]));
+                let probe = Blocking {
+                    ts,
+                    ords: [PerLoop([0, 1, 2]); 2],
+                };
+                if fits_before_ordering(nld, env, &probe).is_err() {
+                    continue;
+                }
+                for ords in order_pairs(&ts, conv) {
+                    let blk = Blocking { ts, ords };
+                    let Ok(s) = evaluate(nld, env, energy, &blk) else {
+                        continue;
+                    };
+                    count += 1;
+                    let seq = base
+                        + bi as u64 * 36
+                        + (perm_index(ords[0].0) * 6 + perm_index(ords[1].0)) as u64;
+                    push_top(&mut tops, ntops, (goal.key(s.access_cost, s.time), seq, s));
+                }
+            }
+            (tops, count)
+        })
+        .collect();
+    let mut all: Vec<Ranked> = Vec::new();
+    let mut count = 0;
+    for (tops, c) in results {
+        count += c;
+        for t in tops {
+            push_top(&mut all, ntops, t);
+        }
+    }
+    (all.into_iter().map(|t| t.2).collect(), count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// nn_dataflow's `skip_conv`, written as a filter over all 36 orders.
+    fn skip_conv(ts: &[PerLoop<u64>; 3], ords: &[PerLoop<u8>; 2]) -> bool {
+        let mut outer: Option<usize> = None;
+        for lv in 0..3 {
+            let nt: Vec<usize> = (0..3).filter(|&l| ts[lv].0[l] > 1).collect();
+            let inn = if lv < 2 {
+                nt.iter().copied().min_by_key(|&l| ords[lv].0[l])
+            } else {
+                None
+            };
+            if outer != inn && outer.is_some_and(|o| nt.contains(&o)) {
+                return true;
+            }
+            if inn.is_some() {
+                outer = inn;
+            }
+            if lv < 2 {
+                let mut m = [false; 3];
+                for &l in &nt {
+                    m[l] = true;
+                }
+                if regular_order(inn, m) != ords[lv].0 {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    #[test]
+    fn generated_orders_equal_filtered_cross_product() {
+        for t in factorize::<3>(12).iter() {
+            for u in factorize::<3>(4).iter() {
+                for v in factorize::<3>(6).iter() {
+                    let ts = [0, 1, 2].map(|lv| PerLoop([t[lv], u[lv], v[lv]]));
+                    let want: Vec<[PerLoop<u8>; 2]> = PERMS
+                        .iter()
+                        .flat_map(|&a| PERMS.iter().map(move |&b| [PerLoop(a), PerLoop(b)]))
+                        .filter(|o| !skip_conv(&ts, o))
+                        .collect();
+                    assert_eq!(order_pairs(&ts, true), want, "{ts:?}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,390 @@
+//! Loop blocking and reordering: splitting the ifm/ofm/batch loops of a
+//! nested loop over three levels (outside the global buffer, between buffer
+//! and register files, inside the register files), ordering each level, and
+//! costing the result. `evaluate` is the cost model of one choice; the
+//! `exhaustive` and `solver` submodules generate the choices.
+//!
+//! Invariant: `evaluate` reproduces nn_dataflow's LoopBlockingScheme to the
+//! last bit, so every float is formed in its operation order.
+
+pub mod exhaustive;
+pub mod solver;
+
+use serde::Serialize;
+
+use crate::dims::{DataCat, LoopDim, MemLevel, PerCat, PerLevel, PerLoop};
+use crate::hw::Energy;
+use crate::mapping::NestedLoopDesc;
+
+/// Blocking factors per level and loop orders of the two outer levels.
+///
+/// `ts[0]` are the loops around the global buffer (DRAM level), `ts[1]`
+/// those between the buffer and the register files, `ts[2]` those inside a
+/// register file. `ords[l][loop]` is the loop's position at level `l`, 0
+/// being innermost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Blocking {
+    pub ts: [PerLoop<u64>; 3],
+    pub ords: [PerLoop<u8>; 2],
+}
+
+impl Blocking {
+    /// Product of each loop's factors over `levels`.
+    #[inline]
+    fn tp(&self, levels: std::ops::Range<usize>) -> PerLoop<u64> {
+        PerLoop::from_fn(|l| self.ts[levels.clone()].iter().map(|t| t[l]).product())
+    }
+
+    /// The non-trivial loops of level `lvl` (0 or 1), outermost first.
+    pub fn ordered_loops(&self, lvl: usize) -> Vec<(LoopDim, u64)> {
+        let mut v: Vec<LoopDim> = LoopDim::ALL
+            .into_iter()
+            .filter(|&l| self.ts[lvl][l] > 1)
+            .collect();
+        v.sort_by_key(|&l| std::cmp::Reverse(self.ords[lvl][l]));
+        v.into_iter().map(|l| (l, self.ts[lvl][l])).collect()
+    }
+}
+
+/// Where a layer's input or output data lives relative to its nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataSite {
+    Dram,
+    /// In the buffers of other nodes on chip.
+    OtherNodes,
+    /// In the buffers of the processing nodes themselves.
+    SameNodes,
+}
+
+/// What blocking needs to know about the nodes running the layer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NodeEnv {
+    pub gbuf_words: u64,
+    pub regf_words: u64,
+    pub num_nodes: u64,
+    /// Array bus words per cycle; `None` is unlimited.
+    pub bus_words: Option<u64>,
+    /// DRAM words per cycle (may be infinite).
+    pub dram_bw: f64,
+    pub src: DataSite,
+    pub dst: DataSite,
+    /// Each node runs one layer only, so filters can stay resident.
+    pub no_time_mux: bool,
+    /// Data categories allowed to bypass the global buffer.
+    pub bypass: PerCat<bool>,
+    /// Divisor of DRAM accesses from access forwarding or buffer sharing.
+    pub accfwd: PerCat<u64>,
+}
+
+/// The optimization goal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+pub enum Goal {
+    /// Energy, then time.
+    #[value(name = "e")]
+    #[serde(rename = "e")]
+    Energy,
+    /// Time, then energy.
+    #[value(name = "d")]
+    #[serde(rename = "d")]
+    Delay,
+    /// Energy-delay product.
+    #[value(name = "ed")]
+    #[serde(rename = "ed")]
+    EnergyDelay,
+}
+
+impl Goal {
+    /// A sort key: smaller is better.
+    #[inline]
+    pub fn key(self, cost: f64, time: u64) -> (f64, f64) {
+        match self {
+            Goal::Energy => (cost, time as f64),
+            Goal::Delay => (time as f64, cost),
+            Goal::EnergyDelay => (cost * time as f64, 0.0),
+        }
+    }
+}
+
+/// Total order on goal keys (they are never NaN).
+#[inline]
+pub fn cmp_key(a: &(f64, f64), b: &(f64, f64)) -> std::cmp::Ordering {
+    a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1))
+}
+
+/// Why a blocking choice does not fit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Infeasible {
+    /// Register file words needed and available.
+    RegfOverflow { need: u64, have: u64 },
+    /// Global buffer words needed and available.
+    GbufOverflow { need: u64, have: u64 },
+    /// On-chip input or output data would be fetched more than once.
+    OnChipRefetch,
+}
+
+/// A costed blocking choice.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BlockingScheme {
+    pub blocking: Blocking,
+    pub stored_in_gbuf: PerCat<bool>,
+    /// Fetches from above into the buffer (`fetch[0]`) and into the
+    /// register files (`fetch[1]`).
+    pub fetch: [PerCat<u64>; 2],
+    /// Words held in one global buffer and in one register file.
+    pub gbuf_words: PerCat<u64>,
+    pub regf_words: PerCat<u64>,
+    pub ops: f64,
+    pub proc_time: u64,
+    pub bus_time: u64,
+    pub dram_time: u64,
+    pub time: u64,
+    pub access: PerLevel<PerCat<f64>>,
+    /// Accesses to data in other nodes' buffers, charged at buffer energy.
+    pub remote_gbuf_access: PerCat<f64>,
+    /// Word-hops of buffer sharing.
+    pub noc_access: PerCat<f64>,
+    pub accfwd_reduction: PerCat<u64>,
+    pub filter_pinned: bool,
+    pub access_cost: f64,
+}
+
+impl BlockingScheme {
+    /// Node time: processing or array bus, whichever is longer.
+    pub fn node_time(&self) -> u64 {
+        self.proc_time.max(self.bus_time)
+    }
+}
+
+/// Data words at the buffer and register-file levels for given blocking
+/// factors and buffer residency.
+#[inline]
+fn sizes(nld: &NestedLoopDesc, b: &Blocking, stored: PerCat<bool>) -> (PerCat<u64>, PerCat<u64>) {
+    let below_gbuf = b.tp(1..3);
+    let below_regf = b.tp(2..3);
+    let dl = nld.data_loops;
+    let gbuf = PerCat::from_fn(|d| {
+        if stored[d] {
+            dl.take_prod(d, &below_gbuf) * nld.usize_gbuf[d]
+        } else {
+            0
+        }
+    });
+    let regf = PerCat::from_fn(|d| dl.take_prod(d, &below_regf) * nld.usize_regf[d]);
+    (gbuf, regf)
+}
+
+#[inline]
+fn check_sizes(env: &NodeEnv, gbuf: &PerCat<u64>, regf: &PerCat<u64>) -> Result<(), Infeasible> {
+    let need = regf.0.iter().sum::<u64>();
+    if need > env.regf_words {
+        return Err(Infeasible::RegfOverflow {
+            need,
+            have: env.regf_words,
+        });
+    }
+    let need = gbuf.0.iter().sum::<u64>();
+    if need > env.gbuf_words {
+        return Err(Infeasible::GbufOverflow {
+            need,
+            have: env.gbuf_words,
+        });
+    }
+    Ok(())
+}
+
+/// The capacity check that does not depend on loop orders: with only the
+/// data that may not bypass in the buffer. Lets searches skip all orders of
+/// blocking factors that never fit.
+#[inline]
+pub fn fits_before_ordering(
+    nld: &NestedLoopDesc,
+    env: &NodeEnv,
+    b: &Blocking,
+) -> Result<(), Infeasible> {
+    let (g, r) = sizes(nld, b, env.bypass.map(|_, v| !v));
+    check_sizes(env, &g, &r)
+}
+
+/// Fetch counts per level: how often each category is brought in from the
+/// level above, given reuse across the loops that do not index it.
+fn fetches(nld: &NestedLoopDesc, b: &Blocking) -> [PerCat<u64>; 2] {
+    let dl = nld.data_loops;
+    let mut fetch = [PerCat::splat(1u64); 2];
+    for bl in 0..2 {
+        let (t, ord) = (b.ts[bl], b.ords[bl]);
+        for d in DataCat::ALL {
+            let inn = LoopDim::ALL
+                .into_iter()
+                .filter(|&l| dl.has(d, l) && t[l] > 1)
+                .min_by_key(|&l| ord[l]);
+            fetch[bl][d] = match inn {
+                None => {
+                    if bl > 0 {
+                        fetch[bl - 1][d]
+                    } else {
+                        1
+                    }
+                }
+                Some(inn) => {
+                    let mut f = 1;
+                    for l in LoopDim::ALL {
+                        if dl.has(d, l) {
+                            continue;
+                        }
+                        let end = bl + usize::from(ord[l] > ord[inn]);
+                        f *= (0..end).map(|lv| b.ts[lv][l]).product::<u64>();
+                    }
+                    if d == DataCat::Ofm { 2 * f - 1 } else { f }
+                }
+            };
+        }
+    }
+    fetch
+}
+
+/// Costs one blocking choice of `nld` on nodes `env`.
+pub fn evaluate(
+    nld: &NestedLoopDesc,
+    env: &NodeEnv,
+    energy: &Energy,
+    b: &Blocking,
+) -> Result<BlockingScheme, Infeasible> {
+    let mut stored = env.bypass.map(|_, v| !v);
+    let (g, r) = sizes(nld, b, stored);
+    check_sizes(env, &g, &r)?;
+    let mut fetch = fetches(nld, b);
+    if env.src != DataSite::Dram {
+        if fetch[0][DataCat::Ifm] > 1 {
+            return Err(Infeasible::OnChipRefetch);
+        }
+        if env.src == DataSite::SameNodes {
+            stored[DataCat::Ifm] = true;
+        }
+    }
+    if env.dst != DataSite::Dram {
+        if fetch[0][DataCat::Ofm] > 1 {
+            return Err(Infeasible::OnChipRefetch);
+        }
+        if env.dst == DataSite::SameNodes {
+            stored[DataCat::Ofm] = true;
+        }
+    }
+    for d in DataCat::ALL {
+        if !stored[d] && fetch[0][d] < fetch[1][d] {
+            stored[d] = true;
+        }
+    }
+    let (gbuf_words, regf_words) = sizes(nld, b, stored);
+    check_sizes(env, &gbuf_words, &regf_words)?;
+
+    let mut filter_pinned = false;
+    if env.no_time_mux
+        && LoopDim::ALL
+            .iter()
+            .all(|&l| !nld.data_loops.has(DataCat::Fil, l) || b.ts[0][l] == 1)
+    {
+        filter_pinned = true;
+        fetch[0][DataCat::Fil] = 0;
+    }
+
+    let lcnt: u64 = b.tp(0..3).0.iter().product();
+    let n = env.num_nodes as f64;
+    let lcnt_f = lcnt as f64;
+    let mut access = PerLevel::splat(PerCat::splat(0.0));
+    access[MemLevel::Regf] = PerCat::from_fn(|d| {
+        let t = if d == DataCat::Ofm { 2.0 } else { 1.0 };
+        nld.unit_access[MemLevel::Regf][d] * lcnt_f * t * n
+    });
+    access[MemLevel::Itcn] =
+        PerCat::from_fn(|d| nld.total_access(MemLevel::Itcn, d) * fetch[1][d] as f64 * n);
+    access[MemLevel::Gbuf] = PerCat::from_fn(|d| {
+        let s = if stored[d] { 1.0 } else { 0.0 };
+        nld.total_access(MemLevel::Gbuf, d) * fetch[1][d] as f64 * s * n
+    });
+    access[MemLevel::Dram] = PerCat::from_fn(|d| {
+        let base = nld.total_access(
+            if stored[d] {
+                MemLevel::Dram
+            } else {
+                MemLevel::Gbuf
+            },
+            d,
+        );
+        base * fetch[0][d] as f64 * n / env.accfwd[d] as f64
+    });
+    let mut remote = PerCat::splat(0.0);
+    if env.src != DataSite::Dram {
+        remote[DataCat::Ifm] += access[MemLevel::Dram][DataCat::Ifm];
+        access[MemLevel::Dram][DataCat::Ifm] = 0.0;
+    }
+    if env.dst != DataSite::Dram {
+        remote[DataCat::Ofm] += access[MemLevel::Dram][DataCat::Ofm];
+        access[MemLevel::Dram][DataCat::Ofm] = 0.0;
+    }
+    let dram_time = (access[MemLevel::Dram].sum() / env.dram_bw).ceil() as u64;
+    let max_gbuf = access[MemLevel::Gbuf]
+        .0
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
+    let bus_time = match env.bus_words {
+        None => 0,
+        Some(w) => ((max_gbuf / n).ceil() as u64).div_ceil(w),
+    };
+    let proc_time = nld.unit_time * lcnt;
+    let time = proc_time.max(bus_time).max(dram_time);
+    let noc_access = PerCat::splat(0.0);
+    let mut access_cost = 0.0;
+    for m in MemLevel::ALL {
+        access_cost += energy.access(m) * access[m].sum();
+    }
+    access_cost += energy.gbuf * remote.sum();
+    Ok(BlockingScheme {
+        blocking: *b,
+        stored_in_gbuf: stored,
+        fetch,
+        gbuf_words,
+        regf_words,
+        ops: nld.unit_ops * lcnt_f * n,
+        proc_time,
+        bus_time,
+        dram_time,
+        time,
+        access,
+        remote_gbuf_access: remote,
+        noc_access,
+        accfwd_reduction: env.accfwd,
+        filter_pinned,
+        access_cost,
+    })
+}
+
+/// Constraints on the outermost blocking factors, which inter-layer
+/// pipelining imposes; 0 leaves a factor free.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct TopConstraint {
+    pub topbat: u64,
+    pub topifm: u64,
+    pub topofm: u64,
+}
+
+impl TopConstraint {
+    /// Whether a factor tuple of `loop_` passes on its outermost factor.
+    #[inline]
+    pub fn allows_factor(&self, l: LoopDim, outer: u64) -> bool {
+        let c = match l {
+            LoopDim::Ifm => self.topifm,
+            LoopDim::Ofm => self.topofm,
+            LoopDim::Bat => self.topbat,
+        };
+        c == 0 || c == outer
+    }
+
+    /// Whether a whole blocking satisfies the constraint.
+    pub fn allows(&self, b: &Blocking) -> bool {
+        LoopDim::ALL
+            .iter()
+            .all(|&l| self.allows_factor(l, b.ts[0][l]))
+    }
+}

@@ -1,0 +1,350 @@
+//! Hardware descriptions: the YAML schema (`HwSpec`, a serialization
+//! boundary) and the validated `Hardware` the cost model reads, in words and
+//! per-word energies as nn_dataflow converts them.
+
+use std::fmt;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+/// Rows and columns of a 2D grid (node grid, PE array).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Dim2 {
+    pub h: u64,
+    pub w: u64,
+}
+
+impl Dim2 {
+    pub const fn new(h: u64, w: u64) -> Self {
+        Dim2 { h, w }
+    }
+    pub fn size(&self) -> u64 {
+        self.h * self.w
+    }
+}
+
+impl fmt::Display for Dim2 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}x{}", self.h, self.w)
+    }
+}
+
+/// Where DRAM sits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Memory {
+    /// At the four corner nodes of the grid.
+    #[serde(rename = "2d")]
+    TwoD,
+    /// Stacked on every node.
+    #[serde(rename = "3d")]
+    ThreeD,
+}
+
+/// Energy of each event, in any consistent unit (pJ in the shipped files).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Energy {
+    /// Per MAC or other operation.
+    pub mac: f64,
+    /// Per word read or written in DRAM.
+    pub dram: f64,
+    /// Per word accessed in a global buffer.
+    pub gbuf: f64,
+    /// Per word moved over a PE array's interconnect.
+    pub itcn: f64,
+    /// Per word accessed in a register file.
+    pub regf: f64,
+    /// Per word per hop on the network-on-chip.
+    pub noc_hop: f64,
+    /// Static energy of the whole chip per cycle.
+    pub idle: f64,
+}
+
+impl Energy {
+    fn fields(&self) -> [(&'static str, f64); 7] {
+        [
+            ("mac", self.mac),
+            ("dram", self.dram),
+            ("gbuf", self.gbuf),
+            ("itcn", self.itcn),
+            ("regf", self.regf),
+            ("noc_hop", self.noc_hop),
+            ("idle", self.idle),
+        ]
+    }
+
+    /// Per-word access energy of a memory level.
+    pub fn access(&self, level: crate::dims::MemLevel) -> f64 {
+        use crate::dims::MemLevel::*;
+        match level {
+            Dram => self.dram,
+            Gbuf => self.gbuf,
+            Itcn => self.itcn,
+            Regf => self.regf,
+        }
+    }
+}
+
+/// A number or `inf`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+enum MaybeInf {
+    Num(f64),
+    Text(String),
+}
+
+/// The hardware YAML file, field for field. See README for units.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HwSpec {
+    name: String,
+    word_bits: i64,
+    nodes: [i64; 2],
+    pe_array: [i64; 2],
+    regf_bytes: i64,
+    gbuf_bytes: i64,
+    memory: Memory,
+    array_bus_bits: i64,
+    dram_bandwidth: MaybeInf,
+    energy: Energy,
+}
+
+/// Validated hardware, in words.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Hardware {
+    pub name: String,
+    pub word_bits: u64,
+    /// Node grid.
+    pub nodes: Dim2,
+    /// PEs per node.
+    pub pe_array: Dim2,
+    /// Register file words per PE.
+    pub regf_words: u64,
+    /// Global buffer words per node.
+    pub gbuf_words: u64,
+    pub memory: Memory,
+    /// Words the array bus multicasts per cycle; `None` for no limit.
+    pub array_bus_words: Option<u64>,
+    /// DRAM words per cycle for all nodes together (may be infinite).
+    pub dram_words_per_cycle: f64,
+    pub energy: Energy,
+}
+
+impl Hardware {
+    /// Reads and validates a hardware YAML file; errors name the file.
+    pub fn load(path: &Path) -> Result<Hardware> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        Self::parse(&text).with_context(|| path.display().to_string())
+    }
+
+    /// Parses and validates hardware YAML text.
+    pub fn parse(text: &str) -> Result<Hardware> {
+        let spec: HwSpec =
+            serde_yaml::from_str(text).map_err(|e| anyhow::anyhow!("{}", yaml_error(&e)))?;
+        Self::from_spec(spec)
+    }
+
+    /// Validates a spec and converts it to words as nn_dataflow does: bytes
+    /// to words by `ceil(word_bits / 8)`, bus bits to words by `word_bits`.
+    pub fn from_spec(spec: HwSpec) -> Result<Hardware> {
+        let positive = |key: &str, v: i64| -> Result<u64> {
+            if v <= 0 {
+                bail!("key '{key}': must be positive (got {v})");
+            }
+            Ok(v as u64)
+        };
+        let word_bits = positive("word_bits", spec.word_bits)?;
+        let word_bytes = word_bits.div_ceil(8);
+        let nodes = Dim2::new(
+            positive("nodes[0]", spec.nodes[0])?,
+            positive("nodes[1]", spec.nodes[1])?,
+        );
+        let pe_array = Dim2::new(
+            positive("pe_array[0]", spec.pe_array[0])?,
+            positive("pe_array[1]", spec.pe_array[1])?,
+        );
+        let regf_bytes = positive("regf_bytes", spec.regf_bytes)?;
+        let gbuf_bytes = positive("gbuf_bytes", spec.gbuf_bytes)?;
+        if regf_bytes < word_bytes {
+            bail!("key 'regf_bytes': {regf_bytes} B holds no {word_bits}-bit word");
+        }
+        if gbuf_bytes < word_bytes {
+            bail!("key 'gbuf_bytes': {gbuf_bytes} B holds no {word_bits}-bit word");
+        }
+        if spec.array_bus_bits < 0 {
+            bail!(
+                "key 'array_bus_bits': must not be negative (got {})",
+                spec.array_bus_bits
+            );
+        }
+        let bus_words = spec.array_bus_bits as u64 / word_bits;
+        let dram_bytes = match &spec.dram_bandwidth {
+            MaybeInf::Num(v) => *v,
+            MaybeInf::Text(t)
+                if matches!(t.to_ascii_lowercase().as_str(), "inf" | ".inf" | "infinity") =>
+            {
+                f64::INFINITY
+            }
+            MaybeInf::Text(t) => {
+                bail!("key 'dram_bandwidth': expected bytes per cycle or inf (got '{t}')")
+            }
+        };
+        if dram_bytes.is_nan() || dram_bytes <= 0.0 {
+            bail!("key 'dram_bandwidth': must be positive (got {dram_bytes})");
+        }
+        for (key, v) in spec.energy.fields() {
+            if !v.is_finite() || v < 0.0 {
+                bail!("key 'energy.{key}': must be a finite non-negative number (got {v})");
+            }
+        }
+        Ok(Hardware {
+            name: spec.name,
+            word_bits,
+            nodes,
+            pe_array,
+            regf_words: regf_bytes / word_bytes,
+            gbuf_words: gbuf_bytes / word_bytes,
+            memory: spec.memory,
+            array_bus_words: (bus_words > 0).then_some(bus_words),
+            dram_words_per_cycle: dram_bytes / word_bytes as f64,
+            energy: spec.energy,
+        })
+    }
+
+    /// Bytes per word.
+    pub fn word_bytes(&self) -> u64 {
+        self.word_bits.div_ceil(8)
+    }
+}
+
+/// serde_yaml's message with its location, and the key path where it has one.
+fn yaml_error(e: &serde_yaml::Error) -> String {
+    let msg = e.to_string();
+    // serde_yaml reports unknown and missing fields without naming the
+    // section; its text already carries the line and column.
+    msg.replace("unknown field", "unknown key")
+        .replace("missing field", "missing key")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TETRIS: &str = "name: tetris
+word_bits: 16
+nodes: [4, 4]
+pe_array: [14, 14]
+regf_bytes: 512
+gbuf_bytes: 133032
+memory: 3d
+array_bus_bits: 0
+dram_bandwidth: inf
+energy:
+  mac: 2
+  dram: 80
+  gbuf: 14
+  itcn: 4
+  regf: 0.6
+  noc_hop: 40
+  idle: 200
+";
+
+    #[test]
+    fn converts_to_words() {
+        let hw = Hardware::parse(TETRIS).unwrap();
+        assert_eq!(hw.gbuf_words, 66516);
+        assert_eq!(hw.regf_words, 256);
+        assert_eq!(hw.nodes, Dim2::new(4, 4));
+        assert_eq!(hw.memory, Memory::ThreeD);
+        assert_eq!(hw.array_bus_words, None);
+        assert!(hw.dram_words_per_cycle.is_infinite());
+        let hw = Hardware::parse(
+            &TETRIS
+                .replace("array_bus_bits: 0", "array_bus_bits: 64")
+                .replace("bandwidth: inf", "bandwidth: 16"),
+        )
+        .unwrap();
+        assert_eq!(hw.array_bus_words, Some(4));
+        assert_eq!(hw.dram_words_per_cycle, 8.0);
+    }
+
+    #[test]
+    fn invalid_files_name_the_key() {
+        let cases = [
+            (
+                "word_bits: 16",
+                "word_bits: 0",
+                "key 'word_bits': must be positive (got 0)",
+            ),
+            (
+                "nodes: [4, 4]",
+                "nodes: [0, 4]",
+                "key 'nodes[0]': must be positive (got 0)",
+            ),
+            (
+                "pe_array: [14, 14]",
+                "pe_array: [14, -2]",
+                "key 'pe_array[1]': must be positive (got -2)",
+            ),
+            (
+                "gbuf_bytes: 133032",
+                "gbuf_bytes: 1",
+                "key 'gbuf_bytes': 1 B holds no 16-bit word",
+            ),
+            (
+                "regf: 0.6",
+                "regf: -1",
+                "key 'energy.regf': must be a finite non-negative number (got -1)",
+            ),
+            (
+                "dram: 80",
+                "dram: .nan",
+                "key 'energy.dram': must be a finite non-negative number (got NaN)",
+            ),
+            (
+                "dram_bandwidth: inf",
+                "dram_bandwidth: fast",
+                "key 'dram_bandwidth': expected bytes per cycle or inf (got 'fast')",
+            ),
+            (
+                "dram_bandwidth: inf",
+                "dram_bandwidth: 0",
+                "key 'dram_bandwidth': must be positive (got 0)",
+            ),
+            (
+                "array_bus_bits: 0",
+                "array_bus_bits: -8",
+                "key 'array_bus_bits': must not be negative (got -8)",
+            ),
+            (
+                "memory: 3d",
+                "memory: 4d",
+                "memory: unknown variant `4d`, expected `2d` or `3d`",
+            ),
+            (
+                "name: tetris",
+                "name: tetris\ncolor: red",
+                "unknown key `color`",
+            ),
+            ("word_bits: 16\n", "", "missing key `word_bits`"),
+            (
+                "nodes: [4, 4]",
+                "nodes: four",
+                "nodes: invalid type: string \"four\"",
+            ),
+            (
+                "  idle: 200",
+                "  idle: 200\n  leak: 1",
+                "energy: unknown key `leak`",
+            ),
+        ];
+        for (from, to, want) in cases {
+            let text = TETRIS.replace(from, to);
+            assert_ne!(text, TETRIS, "{from}");
+            let err = format!("{:#}", Hardware::parse(&text).unwrap_err());
+            assert!(err.contains(want), "{to}: got '{err}', want '{want}'");
+        }
+    }
+}

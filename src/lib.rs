@@ -1,0 +1,11 @@
+//! nnsched: energy-efficient dataflow schedules for neural networks on
+//! Eyeriss-style accelerators. See ARCHITECTURE.md for the module map.
+
+pub mod blocking;
+pub mod dims;
+pub mod hw;
+pub mod mapping;
+pub mod network;
+pub mod pipeline;
+pub mod stats;
+pub mod util;

@@ -1,0 +1,351 @@
+//! Row-stationary array mapping (Eyeriss, ISCA'16) of one node's share of a
+//! layer onto its PE array.
+//!
+//! A logical PE set computes one 2D convolution (or pooling window sweep):
+//! filter (window) rows by output rows. It is folded when larger than the
+//! array and replicated when smaller; replicas take different input and
+//! output channels. The result is a list of `NestedLoopDesc`: the remaining
+//! ifm/ofm/batch loop counts and the cost of one loop body ("processing
+//! pass"), which loop blocking then schedules. Every float is computed in
+//! nn_dataflow's operation order so that costs agree to the last bit.
+
+use serde::Serialize;
+
+use crate::dims::{DataCat, DataLoops, LoopDim, MemLevel, PerCat, PerLevel, PerLoop};
+use crate::hw::Dim2;
+use crate::network::{Layer, LayerKind};
+use crate::util::{factorize, idivc};
+
+/// How a logical PE set is laid onto the physical array.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct PeSetMapping {
+    /// Logical PE set: (filter rows, output rows).
+    pub logical: Dim2,
+    /// Folds of the logical set in each dimension.
+    pub fold: Dim2,
+    /// Replicas of the folded set in each dimension.
+    pub repl: Dim2,
+    /// The folded logical set.
+    pub folded: Dim2,
+    /// The physical PE block one pass occupies.
+    pub physical: Dim2,
+    /// Average fraction of the array doing useful work.
+    pub utilization: f64,
+}
+
+/// One way of replicating the folded PE set over channels: the loop body
+/// of the nested loop that blocking schedules, and its costs.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NestedLoopDesc {
+    /// Loop trip counts.
+    pub loopcnt: PerLoop<u64>,
+    /// Words one loop body keeps in a global buffer, per data category.
+    pub usize_gbuf: PerCat<u64>,
+    /// Words one loop body keeps in each register file.
+    pub usize_regf: PerCat<u64>,
+    /// Accesses of one loop body per level and data category.
+    pub unit_access: PerLevel<PerCat<f64>>,
+    /// Operations of one loop body.
+    pub unit_ops: f64,
+    /// Cycles of one loop body.
+    pub unit_time: u64,
+    #[serde(skip)]
+    pub data_loops: DataLoops,
+    /// Input and output channels processed side by side by the replicas.
+    pub repl_ifms: u64,
+    pub repl_ofms: u64,
+    pub pe_set: PeSetMapping,
+}
+
+impl NestedLoopDesc {
+    /// Accesses at `level` of data category `d` to touch all its data once.
+    #[inline]
+    pub fn total_access(&self, level: MemLevel, d: DataCat) -> f64 {
+        self.unit_access[level][d] * self.data_loops.take_prod(d, &self.loopcnt) as f64
+    }
+
+    /// Operations of all loops.
+    pub fn total_ops(&self) -> f64 {
+        self.unit_ops * self.loopcnt.0.iter().product::<u64>() as f64
+    }
+}
+
+/// Why a layer cannot be mapped.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum MappingError {
+    #[error("PE array {array} is used below 50% ({:.0}%) by the {logical} logical PE set", utilization * 100.0)]
+    LowUtilization {
+        array: Dim2,
+        logical: Dim2,
+        utilization: f64,
+    },
+}
+
+/// Maps `layer` (one node's share, `batch` samples, a fraction `occupancy`
+/// of whose ops are real work) onto `array`, listing the loop nests of each
+/// channel replication choice worth considering.
+pub fn row_stationary(
+    layer: &Layer,
+    batch: u64,
+    occupancy: f64,
+    array: Dim2,
+) -> Result<Vec<NestedLoopDesc>, MappingError> {
+    let (nreg, hreg, wreg) = layer.region();
+    let (hofm, wofm) = (layer.hofm(), layer.wofm());
+    let (htrd, wtrd) = (layer.htrd(), layer.wtrd());
+    let conv = layer.is_conv();
+    let ops_lpe = if conv {
+        wreg * wofm
+    } else {
+        nreg * wreg * wofm
+    };
+    let logical = Dim2::new(hreg, hofm);
+
+    // Fold what does not fit, replicate what does; spare row replicas absorb
+    // column folds.
+    let (mut fold_h, mut fold_w, mut repl_h, mut repl_w) = (1, 1, 1, 1);
+    if logical.h > array.h {
+        fold_h = idivc(logical.h, array.h);
+    } else {
+        repl_h = array.h / logical.h;
+    }
+    if logical.w > array.w {
+        fold_w = idivc(logical.w, array.w);
+    } else {
+        repl_w = array.w / logical.w;
+    }
+    let f_w2h = repl_h.min(fold_w);
+    fold_w = idivc(fold_w, f_w2h);
+    repl_h /= f_w2h;
+    let fold = Dim2::new(fold_h, fold_w);
+    let repl = Dim2::new(repl_h, repl_w);
+    let folded = Dim2::new(idivc(logical.h, fold.h), idivc(logical.w, fold.w));
+    let physical = Dim2::new(folded.h * repl.h * f_w2h, idivc(folded.w * repl.w, f_w2h));
+    debug_assert!(physical.h <= array.h && physical.w <= array.w);
+    let utilization = (logical.size() * repl.size()) as f64 / (array.size() * fold.size()) as f64;
+    if utilization <= 0.5 {
+        return Err(MappingError::LowUtilization {
+            array,
+            logical,
+            utilization,
+        });
+    }
+    let pe_set = PeSetMapping {
+        logical,
+        fold,
+        repl,
+        folded,
+        physical,
+        utilization,
+    };
+
+    // One unit pass: all folded filter rows, one folded ifm and ofm.
+    let fh = fold.h as f64;
+    let hofm_acc = hofm as f64 / fold.w as f64;
+    let hifm_acc = hreg as f64 + (hofm_acc - 1.0) * htrd as f64;
+    let wifm_acc = (wreg + (wofm - 1) * wtrd) as f64;
+    let hofm_buf = idivc(hofm, fold.w);
+    let hifm_buf = hreg + (hofm_buf - 1) * htrd;
+    let wifm_buf = wreg + (wofm - 1) * wtrd;
+    let ofm_acc = hofm_acc * wofm as f64;
+    let ifm_acc = hifm_acc * wifm_acc;
+    let ops = ofm_acc * (nreg * hreg * wreg) as f64;
+    let time = fold.h * ops_lpe;
+    let fl = folded.size() as f64;
+    let mut access = PerLevel::splat(PerCat::splat(0.0));
+    let (sz_gbuf, sz_regf);
+    if conv {
+        let fil = (hreg * wreg) as f64;
+        access[MemLevel::Dram] = PerCat([fil, ifm_acc, ofm_acc]);
+        access[MemLevel::Gbuf] = PerCat([fil, ifm_acc * fh, ofm_acc * fh]);
+        access[MemLevel::Itcn] = PerCat([
+            wreg as f64 * fl * fh,
+            wifm_acc * fl * fh,
+            wofm as f64 * fl * fh,
+        ]);
+        access[MemLevel::Regf] = PerCat::splat(ops);
+        sz_gbuf = PerCat([hreg * wreg, hifm_buf * wifm_buf, hofm_buf * wofm]);
+        sz_regf = PerCat([wreg, wreg, 1]);
+    } else {
+        access[MemLevel::Dram] = PerCat([0.0, ifm_acc, ofm_acc]);
+        access[MemLevel::Gbuf] = PerCat([0.0, ifm_acc, ofm_acc * fh]);
+        access[MemLevel::Itcn] = PerCat([0.0, wifm_acc * fl, wofm as f64 * fl * fh]);
+        access[MemLevel::Regf] = PerCat([0.0, ops, ops]);
+        sz_gbuf = PerCat([0, hifm_buf * wifm_buf, hofm_buf * wofm]);
+        sz_regf = PerCat([0, wreg, 1]);
+    }
+
+    let data_loops = layer.data_loops();
+    let make = |lcnt: PerLoop<u64>,
+                locc: PerLoop<f64>,
+                rsz: u64,
+                rcnt: PerCat<u64>,
+                ifms: u64,
+                ofms: u64| {
+        let plocc = locc.0.iter().fold(1.0, |a, &b| a * b);
+        let aocc = PerCat::from_fn(|d| data_loops.take_prod_f(d, &locc));
+        let mut ua = PerLevel::splat(PerCat::splat(0.0));
+        for m in [MemLevel::Dram, MemLevel::Gbuf] {
+            ua[m] = PerCat::from_fn(|d| access[m][d] * rcnt[d] as f64 * aocc[d]);
+        }
+        ua[MemLevel::Itcn] = PerCat::from_fn(|d| access[MemLevel::Itcn][d] * rsz as f64 * aocc[d]);
+        ua[MemLevel::Regf] =
+            PerCat::from_fn(|d| access[MemLevel::Regf][d] * rsz as f64 * occupancy * plocc);
+        NestedLoopDesc {
+            loopcnt: lcnt,
+            usize_gbuf: PerCat::from_fn(|d| sz_gbuf[d] * rcnt[d]),
+            usize_regf: sz_regf,
+            unit_access: ua,
+            unit_ops: ops * rsz as f64 * occupancy * plocc,
+            unit_time: time,
+            data_loops,
+            repl_ifms: ifms,
+            repl_ofms: ofms,
+            pe_set,
+        }
+    };
+
+    let mut out = Vec::new();
+    let nifm = layer.nifm();
+    let nofm = layer.nofm();
+    match layer.kind() {
+        LayerKind::Conv { .. } => {
+            // Row replicas split between input and output channels; keep the
+            // choices that do not increase the loop count over earlier ones.
+            let mut min_cnt = u64::MAX;
+            for [r1, r2] in factorize::<2>(repl.h).iter().copied() {
+                let ifms = r1.min(nifm);
+                let ofms = (r2 * repl.w).min(nofm);
+                let lcnt = PerLoop([idivc(nifm, ifms), idivc(nofm, ofms), batch * fold.w]);
+                let cnt = lcnt.0.iter().product::<u64>();
+                if cnt < min_cnt {
+                    min_cnt = cnt;
+                } else if cnt > min_cnt {
+                    continue;
+                }
+                let locc = PerLoop([
+                    nifm as f64 / ifms as f64 / lcnt[LoopDim::Ifm] as f64,
+                    nofm as f64 / ofms as f64 / lcnt[LoopDim::Ofm] as f64,
+                    1.0,
+                ]);
+                out.push(make(
+                    lcnt,
+                    locc,
+                    ifms * ofms,
+                    PerCat([ifms * ofms, ifms, ofms]),
+                    ifms,
+                    ofms,
+                ));
+            }
+        }
+        _ => {
+            let ofms = repl.size().min(nofm);
+            let lcnt = PerLoop([1, idivc(nofm, ofms), batch * fold.w]);
+            let locc = PerLoop([
+                1.0,
+                nofm as f64 / ofms as f64 / lcnt[LoopDim::Ofm] as f64,
+                1.0,
+            ]);
+            out.push(make(lcnt, locc, ofms, PerCat([0, ofms, ofms]), 1, ofms));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn active_pes(n: &NestedLoopDesc, array: Dim2) -> f64 {
+        n.pe_set.utilization * array.size() as f64
+    }
+
+    /// nn_dataflow's test_map_alex_net: AlexNet conv1-5 on Eyeriss' 12x14
+    /// array with batch 4.
+    #[test]
+    fn alexnet_on_eyeriss_chip() {
+        let array = Dim2::new(12, 14);
+        let convs = [
+            (
+                Layer::conv(3, 96, (55, 55), (11, 11), (4, 4)).unwrap(),
+                1,
+                14,
+                154.0,
+            ),
+            (
+                Layer::conv(48, 256, (27, 27), (5, 5), (1, 1)).unwrap(),
+                1,
+                27,
+                135.0,
+            ),
+            (
+                Layer::conv(256, 384, (13, 13), (3, 3), (1, 1)).unwrap(),
+                4,
+                13,
+                156.0,
+            ),
+            (
+                Layer::conv(192, 384, (13, 13), (3, 3), (1, 1)).unwrap(),
+                4,
+                13,
+                156.0,
+            ),
+            (
+                Layer::conv(192, 256, (13, 13), (3, 3), (1, 1)).unwrap(),
+                4,
+                13,
+                156.0,
+            ),
+        ];
+        for (layer, repl, flw, pes) in convs {
+            let nlds = row_stationary(&layer, 4, 1.0, array).unwrap();
+            let m = nlds[0].pe_set;
+            assert_eq!(m.repl.size(), repl, "{layer}");
+            assert_eq!(m.folded.w, flw, "{layer}");
+            // Like nn_dataflow's test: either the peak or the average count.
+            let avg = active_pes(&nlds[0], array);
+            assert!(
+                m.physical.size() as f64 == pes || (avg - pes).abs() < 1e-9,
+                "{layer}: {avg}"
+            );
+        }
+    }
+
+    #[test]
+    fn totals_cover_the_layer() {
+        let array = Dim2::new(16, 16);
+        let layers = [
+            Layer::conv(3, 48, (55, 55), (11, 11), (4, 4)).unwrap(),
+            Layer::conv(256, 192, (13, 13), (3, 3), (1, 1)).unwrap(),
+            Layer::fc(4096, 1000, (1, 1)).unwrap(),
+            Layer::pool(48, (27, 27), (3, 3), (2, 2)).unwrap(),
+        ];
+        for l in layers {
+            for n in row_stationary(&l, 16, 1.0, array).unwrap() {
+                let ops = l.total_ops(16) as f64;
+                assert!((n.total_ops() - ops).abs() <= 1.0, "{l}");
+                let fil = n.total_access(MemLevel::Dram, DataCat::Fil);
+                assert!((fil - l.total_filter_size() as f64).abs() <= 1.0, "{l}");
+                let ofm = n.total_access(MemLevel::Dram, DataCat::Ofm);
+                assert!(
+                    (ofm - (l.total_ofmap_size() * 16) as f64).abs() <= 1.0,
+                    "{l}"
+                );
+            }
+        }
+        // AlexNet fc3 yields four choices of equal loop count, then a better one.
+        let fc3 = row_stationary(&Layer::fc(4096, 1000, (1, 1)).unwrap(), 16, 1.0, array).unwrap();
+        let cnts: Vec<u64> = fc3.iter().map(|n| n.loopcnt.0.iter().product()).collect();
+        assert_eq!(cnts, vec![262144, 262144, 262144, 262144, 258048]);
+    }
+
+    #[test]
+    fn low_utilization_is_an_error() {
+        // 17 output rows on 16 columns fold into a second row pass, which
+        // leaves one row replica of three: 17 of 48 PEs work.
+        let l = Layer::conv(1, 1, (17, 17), (1, 1), (1, 1)).unwrap();
+        assert!(row_stationary(&l, 1, 1.0, Dim2::new(3, 17)).is_ok());
+        let e = row_stationary(&l, 1, 1.0, Dim2::new(3, 16)).unwrap_err();
+        assert!(e.to_string().contains("below 50%"));
+    }
+}

@@ -1,0 +1,417 @@
+//! One layer's geometry and the sizes and operation counts derived from it.
+
+use std::fmt;
+
+use crate::dims::DataLoops;
+
+/// The shape of a feature map set: channels, height, width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FmapShape {
+    pub n: u64,
+    pub h: u64,
+    pub w: u64,
+}
+
+/// What a layer computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LayerKind {
+    /// A 2D convolution; `fc` marks a fully-connected layer, which is a
+    /// convolution with a 1x1 output. `groups` splits channels into
+    /// independent groups (depthwise when it equals the channel count).
+    Conv {
+        nifm: u64,
+        hfil: u64,
+        wfil: u64,
+        groups: u64,
+        fc: bool,
+    },
+    /// Max or average pooling over an `hreg` x `wreg` window.
+    Pool { hreg: u64, wreg: u64 },
+    /// Element-wise combination of `n_inputs` equally shaped inputs.
+    Eltwise { n_inputs: u64 },
+}
+
+/// A layer: output shape, stride and kind. Input sizes follow from these as
+/// nn_dataflow derives them (no padding: `hifm = hfil + (hofm - 1) * stride`),
+/// so a producer may be smaller than `hifm` by the padding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Layer {
+    nofm: u64,
+    hofm: u64,
+    wofm: u64,
+    htrd: u64,
+    wtrd: u64,
+    kind: LayerKind,
+}
+
+/// Why a layer cannot be built.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LayerError {
+    #[error("{0} must be positive")]
+    Zero(&'static str),
+    #[error("groups ({groups}) must divide both input ({nifm}) and output ({nofm}) channels")]
+    Groups { groups: u64, nifm: u64, nofm: u64 },
+}
+
+fn positive(v: u64, what: &'static str) -> Result<u64, LayerError> {
+    if v == 0 {
+        Err(LayerError::Zero(what))
+    } else {
+        Ok(v)
+    }
+}
+
+impl Layer {
+    /// A convolution of `nifm` to `nofm` channels with `sofm` = (h, w)
+    /// output, `sfil` filter and `strd` stride.
+    pub fn conv(
+        nifm: u64,
+        nofm: u64,
+        sofm: (u64, u64),
+        sfil: (u64, u64),
+        strd: (u64, u64),
+    ) -> Result<Layer, LayerError> {
+        Self::grouped_conv(nifm, nofm, sofm, sfil, strd, 1)
+    }
+
+    /// A grouped convolution: each of `groups` groups maps `nifm / groups`
+    /// input channels to `nofm / groups` output channels.
+    pub fn grouped_conv(
+        nifm: u64,
+        nofm: u64,
+        sofm: (u64, u64),
+        sfil: (u64, u64),
+        strd: (u64, u64),
+        groups: u64,
+    ) -> Result<Layer, LayerError> {
+        positive(nifm, "input channels")?;
+        positive(groups, "groups")?;
+        if nifm % groups != 0 || nofm % groups != 0 {
+            return Err(LayerError::Groups { groups, nifm, nofm });
+        }
+        let kind = LayerKind::Conv {
+            nifm,
+            hfil: positive(sfil.0, "filter height")?,
+            wfil: positive(sfil.1, "filter width")?,
+            groups,
+            fc: false,
+        };
+        Self::new(nofm, sofm, strd, kind)
+    }
+
+    /// A fully-connected layer over an `sfil`-sized input of `nifm` channels.
+    pub fn fc(nifm: u64, nofm: u64, sfil: (u64, u64)) -> Result<Layer, LayerError> {
+        let mut l = Self::conv(nifm, nofm, (1, 1), sfil, (1, 1))?;
+        if let LayerKind::Conv { fc, .. } = &mut l.kind {
+            *fc = true;
+        }
+        Ok(l)
+    }
+
+    /// Pooling with an `sreg` window and `strd` stride.
+    pub fn pool(
+        nofm: u64,
+        sofm: (u64, u64),
+        sreg: (u64, u64),
+        strd: (u64, u64),
+    ) -> Result<Layer, LayerError> {
+        let kind = LayerKind::Pool {
+            hreg: positive(sreg.0, "pooling window height")?,
+            wreg: positive(sreg.1, "pooling window width")?,
+        };
+        Self::new(nofm, sofm, strd, kind)
+    }
+
+    /// Element-wise combination of `n_inputs` inputs of `nofm` channels.
+    pub fn eltwise(nofm: u64, sofm: (u64, u64), n_inputs: u64) -> Result<Layer, LayerError> {
+        let kind = LayerKind::Eltwise {
+            n_inputs: positive(n_inputs, "eltwise inputs")?,
+        };
+        Self::new(nofm, sofm, (1, 1), kind)
+    }
+
+    fn new(
+        nofm: u64,
+        sofm: (u64, u64),
+        strd: (u64, u64),
+        kind: LayerKind,
+    ) -> Result<Layer, LayerError> {
+        Ok(Layer {
+            nofm: positive(nofm, "output channels")?,
+            hofm: positive(sofm.0, "output height")?,
+            wofm: positive(sofm.1, "output width")?,
+            htrd: positive(strd.0, "stride height")?,
+            wtrd: positive(strd.1, "stride width")?,
+            kind,
+        })
+    }
+
+    /// The same layer with other output channels, input channels and output
+    /// size: the share of one node after partitioning. `nifm` is ignored by
+    /// local-region layers, whose input channels follow their output.
+    pub(crate) fn resized(&self, nifm: u64, nofm: u64, hofm: u64, wofm: u64) -> Layer {
+        let mut l = *self;
+        l.nofm = nofm;
+        l.hofm = hofm;
+        l.wofm = wofm;
+        if let LayerKind::Conv { nifm: n, .. } = &mut l.kind {
+            *n = nifm;
+        }
+        l
+    }
+
+    /// The group of a grouped convolution as a plain convolution (itself
+    /// for every other layer).
+    pub fn group_slice(&self) -> Layer {
+        match self.kind {
+            LayerKind::Conv {
+                nifm,
+                hfil,
+                wfil,
+                groups,
+                fc,
+            } if groups > 1 => Layer {
+                nofm: self.nofm / groups,
+                kind: LayerKind::Conv {
+                    nifm: nifm / groups,
+                    hfil,
+                    wfil,
+                    groups: 1,
+                    fc,
+                },
+                ..*self
+            },
+            _ => *self,
+        }
+    }
+
+    pub fn kind(&self) -> LayerKind {
+        self.kind
+    }
+    pub fn nofm(&self) -> u64 {
+        self.nofm
+    }
+    pub fn hofm(&self) -> u64 {
+        self.hofm
+    }
+    pub fn wofm(&self) -> u64 {
+        self.wofm
+    }
+    pub fn htrd(&self) -> u64 {
+        self.htrd
+    }
+    pub fn wtrd(&self) -> u64 {
+        self.wtrd
+    }
+
+    /// Independent channel groups (1 but for grouped convolutions).
+    pub fn groups(&self) -> u64 {
+        match self.kind {
+            LayerKind::Conv { groups, .. } => groups,
+            _ => 1,
+        }
+    }
+
+    /// Whether the layer has weights and all-to-all channel reuse (conv, FC).
+    pub fn is_conv(&self) -> bool {
+        matches!(self.kind, LayerKind::Conv { .. })
+    }
+
+    /// Short type name used in tables and schedules.
+    pub fn type_name(&self) -> &'static str {
+        match self.kind {
+            LayerKind::Conv { fc: true, .. } => "fc",
+            LayerKind::Conv { groups, nifm, .. } if groups > 1 && groups == nifm => "dwconv",
+            LayerKind::Conv { groups, .. } if groups > 1 => "gconv",
+            LayerKind::Conv { .. } => "conv",
+            LayerKind::Pool { .. } => "pool",
+            LayerKind::Eltwise { .. } => "eltwise",
+        }
+    }
+
+    /// Region geometry `(nreg, hreg, wreg)` of a local-region layer; the
+    /// filter size of a convolution.
+    pub fn region(&self) -> (u64, u64, u64) {
+        match self.kind {
+            LayerKind::Conv { hfil, wfil, .. } => (1, hfil, wfil),
+            LayerKind::Pool { hreg, wreg } => (1, hreg, wreg),
+            LayerKind::Eltwise { n_inputs } => (n_inputs, 1, 1),
+        }
+    }
+
+    /// Filter (or local-region window) height and width.
+    pub fn hfil(&self) -> u64 {
+        self.region().1
+    }
+    pub fn wfil(&self) -> u64 {
+        self.region().2
+    }
+
+    /// Input channels.
+    pub fn nifm(&self) -> u64 {
+        match self.kind {
+            LayerKind::Conv { nifm, .. } => nifm,
+            LayerKind::Pool { .. } => self.nofm,
+            LayerKind::Eltwise { n_inputs } => self.nofm * n_inputs,
+        }
+    }
+
+    /// Input height, without padding.
+    pub fn hifm(&self) -> u64 {
+        self.hfil() + (self.hofm - 1) * self.htrd
+    }
+
+    /// Input width, without padding.
+    pub fn wifm(&self) -> u64 {
+        self.wfil() + (self.wofm - 1) * self.wtrd
+    }
+
+    /// The loops that index each data category.
+    pub fn data_loops(&self) -> DataLoops {
+        if self.is_conv() {
+            DataLoops::CONV
+        } else {
+            DataLoops::LOCAL_REGION
+        }
+    }
+
+    /// Operations per output element: MACs for conv and FC, compared or
+    /// added elements for pooling and eltwise.
+    pub fn ops_per_neuron(&self) -> u64 {
+        match self.kind {
+            LayerKind::Conv {
+                nifm,
+                hfil,
+                wfil,
+                groups,
+                ..
+            } => hfil * wfil * (nifm / groups),
+            _ => {
+                let (n, h, w) = self.region();
+                n * h * w
+            }
+        }
+    }
+
+    /// Output elements of one sample.
+    pub fn total_ofmap_size(&self) -> u64 {
+        self.nofm * self.hofm * self.wofm
+    }
+
+    /// Input elements of one sample.
+    pub fn total_ifmap_size(&self) -> u64 {
+        self.nifm() * self.hifm() * self.wifm()
+    }
+
+    /// Weight elements (0 for pooling and eltwise).
+    pub fn total_filter_size(&self) -> u64 {
+        match self.kind {
+            LayerKind::Conv {
+                nifm,
+                hfil,
+                wfil,
+                groups,
+                ..
+            } => (nifm / groups) * self.nofm * hfil * wfil,
+            _ => 0,
+        }
+    }
+
+    /// Operations for `batch` samples.
+    pub fn total_ops(&self, batch: u64) -> u64 {
+        self.total_ofmap_size() * self.ops_per_neuron() * batch
+    }
+
+    /// Whether a producer of `h` x `w` maps can feed this layer: anything
+    /// between the strided output extent and the full input extent, the
+    /// difference being padding.
+    pub fn accepts_input_size(&self, h: u64, w: u64) -> bool {
+        let within = |v: u64, a: u64, b: u64| a.min(b) <= v && v <= a.max(b);
+        within(h, self.hofm * self.htrd, self.hifm())
+            && within(w, self.wofm * self.wtrd, self.wifm())
+    }
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (_, hr, wr) = self.region();
+        write!(
+            f,
+            "{} {}->{} ch, {}x{} out, {}x{} window, stride {}x{}",
+            self.type_name(),
+            self.nifm(),
+            self.nofm,
+            self.hofm,
+            self.wofm,
+            hr,
+            wr,
+            self.htrd,
+            self.wtrd
+        )?;
+        if self.groups() > 1 {
+            write!(f, ", {} groups", self.groups())?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conv_sizes_follow_nn_dataflow() {
+        // AlexNet conv1: 3->48, 55x55 out, 11x11 filter, stride 4.
+        let l = Layer::conv(3, 48, (55, 55), (11, 11), (4, 4)).unwrap();
+        assert_eq!(l.hifm(), 227);
+        assert_eq!(l.total_ifmap_size(), 3 * 227 * 227);
+        assert_eq!(l.total_filter_size(), 3 * 48 * 121);
+        assert_eq!(l.total_ops(16), 48 * 55 * 55 * 121 * 3 * 16);
+        assert!(l.accepts_input_size(224, 224));
+        assert!(l.accepts_input_size(227, 227));
+        assert!(!l.accepts_input_size(219, 227));
+    }
+
+    #[test]
+    fn grouped_conv_divides_macs_and_weights() {
+        let g = Layer::grouped_conv(64, 128, (28, 28), (3, 3), (1, 1), 4).unwrap();
+        let plain = Layer::conv(64, 128, (28, 28), (3, 3), (1, 1)).unwrap();
+        assert_eq!(g.total_ops(1) * 4, plain.total_ops(1));
+        assert_eq!(g.total_filter_size() * 4, plain.total_filter_size());
+        assert_eq!(
+            g.group_slice(),
+            Layer::conv(16, 32, (28, 28), (3, 3), (1, 1)).unwrap()
+        );
+        assert_eq!(g.type_name(), "gconv");
+        let dw = Layer::grouped_conv(32, 32, (14, 14), (3, 3), (1, 1), 32).unwrap();
+        assert_eq!(dw.type_name(), "dwconv");
+        assert_eq!(dw.total_ops(1), 32 * 14 * 14 * 9);
+    }
+
+    #[test]
+    fn local_region_layers() {
+        let p = Layer::pool(48, (27, 27), (3, 3), (2, 2)).unwrap();
+        assert_eq!((p.nifm(), p.hifm()), (48, 55));
+        assert_eq!(p.total_filter_size(), 0);
+        assert_eq!(p.total_ops(1), 48 * 27 * 27 * 9);
+        let e = Layer::eltwise(256, (56, 56), 2).unwrap();
+        assert_eq!((e.nifm(), e.hifm(), e.wifm()), (512, 56, 56));
+        assert_eq!(e.ops_per_neuron(), 2);
+    }
+
+    #[test]
+    fn invalid_layers_are_rejected() {
+        assert_eq!(
+            Layer::conv(3, 0, (5, 5), (3, 3), (1, 1)),
+            Err(LayerError::Zero("output channels"))
+        );
+        assert_eq!(
+            Layer::pool(3, (5, 5), (0, 3), (1, 1)),
+            Err(LayerError::Zero("pooling window height"))
+        );
+        assert!(matches!(
+            Layer::grouped_conv(6, 9, (5, 5), (3, 3), (1, 1), 2),
+            Err(LayerError::Groups { .. })
+        ));
+    }
+}

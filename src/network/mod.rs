@@ -1,0 +1,455 @@
+//! Networks: a flat, validated DAG of named layers fed by one input and
+//! optional external inputs (such as an LSTM's initial states).
+//!
+//! Several predecessors of a conv, FC or pooling layer are concatenated along
+//! channels in the order given; an eltwise layer combines its predecessors.
+//! A `Network` is immutable once built and always valid: every predecessor
+//! exists, there is no cycle, and channel counts and map sizes agree.
+
+mod layer;
+pub mod zoo;
+
+use std::collections::HashMap;
+
+pub use layer::{FmapShape, Layer, LayerError, LayerKind};
+
+/// Index of a layer in its network's definition order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LayerId(pub usize);
+
+/// Where a layer's input comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// The network input.
+    Input,
+    /// The external input with this index.
+    Ext(usize),
+    /// Another layer's output.
+    Layer(LayerId),
+}
+
+/// A layer with its name and predecessors.
+#[derive(Clone, Debug)]
+pub struct NetLayer {
+    pub name: String,
+    pub layer: Layer,
+    pub prevs: Vec<Source>,
+}
+
+/// A named external input.
+#[derive(Clone, Debug)]
+pub struct ExtInput {
+    pub name: String,
+    pub shape: FmapShape,
+}
+
+/// A validated network.
+#[derive(Clone, Debug)]
+pub struct Network {
+    name: String,
+    input: FmapShape,
+    exts: Vec<ExtInput>,
+    layers: Vec<NetLayer>,
+    nexts: Vec<Vec<LayerId>>,
+}
+
+/// Why a network is invalid; each names the offending layer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NetworkError {
+    #[error("layer '{0}' is defined twice")]
+    Duplicate(String),
+    #[error("layer '{layer}': unknown predecessor '{prev}'")]
+    UnknownPrev { layer: String, prev: String },
+    #[error("layer '{0}' is on a cycle")]
+    Cycle(String),
+    #[error("layer '{layer}': predecessors give {got} channels, the layer takes {want}")]
+    Channels { layer: String, got: u64, want: u64 },
+    #[error(
+        "layer '{layer}': predecessor '{prev}' gives {got_h}x{got_w} maps, the layer needs {want_h}x{want_w} (or less by padding)"
+    )]
+    Size {
+        layer: String,
+        prev: String,
+        got_h: u64,
+        got_w: u64,
+        want_h: u64,
+        want_w: u64,
+    },
+    #[error("network '{0}' has no layers")]
+    Empty(String),
+}
+
+impl Network {
+    /// The name by which layers refer to the network input.
+    pub const INPUT: &'static str = "__INPUT__";
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn input(&self) -> FmapShape {
+        self.input
+    }
+    pub fn exts(&self) -> &[ExtInput] {
+        &self.exts
+    }
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+    /// Layers in definition order.
+    pub fn layers(&self) -> &[NetLayer] {
+        &self.layers
+    }
+    pub fn ids(&self) -> impl Iterator<Item = LayerId> + '_ {
+        (0..self.layers.len()).map(LayerId)
+    }
+    pub fn get(&self, id: LayerId) -> &NetLayer {
+        &self.layers[id.0]
+    }
+    pub fn layer(&self, id: LayerId) -> &Layer {
+        &self.layers[id.0].layer
+    }
+    pub fn layer_name(&self, id: LayerId) -> &str {
+        &self.layers[id.0].name
+    }
+    pub fn find(&self, name: &str) -> Option<LayerId> {
+        self.layers.iter().position(|l| l.name == name).map(LayerId)
+    }
+    pub fn prevs(&self, id: LayerId) -> &[Source] {
+        &self.layers[id.0].prevs
+    }
+    /// Consumers of a layer's output, in definition order.
+    pub fn nexts(&self, id: LayerId) -> &[LayerId] {
+        &self.nexts[id.0]
+    }
+    /// Layers fed only by the input and external inputs.
+    pub fn firsts(&self) -> Vec<LayerId> {
+        self.ids()
+            .filter(|&id| {
+                self.prevs(id)
+                    .iter()
+                    .all(|p| !matches!(p, Source::Layer(_)))
+            })
+            .collect()
+    }
+    /// Channels, height and width of a source's output.
+    pub fn source_shape(&self, s: Source) -> FmapShape {
+        match s {
+            Source::Input => self.input,
+            Source::Ext(i) => self.exts[i].shape,
+            Source::Layer(id) => {
+                let l = self.layer(id);
+                FmapShape {
+                    n: l.nofm(),
+                    h: l.hofm(),
+                    w: l.wofm(),
+                }
+            }
+        }
+    }
+    /// Display name of a source.
+    pub fn source_name(&self, s: Source) -> &str {
+        match s {
+            Source::Input => Self::INPUT,
+            Source::Ext(i) => &self.exts[i].name,
+            Source::Layer(id) => self.layer_name(id),
+        }
+    }
+}
+
+/// Collects layer declarations and validates them into a `Network`.
+#[derive(Clone, Debug)]
+pub struct NetworkBuilder {
+    name: String,
+    input: FmapShape,
+    exts: Vec<ExtInput>,
+    decls: Vec<(String, Layer, Vec<String>)>,
+}
+
+impl NetworkBuilder {
+    pub fn new(name: &str, input: FmapShape) -> Self {
+        NetworkBuilder {
+            name: name.to_string(),
+            input,
+            exts: Vec::new(),
+            decls: Vec::new(),
+        }
+    }
+
+    /// Declares an external input.
+    pub fn ext(&mut self, name: &str, shape: FmapShape) -> &mut Self {
+        self.exts.push(ExtInput {
+            name: name.to_string(),
+            shape,
+        });
+        self
+    }
+
+    /// Declares a layer. With no `prevs` it follows the last declared layer
+    /// (or the input when it is the first).
+    pub fn add(&mut self, name: &str, layer: Layer, prevs: &[&str]) -> &mut Self {
+        let prevs = if prevs.is_empty() {
+            vec![
+                self.decls
+                    .last()
+                    .map_or(Network::INPUT.to_string(), |d| d.0.clone()),
+            ]
+        } else {
+            prevs.iter().map(|s| s.to_string()).collect()
+        };
+        self.decls.push((name.to_string(), layer, prevs));
+        self
+    }
+
+    /// Name of the last declared layer.
+    pub fn last(&self) -> Option<&str> {
+        self.decls.last().map(|d| d.0.as_str())
+    }
+
+    /// Validates and builds. Layers keep their declaration order when it is
+    /// topological; otherwise they are moved after their predecessors.
+    pub fn build(self) -> Result<Network, NetworkError> {
+        if self.decls.is_empty() {
+            return Err(NetworkError::Empty(self.name));
+        }
+        let mut index: HashMap<&str, Source> = HashMap::new();
+        index.insert(Network::INPUT, Source::Input);
+        for (i, e) in self.exts.iter().enumerate() {
+            if index.insert(&e.name, Source::Ext(i)).is_some() {
+                return Err(NetworkError::Duplicate(e.name.clone()));
+            }
+        }
+        for (i, d) in self.decls.iter().enumerate() {
+            if index.insert(&d.0, Source::Layer(LayerId(i))).is_some() {
+                return Err(NetworkError::Duplicate(d.0.clone()));
+            }
+        }
+        let mut prevs = Vec::with_capacity(self.decls.len());
+        for d in &self.decls {
+            let mut ps = Vec::new();
+            for p in &d.2 {
+                match index.get(p.as_str()) {
+                    Some(&s) => ps.push(s),
+                    None => {
+                        return Err(NetworkError::UnknownPrev {
+                            layer: d.0.clone(),
+                            prev: p.clone(),
+                        });
+                    }
+                }
+            }
+            prevs.push(ps);
+        }
+        let order =
+            topological(&prevs).map_err(|i| NetworkError::Cycle(self.decls[i].0.clone()))?;
+        let mut new_id = vec![0; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            new_id[old] = new;
+        }
+        let mut decls: Vec<Option<(String, Layer, Vec<String>)>> =
+            self.decls.into_iter().map(Some).collect();
+        let mut layers = Vec::with_capacity(order.len());
+        for &old in &order {
+            let (name, layer, _) = decls[old].take().expect("each layer placed once");
+            let ps = prevs[old]
+                .iter()
+                .map(|&s| match s {
+                    Source::Layer(LayerId(o)) => Source::Layer(LayerId(new_id[o])),
+                    s => s,
+                })
+                .collect();
+            layers.push(NetLayer {
+                name,
+                layer,
+                prevs: ps,
+            });
+        }
+        let mut nexts = vec![Vec::new(); layers.len()];
+        for (i, l) in layers.iter().enumerate() {
+            for p in &l.prevs {
+                if let Source::Layer(id) = p {
+                    if !nexts[id.0].contains(&LayerId(i)) {
+                        nexts[id.0].push(LayerId(i));
+                    }
+                }
+            }
+        }
+        let net = Network {
+            name: self.name,
+            input: self.input,
+            exts: self.exts,
+            layers,
+            nexts,
+        };
+        for id in net.ids() {
+            check_prevs(&net, id)?;
+        }
+        Ok(net)
+    }
+}
+
+/// Kahn's algorithm, always taking the earliest declared ready layer, so a
+/// topological declaration order is kept as is. Err names a layer on a cycle.
+fn topological(prevs: &[Vec<Source>]) -> Result<Vec<usize>, usize> {
+    let n = prevs.len();
+    let mut indeg = vec![0usize; n];
+    let mut succ = vec![Vec::new(); n];
+    for (i, ps) in prevs.iter().enumerate() {
+        for p in ps {
+            if let Source::Layer(LayerId(j)) = *p {
+                indeg[i] += 1;
+                succ[j].push(i);
+            }
+        }
+    }
+    let mut ready: std::collections::BTreeSet<usize> = (0..n).filter(|&i| indeg[i] == 0).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(i) = ready.pop_first() {
+        order.push(i);
+        for &s in &succ[i] {
+            indeg[s] -= 1;
+            if indeg[s] == 0 {
+                ready.insert(s);
+            }
+        }
+    }
+    if order.len() < n {
+        return Err((0..n)
+            .find(|&i| indeg[i] > 0)
+            .expect("a layer left on the cycle"));
+    }
+    Ok(order)
+}
+
+fn check_prevs(net: &Network, id: LayerId) -> Result<(), NetworkError> {
+    let nl = net.get(id);
+    let layer = &nl.layer;
+    let mut channels = 0;
+    for &p in &nl.prevs {
+        let s = net.source_shape(p);
+        if !layer.accepts_input_size(s.h, s.w) {
+            return Err(NetworkError::Size {
+                layer: nl.name.clone(),
+                prev: net.source_name(p).to_string(),
+                got_h: s.h,
+                got_w: s.w,
+                want_h: layer.hifm(),
+                want_w: layer.wifm(),
+            });
+        }
+        if let LayerKind::Eltwise { .. } = layer.kind() {
+            if s.n != layer.nofm() {
+                return Err(NetworkError::Channels {
+                    layer: nl.name.clone(),
+                    got: s.n,
+                    want: layer.nofm(),
+                });
+            }
+        }
+        channels += s.n;
+    }
+    if channels != layer.nifm() {
+        return Err(NetworkError::Channels {
+            layer: nl.name.clone(),
+            got: channels,
+            want: layer.nifm(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn img(n: u64, s: u64) -> FmapShape {
+        FmapShape { n, h: s, w: s }
+    }
+
+    #[test]
+    fn defaults_to_previous_layer_and_concatenates() {
+        let mut b = NetworkBuilder::new("t", img(3, 8));
+        b.add("a", Layer::conv(3, 4, (8, 8), (1, 1), (1, 1)).unwrap(), &[]);
+        b.add(
+            "b",
+            Layer::conv(3, 6, (8, 8), (1, 1), (1, 1)).unwrap(),
+            &[Network::INPUT],
+        );
+        b.add(
+            "c",
+            Layer::conv(10, 2, (8, 8), (1, 1), (1, 1)).unwrap(),
+            &["a", "b"],
+        );
+        let net = b.build().unwrap();
+        let c = net.find("c").unwrap();
+        assert_eq!(
+            net.prevs(c),
+            &[Source::Layer(LayerId(0)), Source::Layer(LayerId(1))]
+        );
+        assert_eq!(net.nexts(LayerId(0)), &[c]);
+        assert_eq!(net.firsts(), vec![LayerId(0), LayerId(1)]);
+        assert_eq!(net.prevs(LayerId(0)), &[Source::Input]);
+    }
+
+    #[test]
+    fn reorders_forward_references() {
+        let mut b = NetworkBuilder::new("t", img(3, 8));
+        b.add("b", Layer::pool(3, (4, 4), (2, 2), (2, 2)).unwrap(), &["a"]);
+        b.add(
+            "a",
+            Layer::conv(3, 3, (8, 8), (1, 1), (1, 1)).unwrap(),
+            &[Network::INPUT],
+        );
+        let net = b.build().unwrap();
+        assert_eq!(net.layer_name(LayerId(0)), "a");
+        assert_eq!(net.prevs(LayerId(1)), &[Source::Layer(LayerId(0))]);
+    }
+
+    #[test]
+    fn errors_name_the_layer() {
+        let conv = |i, o| Layer::conv(i, o, (8, 8), (1, 1), (1, 1)).unwrap();
+        let cases: Vec<(Vec<(&str, Layer, Vec<&str>)>, &str)> = vec![
+            (
+                vec![("a", conv(3, 4), vec![]), ("a", conv(4, 4), vec![])],
+                "layer 'a' is defined twice",
+            ),
+            (
+                vec![("a", conv(3, 4), vec!["zz"])],
+                "layer 'a': unknown predecessor 'zz'",
+            ),
+            (
+                vec![("a", conv(4, 4), vec!["b"]), ("b", conv(4, 4), vec!["a"])],
+                "layer 'a' is on a cycle",
+            ),
+            (
+                vec![("a", conv(5, 4), vec![])],
+                "layer 'a': predecessors give 3 channels, the layer takes 5",
+            ),
+            (
+                vec![(
+                    "a",
+                    Layer::conv(3, 4, (20, 20), (3, 3), (1, 1)).unwrap(),
+                    vec![],
+                )],
+                "layer 'a': predecessor '__INPUT__' gives 8x8 maps, the layer needs 22x22 (or less by padding)",
+            ),
+            (
+                vec![
+                    ("a", conv(3, 4), vec![]),
+                    ("b", conv(3, 2), vec![Network::INPUT]),
+                    ("e", Layer::eltwise(3, (8, 8), 2).unwrap(), vec!["a", "b"]),
+                ],
+                "layer 'e': predecessors give 4 channels, the layer takes 3",
+            ),
+        ];
+        for (decls, msg) in cases {
+            let mut b = NetworkBuilder::new("t", img(3, 8));
+            for (n, l, p) in decls {
+                b.add(n, l, &p);
+            }
+            assert_eq!(b.build().unwrap_err().to_string(), msg);
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! Per-layer statistics, as nn_dataflow's layer-stats tool reports them:
+//! data sizes, MACs and the smallest buffer that still gives full reuse.
+
+use serde::Serialize;
+
+use crate::network::Network;
+
+/// Sizes and work of one layer for a batch.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LayerStats {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_name: &'static str,
+    pub ifmap_bytes: u64,
+    pub ofmap_bytes: u64,
+    pub weight_bytes: u64,
+    pub macs: u64,
+    /// The smallest buffer, in bytes, that holds one data category whole,
+    /// another at one of its dimensions and the third at a point (the least
+    /// of the six such arrangements).
+    pub min_opt_buf_bytes: f64,
+}
+
+/// Statistics of every layer in definition order.
+pub fn layer_stats(net: &Network, batch: u64, word_bytes: u64) -> Vec<LayerStats> {
+    net.layers()
+        .iter()
+        .map(|nl| {
+            let l = &nl.layer;
+            let ifm = l.total_ifmap_size() * batch * word_bytes;
+            let ofm = l.total_ofmap_size() * batch * word_bytes;
+            let fil = l.total_filter_size() * word_bytes;
+            let (i, o, f) = (ifm as f64, ofm as f64, fil as f64);
+            let (b, ni, no) = (batch as f64, l.nifm() as f64, l.nofm() as f64);
+            let min_buf = [
+                f + (i + o / no) / b,
+                f + (i / ni + o) / b,
+                i + (o + f / ni) / no,
+                i + (o / b + f) / no,
+                o + (i + f / no) / ni,
+                o + (i / b + f) / ni,
+            ]
+            .into_iter()
+            .fold(f64::INFINITY, f64::min);
+            LayerStats {
+                name: nl.name.clone(),
+                type_name: l.type_name(),
+                ifmap_bytes: ifm,
+                ofmap_bytes: ofm,
+                weight_bytes: fil,
+                macs: l.total_ops(batch),
+                min_opt_buf_bytes: min_buf,
+            }
+        })
+        .collect()
+}
