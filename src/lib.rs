@@ -7,5 +7,7 @@ pub mod hw;
 pub mod mapping;
 pub mod network;
 pub mod pipeline;
+pub mod report;
+pub mod search;
 pub mod stats;
 pub mod util;

@@ -1,3 +1,268 @@
-fn main() {
-    println!("Hello, world!");
+//! The `nnsched` command: argument parsing, file I/O, output and exit codes
+//! over the library.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use nnsched::blocking::Goal;
+use nnsched::dims::PerCat;
+use nnsched::hw::Hardware;
+use nnsched::network::{Network, zoo};
+use nnsched::report;
+use nnsched::search::{self, Progress, SearchConfig, SearchError};
+use nnsched::stats::layer_stats;
+
+/// Finds energy-efficient dataflow schedules for neural networks on
+/// Eyeriss-style accelerators.
+#[derive(Parser, Debug)]
+#[command(name = "nnsched", version, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    schedule: ScheduleArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Per-layer data sizes, MACs and minimal buffer of a network.
+    Stats(StatsArgs),
+}
+
+#[derive(Args, Debug)]
+struct StatsArgs {
+    /// A built-in network name.
+    model: String,
+    /// Batch size.
+    #[arg(long, default_value_t = 1)]
+    batch: u64,
+    /// Word size in bits.
+    #[arg(long, default_value_t = 16)]
+    word: u64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Yaml,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
+enum BypassCat {
+    I,
+    O,
+    F,
+}
+
+#[derive(Args, Debug)]
+struct ScheduleArgs {
+    /// A built-in network name.
+    #[arg(required = true)]
+    model: Option<String>,
+    /// Hardware description (YAML).
+    #[arg(long, required = true)]
+    hw: Option<PathBuf>,
+    /// Batch size.
+    #[arg(long, default_value_t = 1)]
+    batch: u64,
+    /// Optimization goal: energy, delay, or energy-delay product.
+    #[arg(short, long, value_enum, default_value_t = Goal::Energy, ignore_case = true)]
+    goal: Goal,
+    /// Data categories that must be kept in the global buffer (no bypass):
+    /// i (ifmaps), o (ofmaps), f (filters).
+    #[arg(long, value_enum, num_args = 0..)]
+    disable_bypass: Vec<BypassCat>,
+    /// Use the analytical bypass solvers instead of exhaustive loop blocking.
+    #[arg(long)]
+    solve_loopblocking: bool,
+    /// Schedules kept per layer and per network prefix.
+    #[arg(short = 't', long = "top", default_value_t = 1)]
+    top: usize,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(short = 'j', long)]
+    threads: Option<usize>,
+    /// Write the schedule to this file (.json or .yaml).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Print search statistics.
+    #[arg(short, long)]
+    verbose: bool,
+    /// No progress indication.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// Bad input or no valid schedule.
+const EXIT_USER: u8 = 2;
+/// An internal error.
+const EXIT_INTERNAL: u8 = 1;
+
+/// Errors that are the input's fault, as opposed to internal ones.
+#[derive(Debug)]
+struct UserError(anyhow::Error);
+
+impl std::fmt::Display for UserError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+impl std::error::Error for UserError {}
+
+fn user<T>(r: Result<T>) -> Result<T> {
+    r.map_err(|e| anyhow::Error::new(UserError(e)))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nnsched: {e:#}");
+            if e.downcast_ref::<UserError>().is_some() { ExitCode::from(EXIT_USER) } else { ExitCode::from(EXIT_INTERNAL) }
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Some(Command::Stats(a)) => stats(a),
+        None => schedule(cli.schedule),
+    }
+}
+
+fn load_model(name: &str) -> Result<Network> {
+    if let Some(net) = zoo::get(name) {
+        return Ok(net);
+    }
+    if Path::new(name).extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx")) {
+        bail!("{name}: ONNX import is not available in this build yet");
+    }
+    bail!("unknown model '{name}'; built-in networks: {}", zoo::NAMES.join(", "))
+}
+
+fn positive(v: u64, flag: &str) -> Result<u64> {
+    if v == 0 {
+        bail!("{flag} must be positive");
+    }
+    Ok(v)
+}
+
+fn stats(a: StatsArgs) -> Result<()> {
+    let net = user(load_model(&a.model))?;
+    user(positive(a.batch, "--batch"))?;
+    user(positive(a.word, "--word"))?;
+    let s = layer_stats(&net, a.batch, a.word.div_ceil(8));
+    match a.format {
+        Format::Table => println!("{}", report::stats_table(&s)),
+        Format::Json | Format::Yaml => {
+            let doc = serde_json::json!({"network": net.name(), "batch": a.batch, "layers": s});
+            print_doc(&doc, a.format)?;
+        }
+    }
+    Ok(())
+}
+
+fn print_doc(doc: &serde_json::Value, f: Format) -> Result<()> {
+    match f {
+        Format::Yaml => print!("{}", serde_yaml::to_string(doc)?),
+        _ => println!("{}", serde_json::to_string_pretty(doc)?),
+    }
+    Ok(())
+}
+
+fn schedule(a: ScheduleArgs) -> Result<()> {
+    let model = a.model.as_deref().expect("clap requires MODEL");
+    let hw_path = a.hw.as_deref().expect("clap requires --hw");
+    let net = user(load_model(model))?;
+    let hw = user(Hardware::load(hw_path))?;
+    user(positive(a.batch, "--batch"))?;
+    if a.top == 0 {
+        user(Err(anyhow::anyhow!("--top must be positive")))?;
+    }
+    let mut bypass = PerCat::splat(true);
+    for c in &a.disable_bypass {
+        match c {
+            BypassCat::I => bypass[nnsched::dims::DataCat::Ifm] = false,
+            BypassCat::O => bypass[nnsched::dims::DataCat::Ofm] = false,
+            BypassCat::F => bypass[nnsched::dims::DataCat::Fil] = false,
+        }
+    }
+    let cfg = SearchConfig { batch: a.batch, goal: a.goal, bypass, solve_loopblocking: a.solve_loopblocking, ntops: a.top };
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(a.threads.unwrap_or(0)).build().context("starting worker threads")?;
+
+    let progress = Arc::new(Progress::default());
+    let show = !a.quiet && std::io::stderr().is_terminal();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ticker = show.then(|| {
+        let (p, d) = (progress.clone(), done.clone());
+        std::thread::spawn(move || progress_ticker(&p, &d))
+    });
+    let t0 = Instant::now();
+    let result = pool.install(|| search::schedule(&net, &hw, &cfg, Some(&progress)));
+    let elapsed = t0.elapsed();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(t) = ticker {
+        let _ = t.join();
+    }
+    let sched = match result {
+        Ok(s) => s,
+        Err(e @ SearchError::Inconsistent(_)) => return Err(e.into()),
+        Err(e) => return user(Err(anyhow::Error::new(e).context(format!("{model} on {}", hw_path.display())))),
+    };
+    let doc = report::schedule_document(&net, &hw, &cfg, &sched);
+    match a.format {
+        Format::Table => {
+            println!("{} on {} ({}), batch {}", net.name(), hw.name, hw_path.display(), a.batch);
+            println!("{}", report::layer_table(&net, &hw, &sched));
+            println!(
+                "total: {} energy, {} cycles, {} ops",
+                report::fmt_energy(sched.total_cost),
+                report::fmt_count(sched.total_time as f64),
+                report::fmt_count(sched.total_ops)
+            );
+        }
+        f => print_doc(&doc, f)?,
+    }
+    if a.verbose {
+        eprintln!("searched {} blocking schemes in {:.3} s", sched.schemes_evaluated, elapsed.as_secs_f64());
+    }
+    if let Some(out) = &a.output {
+        write_doc(out, &doc)?;
+    }
+    Ok(())
+}
+
+fn write_doc(path: &Path, doc: &serde_json::Value) -> Result<()> {
+    let yaml = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+    let text = if yaml { serde_yaml::to_string(doc)? } else { serde_json::to_string_pretty(doc)? + "\n" };
+    user(std::fs::write(path, text).with_context(|| format!("{}: cannot write", path.display())))
+}
+
+fn progress_ticker(p: &Progress, done: &std::sync::atomic::AtomicBool) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let start = Instant::now();
+    let mut shown = false;
+    while !done.load(Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+        if start.elapsed() > Duration::from_secs(1) {
+            eprint!("\rsearching: {}/{} layers", p.layers_done.load(Relaxed), p.layers_total.load(Relaxed));
+            shown = true;
+        }
+    }
+    if shown {
+        eprint!("\r\x1b[K");
+    }
 }

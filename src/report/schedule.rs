@@ -1,0 +1,168 @@
+//! The schedule file: a versioned JSON (or YAML) document with everything a
+//! compiler needs to run each layer. See docs/schedule-format.md.
+
+use serde_json::{Map, Value, json};
+
+use crate::blocking::Blocking;
+use crate::dims::{DataCat, LoopDim, MemLevel, PerCat, PerLevel, PerLoop};
+use crate::hw::Hardware;
+use crate::network::Network;
+use crate::search::{LayerResult, NetworkSchedule, SearchConfig};
+
+/// The format identifier written in every schedule file.
+pub const SCHEMA: &str = "nnsched-schedule/1";
+
+/// A count as an exact integer when it is one, else as a float.
+fn num(v: f64) -> Value {
+    if v.fract() == 0.0 && v.abs() < 9.007_199_254_740_992e15 {
+        json!(v as i64)
+    } else {
+        json!(v)
+    }
+}
+
+fn per_cat(v: &PerCat<f64>) -> Value {
+    json!({"fil": num(v[DataCat::Fil]), "ifm": num(v[DataCat::Ifm]), "ofm": num(v[DataCat::Ofm])})
+}
+
+fn per_cat_u(v: &PerCat<u64>) -> Value {
+    json!({"fil": v[DataCat::Fil], "ifm": v[DataCat::Ifm], "ofm": v[DataCat::Ofm]})
+}
+
+fn per_cat_b(v: &PerCat<bool>) -> Value {
+    json!({"fil": v[DataCat::Fil], "ifm": v[DataCat::Ifm], "ofm": v[DataCat::Ofm]})
+}
+
+fn per_loop(v: &PerLoop<u64>) -> Value {
+    json!({"ifm": v[LoopDim::Ifm], "ofm": v[LoopDim::Ofm], "bat": v[LoopDim::Bat]})
+}
+
+fn levels(v: &PerLevel<f64>) -> Value {
+    json!({
+        "dram": num(v[MemLevel::Dram]),
+        "gbuf": num(v[MemLevel::Gbuf]),
+        "itcn": num(v[MemLevel::Itcn]),
+        "regf": num(v[MemLevel::Regf]),
+    })
+}
+
+fn loop_name(l: LoopDim) -> &'static str {
+    match l {
+        LoopDim::Ifm => "ifm",
+        LoopDim::Ofm => "ofm",
+        LoopDim::Bat => "bat",
+    }
+}
+
+/// Loop order of a level, outermost first, all three loops.
+fn order(b: &Blocking, lvl: usize) -> Value {
+    let mut ls = LoopDim::ALL;
+    ls.sort_by_key(|&l| std::cmp::Reverse(b.ords[lvl][l]));
+    json!(ls.map(loop_name))
+}
+
+fn layer_doc(net: &Network, r: &LayerResult, segment: usize) -> Value {
+    let l = net.layer(r.layer);
+    let s = &r.scheme;
+    let b = &s.blocking;
+    let m = &r.mapping;
+    let pe = &m.pe_set;
+    let dim = |d: crate::hw::Dim2| json!([d.h, d.w]);
+    json!({
+        "name": r.name,
+        "type": l.type_name(),
+        "segment": segment,
+        "shape": {
+            "nifm": l.nifm(), "nofm": l.nofm(), "hofm": l.hofm(), "wofm": l.wofm(),
+            "hifm": l.hifm(), "wifm": l.wifm(), "hfil": l.hfil(), "wfil": l.wfil(),
+            "htrd": l.htrd(), "wtrd": l.wtrd(), "groups": l.groups(),
+        },
+        "cost": r.cost,
+        "time": r.time,
+        "ops": num(r.ops),
+        "accesses": levels(&r.total_accesses()),
+        "noc_hops": num(r.total_nhops.sum()),
+        "cost_breakdown": {"op": r.cost_op, "access": r.cost_access, "noc": r.cost_noc, "static": r.cost_static},
+        "proc_time": r.proc_time,
+        "bus_time": r.bus_time,
+        "dram_time": r.dram_time,
+        "num_nodes": r.num_nodes,
+        "groups": r.groups,
+        "mapping": {
+            "logical_pe_set": dim(pe.logical),
+            "fold": dim(pe.fold),
+            "replication": dim(pe.repl),
+            "folded_pe_set": dim(pe.folded),
+            "physical_pe_set": dim(pe.physical),
+            "utilization": pe.utilization,
+            "replicated_ifms": m.repl_ifms,
+            "replicated_ofms": m.repl_ofms,
+            "loop_counts": per_loop(&m.loopcnt),
+            "unit_ops": num(m.unit_ops),
+            "unit_time": m.unit_time,
+        },
+        "blocking": {
+            "factors": {"dram": per_loop(&b.ts[0]), "gbuf": per_loop(&b.ts[1]), "regf": per_loop(&b.ts[2])},
+            "orders": {"dram": order(b, 0), "gbuf": order(b, 1)},
+        },
+        "stored_in_gbuf": per_cat_b(&s.stored_in_gbuf),
+        "fetches": {"dram": per_cat_u(&s.fetch[0]), "gbuf": per_cat_u(&s.fetch[1])},
+        "buffer_words": {"gbuf": per_cat_u(&s.gbuf_words), "regf": per_cat_u(&s.regf_words)},
+        "access_by_category": {
+            "dram": per_cat(&r.access[MemLevel::Dram]),
+            "gbuf": per_cat(&r.access[MemLevel::Gbuf]),
+            "itcn": per_cat(&r.access[MemLevel::Itcn]),
+            "regf": per_cat(&r.access[MemLevel::Regf]),
+            "remote_gbuf": per_cat(&r.remote_gbuf_access),
+        },
+        "noc_hops_by_category": per_cat(&r.total_nhops),
+        "filter_pinned": s.filter_pinned,
+    })
+}
+
+/// The schedule document.
+pub fn schedule_document(net: &Network, hw: &Hardware, cfg: &SearchConfig, s: &NetworkSchedule) -> Value {
+    let mut seg_of = std::collections::HashMap::new();
+    for (i, seg) in s.segments.iter().enumerate() {
+        for l in &seg.layers {
+            seg_of.insert(l.as_str(), i);
+        }
+    }
+    let layers: Vec<Value> = s.layers.iter().map(|r| layer_doc(net, r, seg_of[r.name.as_str()])).collect();
+    let mut doc = Map::new();
+    doc.insert("schema".into(), json!(SCHEMA));
+    doc.insert("network".into(), json!(net.name()));
+    doc.insert("batch".into(), json!(cfg.batch));
+    doc.insert("hardware".into(), serde_json::to_value(hw).expect("hardware serializes"));
+    doc.insert(
+        "options".into(),
+        json!({
+            "goal": cfg.goal,
+            "bypass": per_cat_b(&cfg.bypass),
+            "solve_loopblocking": cfg.solve_loopblocking,
+            "top": cfg.ntops,
+        }),
+    );
+    doc.insert(
+        "totals".into(),
+        json!({
+            "cost": s.total_cost,
+            "time": s.total_time,
+            "ops": num(s.total_ops),
+            "accesses": levels(&s.total_accesses),
+            "noc_hops": num(s.total_noc_hops),
+            "cost_breakdown": {
+                "op": s.total_op_cost,
+                "access": s.total_access_cost,
+                "noc": s.total_noc_cost,
+                "static": s.total_static_cost,
+            },
+        }),
+    );
+    doc.insert(
+        "segments".into(),
+        json!(s.segments.iter().map(|g| json!({"layers": g.layers, "time": g.time, "dram_time": g.dram_time})).collect::<Vec<_>>()),
+    );
+    doc.insert("layers".into(), json!(layers));
+    Value::Object(doc)
+}
