@@ -9,6 +9,9 @@ pub use table::{layer_table, stats_table};
 
 /// An energy in pJ with a unit by magnitude.
 pub fn fmt_energy(pj: f64) -> String {
+    if pj == 0.0 {
+        return "0".into();
+    }
     let a = pj.abs();
     let (v, u) = if a >= 1e9 {
         (pj / 1e9, "mJ")
@@ -19,7 +22,15 @@ pub fn fmt_energy(pj: f64) -> String {
     } else {
         (pj, "pJ")
     };
-    format!("{v:.2} {u}")
+    // Three significant digits.
+    let digits = if v.abs() >= 100.0 {
+        0
+    } else if v.abs() >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{v:.digits$}{u}")
 }
 
 /// A count with k/M/G suffix.
@@ -42,9 +53,9 @@ mod tests {
 
     #[test]
     fn units_by_magnitude() {
-        assert_eq!(fmt_energy(12.0), "12.00 pJ");
-        assert_eq!(fmt_energy(5.3e9), "5.30 mJ");
-        assert_eq!(fmt_energy(2.5e4), "25.00 nJ");
+        assert_eq!(fmt_energy(12.0), "12.0pJ");
+        assert_eq!(fmt_energy(5.3e9), "5.30mJ");
+        assert_eq!(fmt_energy(2.5e4), "25.0nJ");
         assert_eq!(fmt_count(70287104.0), "70.29M");
         assert_eq!(fmt_count(3744.0), "3.7k");
         assert_eq!(fmt_count(12.0), "12");

@@ -1,9 +1,10 @@
 //! Human-readable tables.
 
-use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use comfy_table::{Cell, CellAlignment, ContentArrangement, LineStyle, Table, TableStyle};
 
 use super::{fmt_count, fmt_energy};
-use crate::dims::{LoopDim, MemLevel};
+use crate::blocking::Blocking;
+use crate::dims::{LoopDim, MemLevel, PerLevel};
 use crate::hw::Hardware;
 use crate::network::Network;
 use crate::search::NetworkSchedule;
@@ -15,59 +16,85 @@ fn right(s: String) -> Cell {
 
 fn new_table(header: &[&str]) -> Table {
     let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_width(100);
+    // A rule under the header, nothing else: dense enough for 100 columns.
+    const STYLE: TableStyle = TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─'));
+    t.load_style(STYLE).set_content_arrangement(ContentArrangement::Disabled);
     t.set_header(header.to_vec());
+    for c in t.column_iter_mut() {
+        c.set_padding((0, 1));
+    }
     t
 }
 
-/// Per-layer schedule table with an energy breakdown and totals.
+/// Blocking factors per level, outermost level first and each level's
+/// non-trivial loops outer to inner: `B16 | O48 | I3 B4`.
+fn blocking_summary(b: &Blocking) -> String {
+    let name = |l: LoopDim| match l {
+        LoopDim::Ifm => 'I',
+        LoopDim::Ofm => 'O',
+        LoopDim::Bat => 'B',
+    };
+    let level = |lvl: usize| -> String {
+        let loops: Vec<(LoopDim, u64)> = if lvl < 2 {
+            b.ordered_loops(lvl)
+        } else {
+            LoopDim::ALL.into_iter().filter(|&l| b.ts[2][l] > 1).map(|l| (l, b.ts[2][l])).collect()
+        };
+        if loops.is_empty() { "-".into() } else { loops.iter().map(|(l, t)| format!("{}{t}", name(*l))).collect::<Vec<_>>().join(" ") }
+    };
+    format!("{} | {} | {}", level(0), level(1), level(2))
+}
+
+/// Per-layer schedule table: cycles, energy and its breakdown, active PEs
+/// and blocking, then totals. Fits 100 columns for typical layers.
 pub fn layer_table(net: &Network, hw: &Hardware, s: &NetworkSchedule) -> String {
     let e = &hw.energy;
-    let mut t = new_table(&["layer", "type", "cycles", "ops", "energy", "MAC", "DRAM", "buffer", "array", "regf", "PEs", "blocking I/O/B", "order"]);
+    // The NoC column only where there is NoC traffic (multi-node chips).
+    let noc = s.total_noc_cost > 0.0;
+    let mut header = vec!["layer", "type", "cycles", "energy", "MAC", "DRAM", "buffer", "array", "RF"];
+    if noc {
+        header.push("NoC");
+    }
+    header.extend(["PEs", "blocking"]);
+    let mut t = new_table(&header);
+    let energies = |a: &PerLevel<f64>| {
+        [MemLevel::Dram, MemLevel::Gbuf, MemLevel::Itcn, MemLevel::Regf].map(|m| right(fmt_energy(a[m] * e.access(m))))
+    };
     for r in &s.layers {
-        let a = r.total_accesses();
-        let b = &r.scheme.blocking;
-        let f = |l: LoopDim| format!("{}/{}/{}", b.ts[0][l], b.ts[1][l], b.ts[2][l]);
-        let ord = |lvl: usize| {
-            b.ordered_loops(lvl).iter().map(|(l, _)| match l {
-                LoopDim::Ifm => 'I',
-                LoopDim::Ofm => 'O',
-                LoopDim::Bat => 'B',
-            }).collect::<String>()
-        };
-        t.add_row(vec![
+        let mut row = vec![
             Cell::new(&r.name),
             Cell::new(net.layer(r.layer).type_name()),
             right(fmt_count(r.time as f64)),
-            right(fmt_count(r.ops)),
             right(fmt_energy(r.cost)),
             right(fmt_energy(r.cost_op)),
-            right(fmt_energy(a[MemLevel::Dram] * e.dram)),
-            right(fmt_energy(a[MemLevel::Gbuf] * e.gbuf)),
-            right(fmt_energy(a[MemLevel::Itcn] * e.itcn)),
-            right(fmt_energy(a[MemLevel::Regf] * e.regf)),
-            right(format!("{:.1}", r.active_pes())),
-            Cell::new(format!("{} {} {}", f(LoopDim::Ifm), f(LoopDim::Ofm), f(LoopDim::Bat))),
-            Cell::new(format!("{}|{}", ord(0), ord(1))),
-        ]);
+        ];
+        row.extend(energies(&r.total_accesses()));
+        if noc {
+            row.push(right(fmt_energy(r.cost_noc)));
+        }
+        row.push(right(format!("{:.1}", r.active_pes())));
+        row.push(Cell::new(blocking_summary(&r.scheme.blocking)));
+        t.add_row(row);
     }
-    let acc = &s.total_accesses;
-    t.add_row(vec![
+    let mut row = vec![
         Cell::new("total"),
         Cell::new(""),
         right(fmt_count(s.total_time as f64)),
-        right(fmt_count(s.total_ops)),
         right(fmt_energy(s.total_cost)),
         right(fmt_energy(s.total_op_cost)),
-        right(fmt_energy(acc[MemLevel::Dram] * e.dram)),
-        right(fmt_energy(acc[MemLevel::Gbuf] * e.gbuf)),
-        right(fmt_energy(acc[MemLevel::Itcn] * e.itcn)),
-        right(fmt_energy(acc[MemLevel::Regf] * e.regf)),
-        Cell::new(""),
-        Cell::new(""),
-        Cell::new(""),
-    ]);
-    t.to_string()
+    ];
+    row.extend(energies(&s.total_accesses));
+    if noc {
+        row.push(right(fmt_energy(s.total_noc_cost)));
+    }
+    t.add_row(row);
+    for c in t.column_iter_mut() {
+        c.set_padding((0, 1));
+    }
+    format!(
+        "{}\nblocking: loops outside the buffer | in the buffer | in a register file, outer first (I ifm, O ofm, B batch)",
+        t.trim_fmt()
+    )
 }
 
 /// The layer statistics table.
@@ -95,5 +122,5 @@ pub fn stats_table(stats: &[LayerStats]) -> String {
         right(format!("{:.2}", sum(|s| s.macs) as f64 / 1048576.0)),
         Cell::new(""),
     ]);
-    t.to_string()
+    t.trim_fmt()
 }

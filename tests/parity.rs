@@ -1,0 +1,81 @@
+//! Parity with nn_dataflow on its own reference runs: the same schedule,
+//! layer by layer, and the same totals.
+
+mod common;
+
+use common::{f, reference, rel_close, run_reference};
+use serde_json::Value;
+
+const LEVELS: [&str; 4] = ["dram", "gbuf", "itcn", "regf"];
+const CATS: [&str; 3] = ["fil", "ifm", "ofm"];
+const LOOPS: [&str; 3] = ["ifm", "ofm", "bat"];
+
+/// Totals within floating-point rounding, ops and time exact, every layer
+/// present; with `per_layer`, each layer's cost, time, ops, accesses per level
+/// and category, and blocking factors equal too.
+fn check(name: &str, per_layer: bool) {
+    let r = reference(name);
+    let got = run_reference(name, &[]);
+    let t = &got["totals"];
+    assert!(rel_close(f(&t["cost"]), f(&r["total_cost"]), 1e-9), "{name}: cost {} vs {}", t["cost"], r["total_cost"]);
+    assert_eq!(f(&t["ops"]), f(&r["total_ops"]), "{name}: ops");
+    assert_eq!(t["time"].as_u64(), r["total_time"].as_u64(), "{name}: time");
+    for (i, lv) in LEVELS.iter().enumerate() {
+        let (a, b) = (f(&t["accesses"][lv]), f(&r["total_accesses"][i]));
+        assert!(rel_close(a, b, 1e-9), "{name}: {lv} accesses {a} vs {b}");
+    }
+    assert!(rel_close(f(&t["noc_hops"]), f(&r["total_noc_hops"]), 1e-9), "{name}: noc hops");
+    let layers: std::collections::HashMap<&str, &Value> =
+        got["layers"].as_array().unwrap().iter().map(|l| (l["name"].as_str().unwrap(), l)).collect();
+    for (lname, want) in r["layers"].as_object().unwrap() {
+        let g = layers.get(lname.as_str()).unwrap_or_else(|| panic!("{name}: layer {lname} missing"));
+        if !per_layer {
+            continue;
+        }
+        assert!(rel_close(f(&g["cost"]), f(&want["cost"]), 1e-12), "{name}/{lname}: cost {} vs {}", g["cost"], want["cost"]);
+        assert_eq!(g["time"], want["time"], "{name}/{lname}: time");
+        assert_eq!(f(&g["ops"]), f(&want["ops"]), "{name}/{lname}: ops");
+        for (i, lv) in LEVELS.iter().enumerate() {
+            for (j, c) in CATS.iter().enumerate() {
+                let (a, b) = (f(&g["access_by_category"][lv][c]), f(&want["access"][i][j]));
+                assert!(rel_close(a, b, 1e-12), "{name}/{lname}: {lv}/{c} {a} vs {b}");
+            }
+        }
+        for (i, lv) in ["dram", "gbuf", "regf"].iter().enumerate() {
+            for (j, lp) in LOOPS.iter().enumerate() {
+                assert_eq!(g["blocking"]["factors"][lv][lp], want["tvals"][i][j], "{name}/{lname}: {lv} {lp} factor");
+            }
+        }
+    }
+    assert_eq!(layers.len(), r["layers"].as_object().unwrap().len(), "{name}: layer count");
+}
+
+#[test]
+fn p01_alexnet_eyeriss_exhaustive() {
+    check("P01_alexnet_eyeriss_b16", true);
+}
+
+#[test]
+fn p02_alexnet_eyeriss_solver() {
+    check("P02_alexnet_eyeriss_b16_solve", true);
+}
+
+#[test]
+fn p03_mlp_m_eyeriss() {
+    check("P03_mlp_m_eyeriss_b64", true);
+}
+
+#[test]
+fn p09_lstm_phoneme_solver() {
+    check("P09_lstm_phoneme_eyeriss_b4_solve", true);
+}
+
+/// The results do not depend on the number of threads.
+#[test]
+fn same_schedule_for_any_thread_count() {
+    let one = run_reference("P02_alexnet_eyeriss_b16_solve", &["-j", "1"]);
+    let two = run_reference("P02_alexnet_eyeriss_b16_solve", &["-j", "2"]);
+    let eight = run_reference("P02_alexnet_eyeriss_b16_solve", &["-j", "8"]);
+    assert_eq!(one, two);
+    assert_eq!(one, eight);
+}
