@@ -21,7 +21,12 @@ use nnsched::stats::layer_stats;
 /// Finds energy-efficient dataflow schedules for neural networks on
 /// Eyeriss-style accelerators.
 #[derive(Parser, Debug)]
-#[command(name = "nnsched", version, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(
+    name = "nnsched",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -131,7 +136,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("nnsched: {e:#}");
-            if e.downcast_ref::<UserError>().is_some() { ExitCode::from(EXIT_USER) } else { ExitCode::from(EXIT_INTERNAL) }
+            if e.downcast_ref::<UserError>().is_some() {
+                ExitCode::from(EXIT_USER)
+            } else {
+                ExitCode::from(EXIT_INTERNAL)
+            }
         }
     }
 }
@@ -147,10 +156,16 @@ fn load_model(name: &str) -> Result<Network> {
     if let Some(net) = zoo::get(name) {
         return Ok(net);
     }
-    if Path::new(name).extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx")) {
+    if Path::new(name)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
+    {
         bail!("{name}: ONNX import is not available in this build yet");
     }
-    bail!("unknown model '{name}'; built-in networks: {}", zoo::NAMES.join(", "))
+    bail!(
+        "unknown model '{name}'; built-in networks: {}",
+        zoo::NAMES.join(", ")
+    )
 }
 
 fn positive(v: u64, flag: &str) -> Result<u64> {
@@ -200,8 +215,17 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
             BypassCat::F => bypass[nnsched::dims::DataCat::Fil] = false,
         }
     }
-    let cfg = SearchConfig { batch: a.batch, goal: a.goal, bypass, solve_loopblocking: a.solve_loopblocking, ntops: a.top };
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(a.threads.unwrap_or(0)).build().context("starting worker threads")?;
+    let cfg = SearchConfig {
+        batch: a.batch,
+        goal: a.goal,
+        bypass,
+        solve_loopblocking: a.solve_loopblocking,
+        ntops: a.top,
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.threads.unwrap_or(0))
+        .build()
+        .context("starting worker threads")?;
 
     let progress = Arc::new(Progress::default());
     let show = !a.quiet && std::io::stderr().is_terminal();
@@ -220,12 +244,22 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
     let sched = match result {
         Ok(s) => s,
         Err(e @ SearchError::Inconsistent(_)) => return Err(e.into()),
-        Err(e) => return user(Err(anyhow::Error::new(e).context(format!("{model} on {}", hw_path.display())))),
+        Err(e) => {
+            return user(Err(
+                anyhow::Error::new(e).context(format!("{model} on {}", hw_path.display()))
+            ));
+        }
     };
     let doc = report::schedule_document(&net, &hw, &cfg, &sched);
     match a.format {
         Format::Table => {
-            println!("{} on {} ({}), batch {}", net.name(), hw.name, hw_path.display(), a.batch);
+            println!(
+                "{} on {} ({}), batch {}",
+                net.name(),
+                hw.name,
+                hw_path.display(),
+                a.batch
+            );
             println!("{}", report::layer_table(&net, &hw, &sched));
             println!(
                 "total: {} energy, {} cycles, {} ops",
@@ -237,7 +271,11 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
         f => print_doc(&doc, f)?,
     }
     if a.verbose {
-        eprintln!("searched {} blocking schemes in {:.3} s", sched.schemes_evaluated, elapsed.as_secs_f64());
+        eprintln!(
+            "searched {} blocking schemes in {:.3} s",
+            sched.schemes_evaluated,
+            elapsed.as_secs_f64()
+        );
     }
     if let Some(out) = &a.output {
         write_doc(out, &doc)?;
@@ -246,8 +284,14 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
 }
 
 fn write_doc(path: &Path, doc: &serde_json::Value) -> Result<()> {
-    let yaml = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
-    let text = if yaml { serde_yaml::to_string(doc)? } else { serde_json::to_string_pretty(doc)? + "\n" };
+    let yaml = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+    let text = if yaml {
+        serde_yaml::to_string(doc)?
+    } else {
+        serde_json::to_string_pretty(doc)? + "\n"
+    };
     user(std::fs::write(path, text).with_context(|| format!("{}: cannot write", path.display())))
 }
 
@@ -258,7 +302,11 @@ fn progress_ticker(p: &Progress, done: &std::sync::atomic::AtomicBool) {
     while !done.load(Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
         if start.elapsed() > Duration::from_secs(1) {
-            eprint!("\rsearching: {}/{} layers", p.layers_done.load(Relaxed), p.layers_total.load(Relaxed));
+            eprint!(
+                "\rsearching: {}/{} layers",
+                p.layers_done.load(Relaxed),
+                p.layers_total.load(Relaxed)
+            );
             shown = true;
         }
     }

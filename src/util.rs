@@ -19,7 +19,7 @@ pub fn divisors(v: u64) -> Vec<u64> {
     let mut large = Vec::new();
     let mut d = 1;
     while d * d <= v {
-        if v % d == 0 {
+        if v.is_multiple_of(d) {
             small.push(d);
             if d * d != v {
                 large.push(v / d);
@@ -41,10 +41,10 @@ pub fn factorize<const N: usize>(v: u64) -> std::sync::Arc<Vec<[u64; N]>> {
     type Cache = Mutex<HashMap<(u64, usize), std::sync::Arc<dyn std::any::Any + Send + Sync>>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-    if let Some(hit) = cache.lock().expect("factorize cache").get(&(v, N)) {
-        if let Ok(arc) = hit.clone().downcast::<Vec<[u64; N]>>() {
-            return arc;
-        }
+    if let Some(hit) = cache.lock().expect("factorize cache").get(&(v, N))
+        && let Ok(arc) = hit.clone().downcast::<Vec<[u64; N]>>()
+    {
+        return arc;
     }
     let mut out = Vec::new();
     let mut cur = [1u64; N];
@@ -79,7 +79,7 @@ fn fill_factors<const N: usize>(
 pub fn closest_factor(v: u64, f: f64) -> (Option<u64>, Option<u64>) {
     let below = if f >= 1.0 {
         let mut c = f.floor() as u64;
-        while c > 0 && v % c != 0 {
+        while c > 0 && !v.is_multiple_of(c) {
             c -= 1;
         }
         Some(c)
@@ -88,7 +88,7 @@ pub fn closest_factor(v: u64, f: f64) -> (Option<u64>, Option<u64>) {
     };
     let above = if f <= v as f64 {
         let mut c = (f.ceil() as u64).max(1);
-        while v % c != 0 {
+        while !v.is_multiple_of(c) {
             c += 1;
         }
         Some(c)

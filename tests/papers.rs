@@ -8,8 +8,19 @@ use serde_json::Value;
 
 fn schedule(hw: &str, args: &[&str]) -> Value {
     let hw = fixture_path("../../hw").join(hw);
-    let out = bin().arg("alex_net").arg("--hw").arg(hw).args(args).args(["-q", "--format", "json"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bin()
+        .arg("alex_net")
+        .arg("--hw")
+        .arg(hw)
+        .args(args)
+        .args(["-q", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -27,7 +38,10 @@ fn towers(s: &Value, layer: &str, get: impl Fn(&Value) -> f64) -> f64 {
 #[test]
 fn eyeriss_isca16_energy_breakdown() {
     // As in nn_dataflow's test: exhaustive blocking, nothing bypasses.
-    let s = schedule("eyeriss.yaml", &["--batch", "16", "--disable-bypass", "i", "o", "f"]);
+    let s = schedule(
+        "eyeriss.yaml",
+        &["--batch", "16", "--disable-bypass", "i", "o", "f"],
+    );
     let refs = [
         ("conv1", [1.69, 2.46, 6.75]),
         ("conv2", [3.58, 2.27, 14.33]),
@@ -43,7 +57,10 @@ fn eyeriss_isca16_energy_breakdown() {
     assert_eq!(f(&s["totals"]["cost"]), 83740489472.0);
     assert_eq!(s["totals"]["time"], 70287104);
     let acc = &s["totals"]["accesses"];
-    assert_eq!([&acc["dram"], &acc["gbuf"], &acc["itcn"], &acc["regf"]].map(f), [117231488.0, 133877632.0, 733920768.0, 46414940672.0]);
+    assert_eq!(
+        [&acc["dram"], &acc["gbuf"], &acc["itcn"], &acc["regf"]].map(f),
+        [117231488.0, 133877632.0, 733920768.0, 46414940672.0]
+    );
     let e = &s["hardware"]["energy"];
     for (layer, [alu, dram, regf]) in refs {
         let got = [
@@ -52,14 +69,21 @@ fn eyeriss_isca16_energy_breakdown() {
             towers(&s, layer, |l| f(&l["accesses"]["regf"]) * f(&e["regf"])),
         ];
         for (g, r) in got.iter().zip([alu, dram, regf]) {
-            assert!((g / 1e9 - r).abs() < 0.1, "{layer}: {got:?} vs {:?}", [alu, dram, regf]);
+            assert!(
+                (g / 1e9 - r).abs() < 0.1,
+                "{layer}: {got:?} vs {:?}",
+                [alu, dram, regf]
+            );
         }
     }
 }
 
 #[test]
 fn eyeriss_isscc16_power_latency_active_pes() {
-    let s = schedule("eyeriss-isscc16.yaml", &["--batch", "4", "--disable-bypass", "i", "o", "f"]);
+    let s = schedule(
+        "eyeriss-isscc16.yaml",
+        &["--batch", "4", "--disable-bypass", "i", "o", "f"],
+    );
     let dram_pj = f(&s["hardware"]["energy"]["dram"]);
     let refs = [
         ("conv1", 332.0, 16.5, 151.0),
@@ -69,13 +93,25 @@ fn eyeriss_isscc16_power_latency_active_pes() {
         ("conv5", 236.0, 10.0, 156.0),
     ];
     for (layer, power_mw, latency_ms, pes) in refs {
-        let onchip_pj = towers(&s, layer, |l| f(&l["cost"]) - f(&l["accesses"]["dram"]) * dram_pj);
+        let onchip_pj = towers(&s, layer, |l| {
+            f(&l["cost"]) - f(&l["accesses"]["dram"]) * dram_pj
+        });
         let cycles = towers(&s, layer, |l| f(&l["time"]));
         let ops = towers(&s, layer, |l| f(&l["ops"]));
         let power = onchip_pj * 1e-12 / (cycles / 200e6) * 1e3;
         let latency = cycles / 200e3;
-        assert!(0.6 * power_mw < power && power < power_mw, "{layer}: {power} mW");
-        assert!(0.8 * latency_ms < latency && latency < latency_ms, "{layer}: {latency} ms");
-        assert!(((ops / cycles).floor() - pes).abs() < 0.1, "{layer}: {} PEs", ops / cycles);
+        assert!(
+            0.6 * power_mw < power && power < power_mw,
+            "{layer}: {power} mW"
+        );
+        assert!(
+            0.8 * latency_ms < latency && latency < latency_ms,
+            "{layer}: {latency} ms"
+        );
+        assert!(
+            ((ops / cycles).floor() - pes).abs() < 0.1,
+            "{layer}: {} PEs",
+            ops / cycles
+        );
     }
 }

@@ -17,37 +17,66 @@ fn check(name: &str, per_layer: bool) {
     let r = reference(name);
     let got = run_reference(name, &[]);
     let t = &got["totals"];
-    assert!(rel_close(f(&t["cost"]), f(&r["total_cost"]), 1e-9), "{name}: cost {} vs {}", t["cost"], r["total_cost"]);
+    assert!(
+        rel_close(f(&t["cost"]), f(&r["total_cost"]), 1e-9),
+        "{name}: cost {} vs {}",
+        t["cost"],
+        r["total_cost"]
+    );
     assert_eq!(f(&t["ops"]), f(&r["total_ops"]), "{name}: ops");
     assert_eq!(t["time"].as_u64(), r["total_time"].as_u64(), "{name}: time");
     for (i, lv) in LEVELS.iter().enumerate() {
         let (a, b) = (f(&t["accesses"][lv]), f(&r["total_accesses"][i]));
         assert!(rel_close(a, b, 1e-9), "{name}: {lv} accesses {a} vs {b}");
     }
-    assert!(rel_close(f(&t["noc_hops"]), f(&r["total_noc_hops"]), 1e-9), "{name}: noc hops");
-    let layers: std::collections::HashMap<&str, &Value> =
-        got["layers"].as_array().unwrap().iter().map(|l| (l["name"].as_str().unwrap(), l)).collect();
+    assert!(
+        rel_close(f(&t["noc_hops"]), f(&r["total_noc_hops"]), 1e-9),
+        "{name}: noc hops"
+    );
+    let layers: std::collections::HashMap<&str, &Value> = got["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["name"].as_str().unwrap(), l))
+        .collect();
     for (lname, want) in r["layers"].as_object().unwrap() {
-        let g = layers.get(lname.as_str()).unwrap_or_else(|| panic!("{name}: layer {lname} missing"));
+        let g = layers
+            .get(lname.as_str())
+            .unwrap_or_else(|| panic!("{name}: layer {lname} missing"));
         if !per_layer {
             continue;
         }
-        assert!(rel_close(f(&g["cost"]), f(&want["cost"]), 1e-12), "{name}/{lname}: cost {} vs {}", g["cost"], want["cost"]);
+        assert!(
+            rel_close(f(&g["cost"]), f(&want["cost"]), 1e-12),
+            "{name}/{lname}: cost {} vs {}",
+            g["cost"],
+            want["cost"]
+        );
         assert_eq!(g["time"], want["time"], "{name}/{lname}: time");
         assert_eq!(f(&g["ops"]), f(&want["ops"]), "{name}/{lname}: ops");
         for (i, lv) in LEVELS.iter().enumerate() {
             for (j, c) in CATS.iter().enumerate() {
                 let (a, b) = (f(&g["access_by_category"][lv][c]), f(&want["access"][i][j]));
-                assert!(rel_close(a, b, 1e-12), "{name}/{lname}: {lv}/{c} {a} vs {b}");
+                assert!(
+                    rel_close(a, b, 1e-12),
+                    "{name}/{lname}: {lv}/{c} {a} vs {b}"
+                );
             }
         }
         for (i, lv) in ["dram", "gbuf", "regf"].iter().enumerate() {
             for (j, lp) in LOOPS.iter().enumerate() {
-                assert_eq!(g["blocking"]["factors"][lv][lp], want["tvals"][i][j], "{name}/{lname}: {lv} {lp} factor");
+                assert_eq!(
+                    g["blocking"]["factors"][lv][lp], want["tvals"][i][j],
+                    "{name}/{lname}: {lv} {lp} factor"
+                );
             }
         }
     }
-    assert_eq!(layers.len(), r["layers"].as_object().unwrap().len(), "{name}: layer count");
+    assert_eq!(
+        layers.len(),
+        r["layers"].as_object().unwrap().len(),
+        "{name}: layer count"
+    );
 }
 
 #[test]

@@ -77,16 +77,17 @@ fn order_pairs(ts: &[PerLoop<u64>; 3], conv: bool) -> Vec<[PerLoop<u8>; 2]> {
         for &(_, ord1, inn1) in &o1 {
             // An outer level's innermost loop continuing non-trivially, but
             // not innermost, in an inner level is a worse copy of merging it.
-            if let Some(i0) = inn0 {
-                if ts[1].0[i0] > 1 && inn1 != Some(i0) {
-                    continue;
-                }
+            if let Some(i0) = inn0
+                && ts[1].0[i0] > 1
+                && inn1 != Some(i0)
+            {
+                continue;
             }
             let outer = inn1.or(inn0);
-            if let Some(o) = outer {
-                if ts[2].0[o] > 1 {
-                    continue;
-                }
+            if let Some(o) = outer
+                && ts[2].0[o] > 1
+            {
+                continue;
             }
             out.push([PerLoop(ord0), PerLoop(ord1)]);
         }

@@ -86,7 +86,7 @@ impl Layer {
     ) -> Result<Layer, LayerError> {
         positive(nifm, "input channels")?;
         positive(groups, "groups")?;
-        if nifm % groups != 0 || nofm % groups != 0 {
+        if !nifm.is_multiple_of(groups) || !nofm.is_multiple_of(groups) {
             return Err(LayerError::Groups { groups, nifm, nofm });
         }
         let kind = LayerKind::Conv {
@@ -149,6 +149,7 @@ impl Layer {
     /// The same layer with other output channels, input channels and output
     /// size: the share of one node after partitioning. `nifm` is ignored by
     /// local-region layers, whose input channels follow their output.
+    #[allow(dead_code)] // used by node partitioning
     pub(crate) fn resized(&self, nifm: u64, nofm: u64, hofm: u64, wofm: u64) -> Layer {
         let mut l = *self;
         l.nofm = nofm;

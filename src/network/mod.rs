@@ -269,10 +269,10 @@ impl NetworkBuilder {
         let mut nexts = vec![Vec::new(); layers.len()];
         for (i, l) in layers.iter().enumerate() {
             for p in &l.prevs {
-                if let Source::Layer(id) = p {
-                    if !nexts[id.0].contains(&LayerId(i)) {
-                        nexts[id.0].push(LayerId(i));
-                    }
+                if let Source::Layer(id) = p
+                    && !nexts[id.0].contains(&LayerId(i))
+                {
+                    nexts[id.0].push(LayerId(i));
                 }
             }
         }
@@ -339,14 +339,14 @@ fn check_prevs(net: &Network, id: LayerId) -> Result<(), NetworkError> {
                 want_w: layer.wifm(),
             });
         }
-        if let LayerKind::Eltwise { .. } = layer.kind() {
-            if s.n != layer.nofm() {
-                return Err(NetworkError::Channels {
-                    layer: nl.name.clone(),
-                    got: s.n,
-                    want: layer.nofm(),
-                });
-            }
+        if let LayerKind::Eltwise { .. } = layer.kind()
+            && s.n != layer.nofm()
+        {
+            return Err(NetworkError::Channels {
+                layer: nl.name.clone(),
+                got: s.n,
+                want: layer.nofm(),
+            });
         }
         channels += s.n;
     }
@@ -410,7 +410,8 @@ mod tests {
     #[test]
     fn errors_name_the_layer() {
         let conv = |i, o| Layer::conv(i, o, (8, 8), (1, 1), (1, 1)).unwrap();
-        let cases: Vec<(Vec<(&str, Layer, Vec<&str>)>, &str)> = vec![
+        type Decl<'a> = (&'a str, Layer, Vec<&'a str>);
+        let cases: Vec<(Vec<Decl>, &str)> = vec![
             (
                 vec![("a", conv(3, 4), vec![]), ("a", conv(4, 4), vec![])],
                 "layer 'a' is defined twice",

@@ -121,19 +121,31 @@ fn layer_doc(net: &Network, r: &LayerResult, segment: usize) -> Value {
 }
 
 /// The schedule document.
-pub fn schedule_document(net: &Network, hw: &Hardware, cfg: &SearchConfig, s: &NetworkSchedule) -> Value {
+pub fn schedule_document(
+    net: &Network,
+    hw: &Hardware,
+    cfg: &SearchConfig,
+    s: &NetworkSchedule,
+) -> Value {
     let mut seg_of = std::collections::HashMap::new();
     for (i, seg) in s.segments.iter().enumerate() {
         for l in &seg.layers {
             seg_of.insert(l.as_str(), i);
         }
     }
-    let layers: Vec<Value> = s.layers.iter().map(|r| layer_doc(net, r, seg_of[r.name.as_str()])).collect();
+    let layers: Vec<Value> = s
+        .layers
+        .iter()
+        .map(|r| layer_doc(net, r, seg_of[r.name.as_str()]))
+        .collect();
     let mut doc = Map::new();
     doc.insert("schema".into(), json!(SCHEMA));
     doc.insert("network".into(), json!(net.name()));
     doc.insert("batch".into(), json!(cfg.batch));
-    doc.insert("hardware".into(), serde_json::to_value(hw).expect("hardware serializes"));
+    doc.insert(
+        "hardware".into(),
+        serde_json::to_value(hw).expect("hardware serializes"),
+    );
     doc.insert(
         "options".into(),
         json!({
@@ -161,7 +173,12 @@ pub fn schedule_document(net: &Network, hw: &Hardware, cfg: &SearchConfig, s: &N
     );
     doc.insert(
         "segments".into(),
-        json!(s.segments.iter().map(|g| json!({"layers": g.layers, "time": g.time, "dram_time": g.dram_time})).collect::<Vec<_>>()),
+        json!(
+            s.segments
+                .iter()
+                .map(|g| json!({"layers": g.layers, "time": g.time, "dram_time": g.dram_time}))
+                .collect::<Vec<_>>()
+        ),
     );
     doc.insert("layers".into(), json!(layers));
     Value::Object(doc)

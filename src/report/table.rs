@@ -17,8 +17,10 @@ fn right(s: String) -> Cell {
 fn new_table(header: &[&str]) -> Table {
     let mut t = Table::new();
     // A rule under the header, nothing else: dense enough for 100 columns.
-    const STYLE: TableStyle = TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─'));
-    t.load_style(STYLE).set_content_arrangement(ContentArrangement::Disabled);
+    const STYLE: TableStyle =
+        TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─'));
+    t.load_style(STYLE)
+        .set_content_arrangement(ContentArrangement::Disabled);
     t.set_header(header.to_vec());
     for c in t.column_iter_mut() {
         c.set_padding((0, 1));
@@ -38,9 +40,21 @@ fn blocking_summary(b: &Blocking) -> String {
         let loops: Vec<(LoopDim, u64)> = if lvl < 2 {
             b.ordered_loops(lvl)
         } else {
-            LoopDim::ALL.into_iter().filter(|&l| b.ts[2][l] > 1).map(|l| (l, b.ts[2][l])).collect()
+            LoopDim::ALL
+                .into_iter()
+                .filter(|&l| b.ts[2][l] > 1)
+                .map(|l| (l, b.ts[2][l]))
+                .collect()
         };
-        if loops.is_empty() { "-".into() } else { loops.iter().map(|(l, t)| format!("{}{t}", name(*l))).collect::<Vec<_>>().join(" ") }
+        if loops.is_empty() {
+            "-".into()
+        } else {
+            loops
+                .iter()
+                .map(|(l, t)| format!("{}{t}", name(*l)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
     };
     format!("{} | {} | {}", level(0), level(1), level(2))
 }
@@ -51,14 +65,22 @@ pub fn layer_table(net: &Network, hw: &Hardware, s: &NetworkSchedule) -> String 
     let e = &hw.energy;
     // The NoC column only where there is NoC traffic (multi-node chips).
     let noc = s.total_noc_cost > 0.0;
-    let mut header = vec!["layer", "type", "cycles", "energy", "MAC", "DRAM", "buffer", "array", "RF"];
+    let mut header = vec![
+        "layer", "type", "cycles", "energy", "MAC", "DRAM", "buffer", "array", "RF",
+    ];
     if noc {
         header.push("NoC");
     }
     header.extend(["PEs", "blocking"]);
     let mut t = new_table(&header);
     let energies = |a: &PerLevel<f64>| {
-        [MemLevel::Dram, MemLevel::Gbuf, MemLevel::Itcn, MemLevel::Regf].map(|m| right(fmt_energy(a[m] * e.access(m))))
+        [
+            MemLevel::Dram,
+            MemLevel::Gbuf,
+            MemLevel::Itcn,
+            MemLevel::Regf,
+        ]
+        .map(|m| right(fmt_energy(a[m] * e.access(m))))
     };
     for r in &s.layers {
         let mut row = vec![
@@ -99,7 +121,15 @@ pub fn layer_table(net: &Network, hw: &Hardware, s: &NetworkSchedule) -> String 
 
 /// The layer statistics table.
 pub fn stats_table(stats: &[LayerStats]) -> String {
-    let mut t = new_table(&["layer", "type", "ifmap kB", "ofmap kB", "weight kB", "MACs M", "min buffer kB"]);
+    let mut t = new_table(&[
+        "layer",
+        "type",
+        "ifmap kB",
+        "ofmap kB",
+        "weight kB",
+        "MACs M",
+        "min buffer kB",
+    ]);
     let kb = |b: u64| right(format!("{:.2}", b as f64 / 1024.0));
     for s in stats {
         t.add_row(vec![

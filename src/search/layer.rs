@@ -2,7 +2,10 @@
 
 use serde::Serialize;
 
-use crate::blocking::{self, Blocking, BlockingScheme, DataSite, Infeasible, NodeEnv, TopConstraint, cmp_key, exhaustive, solver};
+use crate::blocking::{
+    self, Blocking, BlockingScheme, DataSite, Infeasible, NodeEnv, TopConstraint, cmp_key,
+    exhaustive, solver,
+};
 use crate::dims::{DataCat, DataLoops, MemLevel, PerCat, PerLevel, PerLoop};
 use crate::hw::Hardware;
 use crate::mapping::{MappingError, NestedLoopDesc, row_stationary};
@@ -62,7 +65,9 @@ pub enum NoSchedule {
     Mapping(#[from] MappingError),
     #[error("the register file is too small: a PE needs {need} words, it has {have}")]
     Regf { need: u64, have: u64 },
-    #[error("the global buffer is too small: a node needs {need} words for data that may not bypass it, it has {have}")]
+    #[error(
+        "the global buffer is too small: a node needs {need} words for data that may not bypass it, it has {have}"
+    )]
     Gbuf { need: u64, have: u64 },
     #[error("no loop blocking satisfies the scheduling constraints")]
     Constraints,
@@ -70,7 +75,11 @@ pub enum NoSchedule {
 
 /// The `cfg.ntops` best schedules of `layer` on one node of `hw`, and the
 /// number of candidate blockings costed.
-pub fn search_layer(layer: &Layer, hw: &Hardware, cfg: &SearchConfig) -> Result<(Vec<LayerResult>, u64), NoSchedule> {
+pub fn search_layer(
+    layer: &Layer,
+    hw: &Hardware,
+    cfg: &SearchConfig,
+) -> Result<(Vec<LayerResult>, u64), NoSchedule> {
     let groups = layer.groups();
     let unit = layer.group_slice();
     let env = NodeEnv {
@@ -94,10 +103,10 @@ pub fn search_layer(layer: &Layer, hw: &Hardware, cfg: &SearchConfig) -> Result<
             let mut v = Vec::new();
             for b in solver::solve(nld, env.gbuf_words, env.regf_words, env.bypass) {
                 evaluated += 1;
-                if let Ok(s) = blocking::evaluate(nld, &env, &hw.energy, &b) {
-                    if cstr.allows(&s.blocking) {
-                        v.push(s);
-                    }
+                if let Ok(s) = blocking::evaluate(nld, &env, &hw.energy, &b)
+                    && cstr.allows(&s.blocking)
+                {
+                    v.push(s);
                 }
             }
             v
@@ -158,7 +167,10 @@ fn make_result(nld: &NestedLoopDesc, s: BlockingScheme, hw: &Hardware, groups: u
 fn diagnose(nlds: &[NestedLoopDesc], env: &NodeEnv) -> NoSchedule {
     let mut worst = NoSchedule::Constraints;
     for nld in nlds {
-        let b = Blocking { ts: [nld.loopcnt, PerLoop::splat(1), PerLoop::splat(1)], ords: [PerLoop([0, 1, 2]); 2] };
+        let b = Blocking {
+            ts: [nld.loopcnt, PerLoop::splat(1), PerLoop::splat(1)],
+            ords: [PerLoop([0, 1, 2]); 2],
+        };
         match blocking::fits_before_ordering(nld, env, &b) {
             Ok(()) => return NoSchedule::Constraints,
             Err(Infeasible::RegfOverflow { need, have }) => worst = NoSchedule::Regf { need, have },

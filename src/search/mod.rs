@@ -111,7 +111,12 @@ impl Partial<'_> {
 }
 
 /// Schedules `net` on `hw`.
-pub fn schedule(net: &Network, hw: &Hardware, cfg: &SearchConfig, progress: Option<&Progress>) -> Result<NetworkSchedule, SearchError> {
+pub fn schedule(
+    net: &Network,
+    hw: &Hardware,
+    cfg: &SearchConfig,
+    progress: Option<&Progress>,
+) -> Result<NetworkSchedule, SearchError> {
     if hw.nodes.size() != 1 {
         return Err(SearchError::Unsupported(format!(
             "hardware '{}' has {} nodes; multi-node partitioning is not implemented yet (use a 1x1 node grid)",
@@ -147,20 +152,43 @@ pub fn schedule(net: &Network, hw: &Hardware, cfg: &SearchConfig, progress: Opti
     let mut evaluated = 0;
     for (i, r) in searched.iter().enumerate() {
         if let Err(reason) = r {
-            let id = order.iter().find(|&&id| *net.layer(id) == distinct[i]).expect("layer from the network");
-            return Err(SearchError::NoSchedule { layer: net.layer_name(*id).to_string(), reason: reason.clone() });
+            let id = order
+                .iter()
+                .find(|&&id| *net.layer(id) == distinct[i])
+                .expect("layer from the network");
+            return Err(SearchError::NoSchedule {
+                layer: net.layer_name(*id).to_string(),
+                reason: reason.clone(),
+            });
         }
     }
     for r in searched.iter().flatten() {
         evaluated += r.1;
     }
     for &id in &order {
-        let (tops, _) = searched[which[net.layer(id)]].as_ref().expect("checked above");
-        per_layer.insert(id, tops.iter().map(|t| LayerResult { layer: id, name: net.layer_name(id).to_string(), ..t.clone() }).collect());
+        let (tops, _) = searched[which[net.layer(id)]]
+            .as_ref()
+            .expect("checked above");
+        per_layer.insert(
+            id,
+            tops.iter()
+                .map(|t| LayerResult {
+                    layer: id,
+                    name: net.layer_name(id).to_string(),
+                    ..t.clone()
+                })
+                .collect(),
+        );
     }
 
     let goal = cfg.goal;
-    let mut tops = vec![Partial { layers: Vec::new(), sum_cost: 0.0, sum_static: 0.0, sum_time: 0, seg_times: Vec::new() }];
+    let mut tops = vec![Partial {
+        layers: Vec::new(),
+        sum_cost: 0.0,
+        sum_static: 0.0,
+        sum_time: 0,
+        seg_times: Vec::new(),
+    }];
     for (k, &id) in order.iter().enumerate() {
         let whole = k + 1 == order.len();
         let mut next = Vec::new();
@@ -175,11 +203,19 @@ pub fn schedule(net: &Network, hw: &Hardware, cfg: &SearchConfig, progress: Opti
                 next.push(p);
             }
         }
-        next.sort_by(|a, b| cmp_key(&goal.key(a.total_cost(whole), a.total_time(whole)), &goal.key(b.total_cost(whole), b.total_time(whole))));
+        next.sort_by(|a, b| {
+            cmp_key(
+                &goal.key(a.total_cost(whole), a.total_time(whole)),
+                &goal.key(b.total_cost(whole), b.total_time(whole)),
+            )
+        });
         next.truncate(cfg.ntops);
         tops = next;
     }
-    let best = tops.into_iter().next().expect("every layer has at least one result");
+    let best = tops
+        .into_iter()
+        .next()
+        .expect("every layer has at least one result");
     let sched = finish(net, hw, best, evaluated);
     check_consistency(net, cfg, &sched)?;
     Ok(sched)
@@ -203,10 +239,16 @@ fn finish(net: &Network, hw: &Hardware, p: Partial<'_>, evaluated: u64) -> Netwo
     // The breakdown is recomputed from the totals, so static energy follows
     // the schedule's time rather than the sum of layer times.
     let e = &hw.energy;
-    let c_acc = MemLevel::ALL.iter().fold(0.0, |s, &m| s + acc[m] * e.access(m));
+    let c_acc = MemLevel::ALL
+        .iter()
+        .fold(0.0, |s, &m| s + acc[m] * e.access(m));
     let segments = layers
         .iter()
-        .map(|r| Segment { layers: vec![net.layer_name(r.layer).to_string()], time: r.time, dram_time: r.dram_time })
+        .map(|r| Segment {
+            layers: vec![net.layer_name(r.layer).to_string()],
+            time: r.time,
+            dram_time: r.dram_time,
+        })
         .collect();
     NetworkSchedule {
         layers,
@@ -226,21 +268,34 @@ fn finish(net: &Network, hw: &Hardware, p: Partial<'_>, evaluated: u64) -> Netwo
 
 /// Checks that hold for every correct schedule: each layer does exactly its
 /// operations, and the cost breakdown adds up to the total.
-pub fn check_consistency(net: &Network, cfg: &SearchConfig, s: &NetworkSchedule) -> Result<(), SearchError> {
+pub fn check_consistency(
+    net: &Network,
+    cfg: &SearchConfig,
+    s: &NetworkSchedule,
+) -> Result<(), SearchError> {
     let close = |a: f64, b: f64, rel: f64| (a - b).abs() <= rel * a.abs().max(b.abs());
     for r in &s.layers {
         let want = net.layer(r.layer).total_ops(cfg.batch) as f64;
         if !close(r.ops, want, 1e-4) {
-            return Err(SearchError::Inconsistent(format!("layer '{}' performs {} ops, its shape needs {}", r.name, r.ops, want)));
+            return Err(SearchError::Inconsistent(format!(
+                "layer '{}' performs {} ops, its shape needs {}",
+                r.name, r.ops, want
+            )));
         }
         let parts = r.cost_op + r.cost_access + r.cost_noc + r.cost_static;
         if !close(parts, r.cost, 1e-9) {
-            return Err(SearchError::Inconsistent(format!("layer '{}': cost parts sum to {parts}, total is {}", r.name, r.cost)));
+            return Err(SearchError::Inconsistent(format!(
+                "layer '{}': cost parts sum to {parts}, total is {}",
+                r.name, r.cost
+            )));
         }
     }
     let parts = s.total_op_cost + s.total_access_cost + s.total_noc_cost + s.total_static_cost;
     if !close(parts, s.total_cost, 1e-3) {
-        return Err(SearchError::Inconsistent(format!("cost breakdown sums to {parts}, total is {}", s.total_cost)));
+        return Err(SearchError::Inconsistent(format!(
+            "cost breakdown sums to {parts}, total is {}",
+            s.total_cost
+        )));
     }
     Ok(())
 }

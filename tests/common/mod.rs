@@ -13,7 +13,9 @@ pub fn bin() -> Command {
 }
 
 pub fn fixture_path(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
 }
 
 /// A scratch directory unique to this test process and `tag`.
@@ -33,7 +35,11 @@ pub fn reference(name: &str) -> Value {
 /// returns the schedule it wrote.
 pub fn run_reference(name: &str, extra: &[&str]) -> Value {
     let (out, path) = run_reference_raw(name, extra, "json");
-    assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -42,13 +48,21 @@ pub fn run_reference_raw(name: &str, extra: &[&str], ext: &str) -> (Output, Path
     let dir = scratch(name);
     let hw = dir.join("hw.yaml");
     std::fs::write(&hw, r["hw_yaml"].as_str().unwrap()).unwrap();
-    let out_path = dir.join(format!("out-{}.{ext}", extra.join("_").replace(['-', '/'], "")));
+    let out_path = dir.join(format!(
+        "out-{}.{ext}",
+        extra.join("_").replace(['-', '/'], "")
+    ));
     let mut cmd = bin();
     cmd.arg(r["network"].as_str().unwrap()).arg("--hw").arg(&hw);
     for f in r["flags"].as_array().unwrap() {
         cmd.arg(f.as_str().unwrap());
     }
-    cmd.args(extra).arg("-q").arg("--format").arg("json").arg("-o").arg(&out_path);
+    cmd.args(extra)
+        .arg("-q")
+        .arg("--format")
+        .arg("json")
+        .arg("-o")
+        .arg(&out_path);
     (cmd.output().unwrap(), out_path)
 }
 

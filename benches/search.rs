@@ -1,0 +1,73 @@
+//! Search speed: AlexNet (batch 16) on hw/eyeriss.yaml with exhaustive and
+//! solved blocking, and the exhaustive blocking search of one large layer,
+//! reported as wall time and schemes evaluated per second. A plain harness:
+//! `cargo bench`.
+
+use std::time::{Duration, Instant};
+
+use nnsched::blocking::Goal;
+use nnsched::dims::PerCat;
+use nnsched::hw::Hardware;
+use nnsched::network::{Layer, zoo};
+use nnsched::search::{SearchConfig, schedule, search_layer};
+
+fn hw() -> Hardware {
+    Hardware::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/hw/eyeriss.yaml"
+    )))
+    .unwrap()
+}
+
+fn cfg(batch: u64, solve: bool) -> SearchConfig {
+    SearchConfig {
+        batch,
+        goal: Goal::Energy,
+        bypass: PerCat::splat(true),
+        solve_loopblocking: solve,
+        ntops: 1,
+    }
+}
+
+/// Runs `f` until a second has passed (at least 3 times); the best time.
+fn bench(name: &str, mut f: impl FnMut() -> u64) {
+    let mut best = Duration::MAX;
+    let mut schemes = 0;
+    let start = Instant::now();
+    let mut runs = 0;
+    while runs < 3 || start.elapsed() < Duration::from_secs(1) {
+        let t = Instant::now();
+        schemes = f();
+        best = best.min(t.elapsed());
+        runs += 1;
+    }
+    let s = best.as_secs_f64();
+    println!(
+        "{name:<40} {:>9.2} ms  {schemes:>9} schemes  {:>12.0} schemes/s  ({runs} runs)",
+        s * 1e3,
+        schemes as f64 / s
+    );
+}
+
+fn main() {
+    let hw = hw();
+    let net = zoo::get("alex_net").unwrap();
+    bench("alex_net b16 eyeriss exhaustive", || {
+        schedule(&net, &hw, &cfg(16, false), None)
+            .unwrap()
+            .schemes_evaluated
+    });
+    bench("alex_net b16 eyeriss solver", || {
+        schedule(&net, &hw, &cfg(16, true), None)
+            .unwrap()
+            .schemes_evaluated
+    });
+    let fc2 = Layer::fc(4096, 4096, (1, 1)).unwrap();
+    bench("fc2 4096x4096 b16 exhaustive (layer)", || {
+        search_layer(&fc2, &hw, &cfg(16, false)).unwrap().1
+    });
+    let conv3 = Layer::conv(256, 192, (13, 13), (3, 3), (1, 1)).unwrap();
+    bench("conv3 256->192 13x13 b16 exhaustive (layer)", || {
+        search_layer(&conv3, &hw, &cfg(16, false)).unwrap().1
+    });
+}
