@@ -6,6 +6,7 @@ pub mod dims;
 pub mod hw;
 pub mod mapping;
 pub mod network;
+pub mod partition;
 pub mod pipeline;
 pub mod report;
 pub mod search;

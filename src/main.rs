@@ -14,6 +14,7 @@ use nnsched::blocking::Goal;
 use nnsched::dims::PerCat;
 use nnsched::hw::Hardware;
 use nnsched::network::{Network, zoo};
+use nnsched::partition::PartitionOptions;
 use nnsched::report;
 use nnsched::search::{self, Progress, SearchConfig, SearchError};
 use nnsched::stats::layer_stats;
@@ -90,6 +91,31 @@ struct ScheduleArgs {
     /// Use the analytical bypass solvers instead of exhaustive loop blocking.
     #[arg(long)]
     solve_loopblocking: bool,
+    /// Partition layers over nodes along several dimensions at once
+    /// (otherwise output maps for conv, output channels for FC).
+    #[arg(long)]
+    hybrid_partition: bool,
+    /// Allow partitioning the batch over nodes.
+    #[arg(long)]
+    batch_partition: bool,
+    /// Allow partitioning input channels over nodes (requires
+    /// --hybrid-partition).
+    #[arg(long)]
+    ifmaps_partition: bool,
+    /// Nodes that need the same data fetch it once and forward it.
+    #[arg(long)]
+    enable_access_forwarding: bool,
+    /// Nodes share their global buffers over the NoC (implies forwarding;
+    /// excludes --solve-loopblocking).
+    #[arg(long)]
+    enable_gbuf_sharing: bool,
+    /// Count the NoC hops of every partition for itself. By default hops
+    /// are memoized as nn_dataflow memoizes them, which charges a partition
+    /// that differs from an earlier one only in its order the earlier one's
+    /// hops; this flag gives the true counts (and may find cheaper
+    /// schedules than nn_dataflow).
+    #[arg(long)]
+    exact_noc_hops: bool,
     /// Schedules kept per layer and per network prefix.
     #[arg(short = 't', long = "top", default_value_t = 1)]
     top: usize,
@@ -207,6 +233,17 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
     if a.top == 0 {
         user(Err(anyhow::anyhow!("--top must be positive")))?;
     }
+    if a.ifmaps_partition && !a.hybrid_partition {
+        user(Err(anyhow::anyhow!("--ifmaps-partition requires --hybrid-partition")))?;
+    }
+    if a.enable_gbuf_sharing && a.solve_loopblocking {
+        user(Err(anyhow::anyhow!("--enable-gbuf-sharing cannot be combined with --solve-loopblocking")))?;
+    }
+    if a.enable_gbuf_sharing && a.enable_access_forwarding {
+        user(Err(anyhow::anyhow!(
+            "--enable-gbuf-sharing implies access forwarding; drop --enable-access-forwarding"
+        )))?;
+    }
     let mut bypass = PerCat::splat(true);
     for c in &a.disable_bypass {
         match c {
@@ -220,7 +257,15 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
         goal: a.goal,
         bypass,
         solve_loopblocking: a.solve_loopblocking,
+        partition: PartitionOptions {
+            hybrid: a.hybrid_partition,
+            batch: a.batch_partition,
+            ifmaps: a.ifmaps_partition,
+        },
+        access_forwarding: a.enable_access_forwarding,
+        gbuf_sharing: a.enable_gbuf_sharing,
         ntops: a.top,
+        exact_noc_hops: a.exact_noc_hops,
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(a.threads.unwrap_or(0))

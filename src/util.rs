@@ -158,3 +158,64 @@ mod tests {
         assert_eq!(ith_range(0, 10, 2, 3), (6, 10));
     }
 }
+
+/// A least-recently-used map of bounded size.
+#[derive(Debug)]
+pub struct Lru<K, V> {
+    cap: usize,
+    tick: u64,
+    map: HashMap<K, (V, u64)>,
+    order: std::collections::BTreeMap<u64, K>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone, V: Clone> Lru<K, V> {
+    pub fn new(cap: usize) -> Self {
+        Lru { cap, tick: 0, map: HashMap::new(), order: std::collections::BTreeMap::new() }
+    }
+
+    /// The value for `k`, marking it most recently used.
+    pub fn get(&mut self, k: &K) -> Option<V> {
+        self.tick += 1;
+        let tick = self.tick;
+        let (v, t) = self.map.get_mut(k)?;
+        self.order.remove(t);
+        *t = tick;
+        self.order.insert(tick, k.clone());
+        Some(v.clone())
+    }
+
+    /// Inserts `k`, evicting the least recently used entry when full.
+    pub fn insert(&mut self, k: K, v: V) {
+        self.tick += 1;
+        if let Some((_, t)) = self.map.remove(&k) {
+            self.order.remove(&t);
+        }
+        if self.map.len() >= self.cap {
+            if let Some((_, old)) = self.order.pop_first() {
+                self.map.remove(&old);
+            }
+        }
+        self.order.insert(self.tick, k.clone());
+        self.map.insert(k, (v, self.tick));
+    }
+}
+
+#[cfg(test)]
+mod lru_tests {
+    use super::Lru;
+
+    #[test]
+    fn evicts_least_recently_used() {
+        // Same sequence as Python's lru_cache(maxsize=2) on f(1) f(2) f(1)
+        // f(3) f(1) f(2): computes 1, 2, 3, 2.
+        let mut c = Lru::new(2);
+        let mut computed = Vec::new();
+        for x in [1, 2, 1, 3, 1, 2] {
+            if c.get(&x).is_none() {
+                computed.push(x);
+                c.insert(x, x);
+            }
+        }
+        assert_eq!(computed, [1, 2, 3, 2]);
+    }
+}

@@ -14,6 +14,7 @@ use super::{
 use crate::dims::{DataLoops, LoopDim, PerLoop};
 use crate::hw::Energy;
 use crate::mapping::NestedLoopDesc;
+use crate::partition::BufShr;
 use crate::util::factorize;
 
 /// The six orders of one level in `itertools.permutations` order; entry
@@ -121,6 +122,7 @@ pub fn search(
     cstr: &TopConstraint,
     goal: Goal,
     ntops: usize,
+    bufshr: Option<&BufShr>,
 ) -> (Vec<BlockingScheme>, u64) {
     let lc = nld.loopcnt;
     let filt = |l: LoopDim| -> Vec<[u64; 3]> {
@@ -153,7 +155,7 @@ pub fn search(
                 }
                 for ords in order_pairs(&ts, conv) {
                     let blk = Blocking { ts, ords };
-                    let Ok(s) = evaluate(nld, env, energy, &blk) else {
+                    let Ok(s) = evaluate(nld, env, energy, &blk, bufshr) else {
                         continue;
                     };
                     count += 1;

@@ -8,13 +8,18 @@
 //! last bit, so every float is formed in its operation order.
 
 pub mod exhaustive;
+mod sharing;
 pub mod solver;
+
+pub use sharing::SharingStats;
 
 use serde::Serialize;
 
 use crate::dims::{DataCat, LoopDim, MemLevel, PerCat, PerLevel, PerLoop};
 use crate::hw::Energy;
 use crate::mapping::NestedLoopDesc;
+use crate::partition::BufShr;
+use crate::util::idivc;
 
 /// Blocking factors per level and loop orders of the two outer levels.
 ///
@@ -75,6 +80,8 @@ pub struct NodeEnv {
     pub bypass: PerCat<bool>,
     /// Divisor of DRAM accesses from access forwarding or buffer sharing.
     pub accfwd: PerCat<u64>,
+    /// Buffer-sharing group sizes (all 1 without buffer sharing).
+    pub share_grp: PerCat<u64>,
 }
 
 /// The optimization goal.
@@ -127,6 +134,8 @@ pub enum Infeasible {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct BlockingScheme {
     pub blocking: Blocking,
+    /// Buffer sharing, when enabled and some data is shared.
+    pub sharing: Option<SharingStats>,
     pub stored_in_gbuf: PerCat<bool>,
     /// Fetches from above into the buffer (`fetch[0]`) and into the
     /// register files (`fetch[1]`).
@@ -159,16 +168,22 @@ impl BlockingScheme {
 /// Data words at the buffer and register-file levels for given blocking
 /// factors and buffer residency.
 #[inline]
-fn sizes(nld: &NestedLoopDesc, b: &Blocking, stored: PerCat<bool>) -> (PerCat<u64>, PerCat<u64>) {
+fn sizes(
+    nld: &NestedLoopDesc,
+    b: &Blocking,
+    stored: PerCat<bool>,
+    subgrp: PerCat<u64>,
+) -> (PerCat<u64>, PerCat<u64>) {
     let below_gbuf = b.tp(1..3);
     let below_regf = b.tp(2..3);
     let dl = nld.data_loops;
     let gbuf = PerCat::from_fn(|d| {
-        if stored[d] {
+        let unshared = if stored[d] {
             dl.take_prod(d, &below_gbuf) * nld.usize_gbuf[d]
         } else {
             0
-        }
+        };
+        idivc(unshared, subgrp[d])
     });
     let regf = PerCat::from_fn(|d| dl.take_prod(d, &below_regf) * nld.usize_regf[d]);
     (gbuf, regf)
@@ -202,7 +217,7 @@ pub fn fits_before_ordering(
     env: &NodeEnv,
     b: &Blocking,
 ) -> Result<(), Infeasible> {
-    let (g, r) = sizes(nld, b, env.bypass.map(|_, v| !v));
+    let (g, r) = sizes(nld, b, env.bypass.map(|_, v| !v), env.share_grp);
     check_sizes(env, &g, &r)
 }
 
@@ -244,14 +259,17 @@ fn fetches(nld: &NestedLoopDesc, b: &Blocking) -> [PerCat<u64>; 2] {
 }
 
 /// Costs one blocking choice of `nld` on nodes `env`.
+/// With `bufshr` (buffer sharing on), data may be spread over the buffers of
+/// a sharing group and rotated between them.
 pub fn evaluate(
     nld: &NestedLoopDesc,
     env: &NodeEnv,
     energy: &Energy,
     b: &Blocking,
+    bufshr: Option<&BufShr>,
 ) -> Result<BlockingScheme, Infeasible> {
     let mut stored = env.bypass.map(|_, v| !v);
-    let (g, r) = sizes(nld, b, stored);
+    let (g, r) = sizes(nld, b, stored, env.share_grp);
     check_sizes(env, &g, &r)?;
     let mut fetch = fetches(nld, b);
     if env.src != DataSite::Dram {
@@ -275,8 +293,34 @@ pub fn evaluate(
             stored[d] = true;
         }
     }
-    let (gbuf_words, regf_words) = sizes(nld, b, stored);
+    let (gbuf_words, regf_words) = sizes(nld, b, stored, env.share_grp);
     check_sizes(env, &gbuf_words, &regf_words)?;
+
+    let mut b = *b;
+    let mut noc_access = PerCat::splat(0.0);
+    let mut gbuf_words = gbuf_words;
+    let mut sharing_stats = None;
+    if let Some(bufshr) = bufshr {
+        let (unshared, _) = sizes(nld, &b, stored, PerCat::splat(1));
+        let ctx = sharing::SharingCtx {
+            nld,
+            bufshr,
+            fetch: &fetch,
+            grp: env.share_grp,
+            unshared_gbuf: unshared,
+            gbuf_words: env.gbuf_words,
+            num_nodes: env.num_nodes,
+            top: b.ts[0],
+        };
+        let (sgs, st) = sharing::set_bufshr(&ctx, &mut b, env.share_grp);
+        gbuf_words = sizes(nld, &b, stored, sgs).0;
+        if let Some(st) = &st {
+            let rot = ctx.noc_access(&st.rot_fetch);
+            let wf = ctx.noc_access(&st.wide_fetch);
+            noc_access = PerCat::from_fn(|d| rot[d] + wf[d]);
+        }
+        sharing_stats = st;
+    }
 
     let mut filter_pinned = false;
     if env.no_time_mux
@@ -334,14 +378,14 @@ pub fn evaluate(
     };
     let proc_time = nld.unit_time * lcnt;
     let time = proc_time.max(bus_time).max(dram_time);
-    let noc_access = PerCat::splat(0.0);
     let mut access_cost = 0.0;
     for m in MemLevel::ALL {
         access_cost += energy.access(m) * access[m].sum();
     }
     access_cost += energy.gbuf * remote.sum();
     Ok(BlockingScheme {
-        blocking: *b,
+        blocking: b,
+        sharing: sharing_stats,
         stored_in_gbuf: stored,
         fetch,
         gbuf_words,

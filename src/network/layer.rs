@@ -149,7 +149,6 @@ impl Layer {
     /// The same layer with other output channels, input channels and output
     /// size: the share of one node after partitioning. `nifm` is ignored by
     /// local-region layers, whose input channels follow their output.
-    #[allow(dead_code)] // used by node partitioning
     pub(crate) fn resized(&self, nifm: u64, nofm: u64, hofm: u64, wofm: u64) -> Layer {
         let mut l = *self;
         l.nofm = nofm;

@@ -7,6 +7,7 @@ use crate::blocking::Blocking;
 use crate::dims::{DataCat, LoopDim, MemLevel, PerCat, PerLevel, PerLoop};
 use crate::hw::Hardware;
 use crate::network::Network;
+use crate::partition::{DataLayout, NodeRegion, PartDim, PartitionScheme};
 use crate::search::{LayerResult, NetworkSchedule, SearchConfig};
 
 /// The format identifier written in every schedule file.
@@ -117,7 +118,48 @@ fn layer_doc(net: &Network, r: &LayerResult, segment: usize) -> Value {
         },
         "noc_hops_by_category": per_cat(&r.total_nhops),
         "filter_pinned": s.filter_pinned,
+        "partition": partition(&r.part),
+        "unit_nhops": per_cat_u(&r.unit_nhops),
+        "ofmap_layout": layout(&r.ofmap_layout),
     })
+}
+
+fn part_dim_name(p: PartDim) -> &'static str {
+    match p {
+        PartDim::Outp => "outp",
+        PartDim::Ofmp => "ofmp",
+        PartDim::Batp => "batp",
+        PartDim::Inpp => "inpp",
+    }
+}
+
+/// A partition: its nesting order (outermost first) and the grid extent of
+/// each dimension as [rows, cols].
+fn partition(p: &PartitionScheme) -> Value {
+    let mut dims = Map::new();
+    for d in PartDim::ALL {
+        let x = p.pdim(d);
+        dims.insert(part_dim_name(d).into(), json!([x.h, x.w]));
+    }
+    json!({"order": p.order.map(part_dim_name), "dims": dims})
+}
+
+fn region(r: &NodeRegion) -> Value {
+    json!({
+        "kind": r.kind,
+        "dim": [r.dim.h, r.dim.w],
+        "origin": [r.origin.h, r.origin.w],
+        "dist": [r.dist.h, r.dist.w],
+        "wtot": r.wtot,
+        "wbeg": r.wbeg,
+    })
+}
+
+/// A data layout: each channel range with its region and partition.
+fn layout(l: &DataLayout) -> Value {
+    json!(l.frngs.iter().zip(&l.regions).zip(&l.parts).map(|((f, r), p)| json!({
+        "begin": f.beg, "end": f.end, "region": region(r), "partition": partition(p),
+    })).collect::<Vec<_>>())
 }
 
 /// The schedule document.

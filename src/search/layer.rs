@@ -1,4 +1,7 @@
-//! Scheduling one layer: array mappings x blockings, ranked by full cost.
+//! Scheduling one layer: partitions x array mappings x blockings, ranked by
+//! full cost (operations, accesses, NoC hops, static energy).
+
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -6,17 +9,46 @@ use crate::blocking::{
     self, Blocking, BlockingScheme, DataSite, Infeasible, NodeEnv, TopConstraint, cmp_key,
     exhaustive, solver,
 };
-use crate::dims::{DataCat, DataLoops, MemLevel, PerCat, PerLevel, PerLoop};
+use crate::dims::{DataLoops, MemLevel, PerCat, PerLevel, PerLoop};
 use crate::hw::Hardware;
 use crate::mapping::{MappingError, NestedLoopDesc, row_stationary};
 use crate::network::{Layer, LayerId};
+use crate::partition::{
+    BufShr, Coord, DataLayout, FmapRange, HopMemo, NodeRegion, PartitionScheme, RegionKind,
+};
 
 use super::SearchConfig;
 
+/// Where a layer runs and where its data lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Placement {
+    /// The processing nodes.
+    pub proc: NodeRegion,
+    /// DRAM; filters are read from every node of it.
+    pub dram: NodeRegion,
+    /// Where the input maps are.
+    pub src: NodeRegion,
+    /// Where the output maps go.
+    pub dst: NodeRegion,
+    /// Each node runs this layer only, so filters may stay in buffers.
+    pub no_time_mux: bool,
+}
+
+impl Placement {
+    fn site(&self, r: &NodeRegion) -> DataSite {
+        if r.kind == RegionKind::Dram {
+            DataSite::Dram
+        } else if r == &self.proc {
+            DataSite::SameNodes
+        } else {
+            DataSite::OtherNodes
+        }
+    }
+}
+
 /// The schedule of one layer, with its costs.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct LayerResult {
-    #[serde(skip)]
     pub layer: LayerId,
     pub name: String,
     pub cost: f64,
@@ -33,13 +65,20 @@ pub struct LayerResult {
     /// Accesses per level and category (all groups of a grouped conv).
     pub access: PerLevel<PerCat<f64>>,
     pub remote_gbuf_access: PerCat<f64>,
-    /// NoC word-hops per category.
+    /// NoC word-hops per category: within the processing nodes plus to and
+    /// from memory.
     pub total_nhops: PerCat<f64>,
+    /// Hops to move each category once between memory and the nodes.
+    pub unit_nhops: PerCat<u64>,
     /// Times the group schedule repeats (groups of a grouped conv).
     pub groups: u64,
-    /// The array mapping of one group.
-    pub mapping: NestedLoopDesc,
-    /// The blocking of one group.
+    pub placement: Placement,
+    pub part: PartitionScheme,
+    /// Where the output maps are stored.
+    pub ofmap_layout: Arc<DataLayout>,
+    /// The array mapping of one node (and one group).
+    pub mapping: Arc<NestedLoopDesc>,
+    /// The blocking of one node (and one group).
     pub scheme: BlockingScheme,
 }
 
@@ -55,6 +94,10 @@ impl LayerResult {
     /// Active PEs per node on average over processing time.
     pub fn active_pes(&self) -> f64 {
         self.ops / self.proc_time as f64 / self.num_nodes as f64
+    }
+
+    pub fn node_time(&self) -> u64 {
+        self.proc_time.max(self.bus_time)
     }
 }
 
@@ -73,92 +116,171 @@ pub enum NoSchedule {
     Constraints,
 }
 
-/// The `cfg.ntops` best schedules of `layer` on one node of `hw`, and the
-/// number of candidate blockings costed.
-pub fn search_layer(
+/// The blockings of one partition of a layer, found for one node.
+#[derive(Debug)]
+pub struct NodeSchemes {
+    pub part: PartitionScheme,
+    pub schemes: Vec<(Arc<NestedLoopDesc>, BlockingScheme)>,
+    /// Candidate blockings costed.
+    pub evaluated: u64,
+    /// Why there are none.
+    pub failure: Option<NoSchedule>,
+}
+
+/// The best blockings of one node's share of `layer` (one group of a
+/// grouped conv) under partition `part`: all solver results, or the
+/// `cfg.ntops` best of the exhaustive search per mapping.
+pub fn search_node(
     layer: &Layer,
+    batch: u64,
+    part: &PartitionScheme,
+    pl: &Placement,
     hw: &Hardware,
     cfg: &SearchConfig,
-) -> Result<(Vec<LayerResult>, u64), NoSchedule> {
-    let groups = layer.groups();
-    let unit = layer.group_slice();
+    cstr: &TopConstraint,
+) -> NodeSchemes {
+    let (p_layer, p_batch, p_occ) = part.part_layer(layer, batch);
+    let nlds = match row_stationary(&p_layer, p_batch, p_occ, hw.pe_array) {
+        Ok(n) => n,
+        Err(e) => {
+            return NodeSchemes { part: *part, schemes: Vec::new(), evaluated: 0, failure: Some(e.into()) };
+        }
+    };
+    let bufshr = BufShr::new(&pl.proc, part, p_layer.data_loops());
+    let sizes = PerCat::from_fn(|d| bufshr.size(d));
     let env = NodeEnv {
         gbuf_words: hw.gbuf_words,
         regf_words: hw.regf_words,
-        num_nodes: 1,
+        num_nodes: pl.proc.dim.size(),
         bus_words: hw.array_bus_words,
         dram_bw: hw.dram_words_per_cycle,
-        src: DataSite::Dram,
-        dst: DataSite::Dram,
-        no_time_mux: false,
+        src: pl.site(&pl.src),
+        dst: pl.site(&pl.dst),
+        no_time_mux: pl.no_time_mux,
         bypass: cfg.bypass,
-        accfwd: PerCat::splat(1),
+        accfwd: if cfg.access_forwarding || cfg.gbuf_sharing { sizes } else { PerCat::splat(1) },
+        share_grp: if cfg.gbuf_sharing { sizes } else { PerCat::splat(1) },
     };
-    let cstr = TopConstraint::default();
-    let nlds = row_stationary(&unit, cfg.batch, 1.0, hw.pe_array)?;
-    let mut results = Vec::new();
+    let shared = cfg.gbuf_sharing.then_some(&bufshr);
+    let mut schemes = Vec::new();
     let mut evaluated = 0;
-    for nld in &nlds {
-        let schemes = if cfg.solve_loopblocking && nld.data_loops == DataLoops::CONV {
-            let mut v = Vec::new();
+    for nld in nlds.iter() {
+        let nld_arc = Arc::new(nld.clone());
+        if cfg.solve_loopblocking && nld.data_loops == DataLoops::CONV {
             for b in solver::solve(nld, env.gbuf_words, env.regf_words, env.bypass) {
                 evaluated += 1;
-                if let Ok(s) = blocking::evaluate(nld, &env, &hw.energy, &b)
+                if let Ok(s) = blocking::evaluate(nld, &env, &hw.energy, &b, shared)
                     && cstr.allows(&s.blocking)
                 {
-                    v.push(s);
+                    schemes.push((nld_arc.clone(), s));
                 }
             }
-            v
         } else {
-            let (v, n) = exhaustive::search(nld, &env, &hw.energy, &cstr, cfg.goal, cfg.ntops);
+            let (v, n) = exhaustive::search(nld, &env, &hw.energy, cstr, cfg.goal, cfg.ntops, shared);
             evaluated += n;
-            v
-        };
-        for s in schemes {
-            results.push(make_result(nld, s, hw, groups));
+            schemes.extend(v.into_iter().map(|s| (nld_arc.clone(), s)));
         }
     }
-    if results.is_empty() {
-        return Err(diagnose(&nlds, &env));
+    let failure = schemes.is_empty().then(|| diagnose(&nlds, &env));
+    NodeSchemes { part: *part, schemes, evaluated, failure }
+}
+
+/// What a layer needs besides its per-node schemes to become results.
+pub struct LayerCtx<'a> {
+    pub id: LayerId,
+    pub name: &'a str,
+    /// The whole layer.
+    pub layer: &'a Layer,
+    /// The layer scheduled per group (itself unless grouped).
+    pub slice: &'a Layer,
+    pub batch: u64,
+    pub placement: &'a Placement,
+    pub hw: &'a Hardware,
+    pub cfg: &'a SearchConfig,
+}
+
+/// Full-cost results of every scheme of every partition, given where the
+/// input maps are; the `cfg.ntops` best.
+pub fn layer_results(
+    ctx: &LayerCtx<'_>,
+    nodes: &[NodeSchemes],
+    ifmap_layout: &DataLayout,
+    memo: &mut HopMemo,
+) -> Vec<LayerResult> {
+    let pl = ctx.placement;
+    let filter_nodes: Vec<Coord> = pl.dram.nodes().collect();
+    let fwd = ctx.cfg.access_forwarding || ctx.cfg.gbuf_sharing;
+    let l = ctx.layer;
+    let ofrng = FmapRange::full(ctx.batch, l.nofm(), l.hofm(), l.wofm());
+    let mut out = Vec::new();
+    for ns in nodes {
+        if ns.schemes.is_empty() {
+            continue;
+        }
+        let part = &ns.part;
+        let ofmap_layout = Arc::new(DataLayout::single(ofrng, pl.dst, part.projection(&pl.dst, true)));
+        let slice_layout = if ctx.slice == ctx.layer {
+            ofmap_layout.clone()
+        } else {
+            let s = ctx.slice;
+            let r = FmapRange::full(ctx.batch, s.nofm(), s.hofm(), s.wofm());
+            Arc::new(DataLayout::single(r, pl.dst, part.projection(&pl.dst, true)))
+        };
+        let unh = memo.unit_nhops(ctx.slice, ctx.batch, &pl.proc, part, &filter_nodes, ifmap_layout, &slice_layout, fwd);
+        for (nld, s) in &ns.schemes {
+            out.push(make_result(ctx, nld, s, unh, part, &ofmap_layout));
+        }
     }
-    let goal = cfg.goal;
-    results.sort_by(|a, b| cmp_key(&goal.key(a.cost, a.time), &goal.key(b.cost, b.time)));
-    results.truncate(cfg.ntops);
-    Ok((results, evaluated))
+    let goal = ctx.cfg.goal;
+    out.sort_by(|a, b| cmp_key(&goal.key(a.cost, a.time), &goal.key(b.cost, b.time)));
+    out.truncate(ctx.cfg.ntops);
+    out
 }
 
 /// Full cost of a blocking, summed in nn_dataflow's order: ops, accesses,
 /// NoC, static. A grouped conv runs its groups one after another.
-fn make_result(nld: &NestedLoopDesc, s: BlockingScheme, hw: &Hardware, groups: u64) -> LayerResult {
-    let e = &hw.energy;
+fn make_result(
+    ctx: &LayerCtx<'_>,
+    nld: &Arc<NestedLoopDesc>,
+    s: &BlockingScheme,
+    unh: PerCat<u64>,
+    part: &PartitionScheme,
+    ofmap_layout: &Arc<DataLayout>,
+) -> LayerResult {
+    let e = &ctx.hw.energy;
+    let groups = ctx.layer.groups();
     let g = groups as f64;
-    let total_nhops = PerCat::splat(0.0);
+    let total_nhops = PerCat::from_fn(|d| s.noc_access[d] + (unh[d] * s.fetch[0][d]) as f64);
     let cost_op = e.mac * s.ops;
     let cost_access = s.access_cost;
     let cost_noc = e.noc_hop * total_nhops.sum();
     let cost_static = e.idle * s.time as f64;
     let cost = cost_op + cost_access + cost_noc + cost_static;
+    let scale = |v: f64| if groups == 1 { v } else { v * g };
     LayerResult {
-        layer: LayerId(0),
-        name: String::new(),
-        cost: cost * g,
+        layer: ctx.id,
+        name: ctx.name.to_string(),
+        cost: scale(cost),
         time: s.time * groups,
-        ops: s.ops * g,
-        num_nodes: 1,
-        cost_op: cost_op * g,
-        cost_access: cost_access * g,
-        cost_noc: cost_noc * g,
-        cost_static: cost_static * g,
+        ops: scale(s.ops),
+        num_nodes: ctx.placement.proc.dim.size(),
+        cost_op: scale(cost_op),
+        cost_access: scale(cost_access),
+        cost_noc: scale(cost_noc),
+        cost_static: scale(cost_static),
         proc_time: s.proc_time * groups,
         bus_time: s.bus_time * groups,
         dram_time: s.dram_time * groups,
-        access: s.access.map(|_, a| a.map(|_, v| v * g)),
-        remote_gbuf_access: s.remote_gbuf_access.map(|_, v| v * g),
-        total_nhops,
+        access: s.access.map(|_, a| a.map(|_, v| scale(v))),
+        remote_gbuf_access: s.remote_gbuf_access.map(|_, v| scale(v)),
+        total_nhops: total_nhops.map(|_, v| scale(v)),
+        unit_nhops: unh,
         groups,
+        placement: *ctx.placement,
+        part: *part,
+        ofmap_layout: ofmap_layout.clone(),
         mapping: nld.clone(),
-        scheme: s,
+        scheme: s.clone(),
     }
 }
 
@@ -182,6 +304,5 @@ fn diagnose(nlds: &[NestedLoopDesc], env: &NodeEnv) -> NoSchedule {
             Err(Infeasible::OnChipRefetch) => {}
         }
     }
-    let _ = DataCat::ALL;
     worst
 }

@@ -1,0 +1,209 @@
+//! NoC hops to bring one copy of each data category to the nodes that
+//! process a partitioned layer, and to send results to where they are stored.
+
+use super::layout::{DataLayout, FmapRange, spanning_tree};
+use super::region::{Coord, NodeRegion};
+use super::scheme::{PartDim, PartIdx, PartitionScheme};
+use crate::dims::PerCat;
+use crate::network::Layer;
+use crate::util::{Lru, idivc, ith_range};
+
+/// The filter channel ranges (input, output), input and output ranges one
+/// part processes.
+pub fn proc_data_range(layer: &Layer, batch: u64, part: &PartitionScheme, pidx: &PartIdx) -> ((u64, u64), (u64, u64), FmapRange, FmapRange) {
+    let full = FmapRange::full(batch, layer.nofm(), layer.hofm(), layer.wofm());
+    let o = part.fmap_range(&full, pidx);
+    let (nreg, hreg, wreg) = layer.region();
+    let (n_beg, n_end) = if layer.is_conv() {
+        let ip = part.pdim(PartDim::Inpp);
+        let i = pidx[PartDim::Inpp as usize];
+        ith_range(0, layer.nifm(), i.h * ip.w + i.w, ip.size())
+    } else {
+        (o.beg[1].saturating_sub(nreg / 2), layer.nifm().min(o.end[1] + nreg - nreg / 2))
+    };
+    let span = |beg: u64, end: u64, strd: u64, reg: u64| {
+        let b = beg * strd;
+        // An empty output range maps to an empty input range.
+        let e = if end == 0 { b } else { b.max((end - 1) * strd + reg) };
+        (b, e)
+    };
+    let (hb, he) = span(o.beg[2], o.end[2], layer.htrd(), hreg);
+    let (wb, we) = span(o.beg[3], o.end[3], layer.wtrd(), wreg);
+    let i = FmapRange { beg: [o.beg[0], n_beg, hb, wb], end: [o.end[0], n_end, he, we] };
+    let fil = if layer.is_conv() { ((n_beg, n_end), (o.beg[1], o.end[1])) } else { ((0, 0), (0, 0)) };
+    (fil.0, fil.1, i, o)
+}
+
+/// Groups of nodes by the range they need, in first-seen order.
+fn group<K: PartialEq + Copy>(groups: &mut Vec<(K, Vec<Coord>)>, k: K, c: Coord) {
+    match groups.iter_mut().find(|(g, _)| *g == k) {
+        Some((_, v)) => v.push(c),
+        None => groups.push((k, vec![c])),
+    }
+}
+
+type FilRange = ((u64, u64), (u64, u64));
+
+/// The nodes of a partitioned layer grouped by the filters, inputs and
+/// outputs they need.
+struct NodeGroups {
+    fil: Vec<(FilRange, Vec<Coord>)>,
+    ifm: Vec<(FmapRange, Vec<Coord>)>,
+    ofm: Vec<(FmapRange, Vec<Coord>)>,
+}
+
+fn node_groups(layer: &Layer, batch: u64, region: &NodeRegion, part: &PartitionScheme) -> NodeGroups {
+    let mut g = NodeGroups { fil: Vec::new(), ifm: Vec::new(), ofm: Vec::new() };
+    for pidx in part.pidxs() {
+        let c = part.coordinate(region, &pidx);
+        let (fi, fo, i, o) = proc_data_range(layer, batch, part, &pidx);
+        if i.size() > 0 && o.size() > 0 {
+            group(&mut g.ifm, i, c);
+            group(&mut g.ofm, o, c);
+            if fi.1 > fi.0 && fo.1 > fo.0 {
+                group(&mut g.fil, (fi, fo), c);
+            }
+        }
+    }
+    g
+}
+
+fn fil_hops(layer: &Layer, filter_nodes: &[Coord], fil: &[(FilRange, Vec<Coord>)], forwarding: bool) -> u64 {
+    let filter_size = layer.hfil() * layer.wfil();
+    let mut n = 0;
+    for ((fi, fo), coords) in fil {
+        let size = (fi.1 - fi.0) * (fo.1 - fo.0) * filter_size;
+        n += if forwarding {
+            size * spanning_tree(filter_nodes, coords)
+        } else {
+            size * coords.iter().map(|c| filter_nodes.iter().map(|f| c.hop_dist(*f)).min().unwrap_or(0)).sum::<u64>()
+        };
+    }
+    n
+}
+
+fn ifm_hops(layout: &DataLayout, ifm: &[(FmapRange, Vec<Coord>)], forwarding: bool) -> u64 {
+    ifm.iter().map(|(i, coords)| layout.nhops_to(i, coords, forwarding)).sum()
+}
+
+fn ofm_hops(layout: &DataLayout, ofm: &[(FmapRange, Vec<Coord>)], forwarding: bool) -> u64 {
+    let mut n = 0;
+    for (o, coords) in ofm {
+        n += if forwarding {
+            let read = coords.iter().map(|c| layout.nhops_to(o, &[*c], false)).min().unwrap_or(0);
+            let accum = layout.nhops_to(o, coords, true);
+            idivc(read + accum, 2)
+        } else {
+            let mid = coords.len() / 2;
+            coords
+                .iter()
+                .enumerate()
+                .map(|(k, c)| {
+                    if k == mid {
+                        layout.nhops_to(o, &[*c], false)
+                    } else {
+                        idivc(o.size() * c.hop_dist(coords[mid]), 2)
+                    }
+                })
+                .sum()
+        };
+    }
+    n
+}
+
+/// A node grouping as nn_dataflow's memo keys compare it: by the set of
+/// ranges and the set of node lists, not by which nodes need which range.
+type GroupKey<R> = (Vec<R>, Vec<Vec<Coord>>);
+
+fn group_key<R: Copy + Ord>(groups: &[(R, Vec<Coord>)]) -> GroupKey<R> {
+    let mut ks: Vec<R> = groups.iter().map(|g| g.0).collect();
+    ks.sort();
+    ks.dedup();
+    let mut vs: Vec<Vec<Coord>> = groups.iter().map(|g| g.1.clone()).collect();
+    vs.sort();
+    vs.dedup();
+    (ks, vs)
+}
+
+type OuterKey = (Layer, u64, NodeRegion, PartitionScheme, Vec<Coord>, DataLayout, DataLayout, bool);
+
+/// Hop counts with nn_dataflow's memoization. Its per-category memos are
+/// keyed by the set of ranges and the set of node lists, so two partitions
+/// that differ only in their order (which nodes get which range) share one
+/// entry, and the later one is charged the hops of the first. nnsched
+/// reproduces that for parity, in nn_dataflow's call order and with its
+/// LRU capacity; with `exact`, every partition is counted for itself.
+#[derive(Debug)]
+pub struct HopMemo {
+    exact: bool,
+    outer: Lru<OuterKey, PerCat<u64>>,
+    fil: Lru<(Layer, Vec<Coord>, GroupKey<FilRange>, bool), u64>,
+    ifm: Lru<(DataLayout, GroupKey<FmapRange>, bool), u64>,
+    ofm: Lru<(DataLayout, GroupKey<FmapRange>, bool), u64>,
+}
+
+/// nn_dataflow's memo size.
+const MEMO_SIZE: usize = 1024;
+
+impl HopMemo {
+    pub fn new(exact: bool) -> Self {
+        HopMemo { exact, outer: Lru::new(MEMO_SIZE), fil: Lru::new(MEMO_SIZE), ifm: Lru::new(MEMO_SIZE), ofm: Lru::new(MEMO_SIZE) }
+    }
+
+    /// Hops to move each data category of `layer` once between the nodes
+    /// of `region` running `part` and where the data is: filters from the
+    /// `filter_nodes`, inputs from `ifmap_layout`, outputs to
+    /// `ofmap_layout`. With `forwarding`, nodes needing the same data fetch
+    /// it once and pass it on.
+    #[allow(clippy::too_many_arguments)]
+    pub fn unit_nhops(
+        &mut self,
+        layer: &Layer,
+        batch: u64,
+        region: &NodeRegion,
+        part: &PartitionScheme,
+        filter_nodes: &[Coord],
+        ifmap_layout: &DataLayout,
+        ofmap_layout: &DataLayout,
+        forwarding: bool,
+    ) -> PerCat<u64> {
+        let g = node_groups(layer, batch, region, part);
+        let in_place = ofmap_layout.parts.as_slice() == [*part] && ofmap_layout.regions.as_slice() == [*region];
+        if self.exact {
+            let ofm = if in_place { 0 } else { ofm_hops(ofmap_layout, &g.ofm, forwarding) };
+            return PerCat([fil_hops(layer, filter_nodes, &g.fil, forwarding), ifm_hops(ifmap_layout, &g.ifm, forwarding), ofm]);
+        }
+        let mut fnodes = filter_nodes.to_vec();
+        fnodes.sort();
+        fnodes.dedup();
+        let okey = (*layer, batch, *region, *part, fnodes.clone(), ifmap_layout.clone(), ofmap_layout.clone(), forwarding);
+        if let Some(v) = self.outer.get(&okey) {
+            return v;
+        }
+        let fkey = (*layer, fnodes, group_key(&g.fil), forwarding);
+        let fil = self.fil.get(&fkey).unwrap_or_else(|| {
+            let v = fil_hops(layer, filter_nodes, &g.fil, forwarding);
+            self.fil.insert(fkey, v);
+            v
+        });
+        let ikey = (ifmap_layout.clone(), group_key(&g.ifm), forwarding);
+        let ifm = self.ifm.get(&ikey).unwrap_or_else(|| {
+            let v = ifm_hops(ifmap_layout, &g.ifm, forwarding);
+            self.ifm.insert(ikey, v);
+            v
+        });
+        let ofm = if in_place {
+            0
+        } else {
+            let okey2 = (ofmap_layout.clone(), group_key(&g.ofm), forwarding);
+            self.ofm.get(&okey2).unwrap_or_else(|| {
+                let v = ofm_hops(ofmap_layout, &g.ofm, forwarding);
+                self.ofm.insert(okey2, v);
+                v
+            })
+        };
+        let v = PerCat([fil, ifm, ofm]);
+        self.outer.insert(okey, v);
+        v
+    }
+}

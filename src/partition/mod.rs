@@ -1,0 +1,15 @@
+//! Partitioning a layer over a grid of nodes, and the NoC traffic that
+//! follows: node regions, partition schemes, data layouts, hop counts and
+//! buffer-sharing groups.
+
+mod bufshr;
+mod hops;
+mod layout;
+mod region;
+mod scheme;
+
+pub use bufshr::BufShr;
+pub use hops::{HopMemo, proc_data_range};
+pub use layout::{DataLayout, FmapRange, spanning_tree};
+pub use region::{Coord, NodeRegion, RegionKind};
+pub use scheme::{PartDim, PartIdx, PartTarget, PartitionOptions, PartitionScheme, gen_partition};

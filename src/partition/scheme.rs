@@ -1,0 +1,324 @@
+//! Partition schemes: how a layer's work is split over a grid of nodes by
+//! output channels, output map tiles, batch and input channels.
+
+use serde::Serialize;
+
+use super::layout::FmapRange;
+use super::region::{Coord, NodeRegion};
+use crate::hw::Dim2;
+use crate::network::Layer;
+use crate::util::{approx_dividable, factorize, idivc, ith_range};
+
+/// A dimension a layer can be partitioned along.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PartDim {
+    /// Output channels.
+    Outp,
+    /// Output map tiles (height x width).
+    Ofmp,
+    /// Batch samples.
+    Batp,
+    /// Input channels (partial sums are reduced across nodes).
+    Inpp,
+}
+
+impl PartDim {
+    pub const ALL: [PartDim; 4] = [PartDim::Outp, PartDim::Ofmp, PartDim::Batp, PartDim::Inpp];
+}
+
+/// An index per partition dimension: which part a node processes.
+pub type PartIdx = [Dim2; 4];
+
+/// A partition: the grid extent of each dimension, and their nesting order
+/// on the node grid (`order[0]` outermost).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct PartitionScheme {
+    pub order: [PartDim; 4],
+    pub pdims: [Dim2; 4],
+}
+
+/// What is partitioned: the features of a layer partitioning depends on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PartTarget<'a> {
+    Layer(&'a Layer),
+    /// The network input (or an external input) of this many channels and
+    /// size, laid out in DRAM.
+    Input { nofm: u64, hofm: u64, wofm: u64 },
+}
+
+impl PartTarget<'_> {
+    fn ofm(&self) -> (u64, u64, u64) {
+        match self {
+            PartTarget::Layer(l) => (l.nofm(), l.hofm(), l.wofm()),
+            PartTarget::Input { nofm, hofm, wofm } => (*nofm, *hofm, *wofm),
+        }
+    }
+}
+
+/// Which partitions the search may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct PartitionOptions {
+    /// Combine partition dimensions; otherwise output maps for conv and
+    /// output channels for FC only.
+    pub hybrid: bool,
+    pub batch: bool,
+    pub ifmaps: bool,
+}
+
+impl PartitionScheme {
+    /// The trivial scheme on one node.
+    pub fn single() -> Self {
+        PartitionScheme { order: PartDim::ALL, pdims: [Dim2::new(1, 1); 4] }
+    }
+
+    pub fn pdim(&self, p: PartDim) -> Dim2 {
+        self.pdims[p as usize]
+    }
+
+    /// Grid extent of all dimensions together.
+    pub fn dim(&self) -> Dim2 {
+        self.pdims.iter().fold(Dim2::new(1, 1), |a, d| Dim2::new(a.h * d.h, a.w * d.w))
+    }
+
+    pub fn size(&self) -> u64 {
+        self.dim().size()
+    }
+
+    /// Every part index, dimensions in `PartDim` order, each row-major.
+    pub fn pidxs(&self) -> Vec<PartIdx> {
+        let mut out = vec![[Dim2::new(0, 0); 4]];
+        for (i, d) in self.pdims.iter().enumerate() {
+            let mut next = Vec::with_capacity(out.len() * d.size() as usize);
+            for p in &out {
+                for h in 0..d.h {
+                    for w in 0..d.w {
+                        let mut q = *p;
+                        q[i] = Dim2::new(h, w);
+                        next.push(q);
+                    }
+                }
+            }
+            out = next;
+        }
+        out
+    }
+
+    /// The node processing part `pidx` in `region`.
+    pub fn coordinate(&self, region: &NodeRegion, pidx: &PartIdx) -> Coord {
+        let mut c = (0i64, 0i64);
+        for p in self.order {
+            let (d, i) = (self.pdims[p as usize], pidx[p as usize]);
+            c = (c.0 * d.h as i64 + i.h as i64, c.1 * d.w as i64 + i.w as i64);
+        }
+        region.rel2abs(Coord::new(c.0, c.1))
+    }
+
+    /// The share of `frng` (batch, channels, height, width) of part `pidx`.
+    pub fn fmap_range(&self, frng: &FmapRange, pidx: &PartIdx) -> FmapRange {
+        let flat = |p: PartDim| {
+            let (i, d) = (pidx[p as usize], self.pdim(p));
+            (i.h * d.w + i.w, d.size())
+        };
+        let (ib, nb) = flat(PartDim::Batp);
+        let (io, no) = flat(PartDim::Outp);
+        let of = self.pdim(PartDim::Ofmp);
+        let ofi = pidx[PartDim::Ofmp as usize];
+        let b = ith_range(frng.beg[0], frng.end[0], ib, nb);
+        let n = ith_range(frng.beg[1], frng.end[1], io, no);
+        let h = ith_range(frng.beg[2], frng.end[2], ofi.h, of.h);
+        let w = ith_range(frng.beg[3], frng.end[3], ofi.w, of.w);
+        FmapRange { beg: [b.0, n.0, h.0, w.0], end: [b.1, n.1, h.1, w.1] }
+    }
+
+    /// One node's share of `layer` with `batch` samples: the partitioned
+    /// layer, its batch, and the fraction of its ops that are real work
+    /// (parts rounded up do some padding).
+    pub fn part_layer(&self, layer: &Layer, batch: u64) -> (Layer, u64, f64) {
+        let p_nifm = idivc(layer.nifm(), self.pdim(PartDim::Inpp).size());
+        let p_nofm = idivc(layer.nofm(), self.pdim(PartDim::Outp).size());
+        let of = self.pdim(PartDim::Ofmp);
+        let p_layer = layer.resized(p_nifm, p_nofm, idivc(layer.hofm(), of.h), idivc(layer.wofm(), of.w));
+        let p_batch = idivc(batch, self.pdim(PartDim::Batp).size());
+        let occ = layer.total_ops(batch) as f64 / (p_layer.total_ops(p_batch) * self.size()) as f64;
+        (p_layer, p_batch, occ)
+    }
+
+    /// Mean hop distance between nodes adjacent along dimension `pae`, per
+    /// grid direction (infinite where it does not extend).
+    pub fn neighbor_dist(&self, region: &NodeRegion, pae: PartDim) -> (f64, f64) {
+        let (mut hsum, mut hn, mut wsum, mut wn) = (0u64, 0u64, 0u64, 0u64);
+        let i = pae as usize;
+        for pidx in self.pidxs() {
+            let c = self.coordinate(region, &pidx);
+            if pidx[i].h > 0 {
+                let mut q = pidx;
+                q[i].h -= 1;
+                hsum += c.hop_dist(self.coordinate(region, &q));
+                hn += 1;
+            }
+            if pidx[i].w > 0 {
+                let mut q = pidx;
+                q[i].w -= 1;
+                wsum += c.hop_dist(self.coordinate(region, &q));
+                wn += 1;
+            }
+        }
+        let mean = |s: u64, n: u64| if n > 0 { s as f64 / n as f64 } else { f64::INFINITY };
+        (mean(hsum, hn), mean(wsum, wn))
+    }
+
+    /// This partition adapted to lay data out over `region`: extra region
+    /// extent goes to batch, missing extent is taken from the outermost
+    /// dimensions. With `for_data`, input-channel partitioning is dropped
+    /// (stored data has no partial sums).
+    pub fn projection(&self, region: &NodeRegion, for_data: bool) -> PartitionScheme {
+        let mut pdims = self.pdims;
+        if for_data {
+            pdims[PartDim::Inpp as usize] = Dim2::new(1, 1);
+        }
+        let part = pdims.iter().fold(Dim2::new(1, 1), |a, d| Dim2::new(a.h * d.h, a.w * d.w));
+        for di in 0..2 {
+            let get = |d: &Dim2| if di == 0 { d.h } else { d.w };
+            let pd = get(&part);
+            let mut rd = get(&region.dim);
+            if rd > pd {
+                let b = &mut pdims[PartDim::Batp as usize];
+                if di == 0 {
+                    b.h *= rd / pd;
+                } else {
+                    b.w *= rd / pd;
+                }
+            } else {
+                for &p in self.order.iter().rev() {
+                    let v = get(&pdims[p as usize]);
+                    if rd >= v {
+                        rd /= v;
+                    } else {
+                        let d = &mut pdims[p as usize];
+                        if di == 0 {
+                            d.h = rd;
+                        } else {
+                            d.w = rd;
+                        }
+                        rd = 1;
+                    }
+                }
+            }
+        }
+        PartitionScheme { order: self.order, pdims }
+    }
+}
+
+/// Every partition of `target` onto `nodes` the options allow, in
+/// nn_dataflow's order; with `guaranteed`, a fallback when none qualifies.
+pub fn gen_partition(target: PartTarget<'_>, batch: u64, nodes: Dim2, opts: &PartitionOptions, guaranteed: bool) -> Vec<PartitionScheme> {
+    let (nofm, hofm, wofm) = target.ofm();
+    let mut out = Vec::new();
+    let fh = factorize::<4>(nodes.h);
+    let fw = factorize::<4>(nodes.w);
+    for ph in fh.iter() {
+        for pw in fw.iter() {
+            let pdims: [Dim2; 4] = [0, 1, 2, 3].map(|i| Dim2::new(ph[i], pw[i]));
+            let pd = |p: PartDim| pdims[p as usize];
+            if !opts.batch && pd(PartDim::Batp).size() > 1 {
+                continue;
+            }
+            if batch % pd(PartDim::Batp).size() != 0 {
+                continue;
+            }
+            if PartDim::ALL.iter().any(|&p| {
+                let d = pd(p);
+                p != PartDim::Ofmp && 1 < d.h && d.h < nodes.h && 1 < d.w && d.w < nodes.w
+            }) {
+                continue;
+            }
+            if opts.hybrid {
+                if !approx_dividable(nofm, pd(PartDim::Outp).size()) {
+                    continue;
+                }
+                let of = pd(PartDim::Ofmp);
+                if !approx_dividable(hofm, of.h) || !approx_dividable(wofm, of.w) {
+                    continue;
+                }
+                let inpp = pd(PartDim::Inpp).size();
+                if !opts.ifmaps && inpp > 1 {
+                    continue;
+                }
+                if let PartTarget::Layer(l) = target {
+                    if l.is_conv() {
+                        if !approx_dividable(l.nifm(), inpp) {
+                            continue;
+                        }
+                    } else if inpp > 1 {
+                        continue;
+                    }
+                }
+            } else {
+                if pd(PartDim::Inpp).size() != 1 {
+                    continue;
+                }
+                if hofm == 1 && wofm == 1 {
+                    if pd(PartDim::Ofmp).size() != 1 {
+                        continue;
+                    }
+                } else if pd(PartDim::Outp).size() != 1 {
+                    continue;
+                }
+            }
+            // A transposed copy of a one-dimensional partition is the same.
+            if pd(PartDim::Ofmp).size() == 1 && pdims.iter().all(|d| d.h == 1 || d.w == 1) {
+                let hs = pdims.map(|d| d.h);
+                let ws = pdims.map(|d| d.w);
+                if hs > ws {
+                    continue;
+                }
+            }
+            for order in permutations4() {
+                let ok = order.windows(2).all(|pair| {
+                    let (a, b) = (pair[0], pair[1]);
+                    let (da, db) = (pd(a), pd(b));
+                    !((da.size() == 1 && db.size() == 1 && a > b)
+                        || (da.size() > 1 && db.size() == 1)
+                        || (a != PartDim::Batp && db.h == 1 && db.w > 1 && da.h > 1 && da.w == 1))
+                });
+                if !ok {
+                    continue;
+                }
+                let trivial = PartDim::ALL.iter().filter(|&&p| pd(p).size() == 1).count();
+                if pd(PartDim::Batp).size() > 1 && order[trivial] != PartDim::Batp {
+                    continue;
+                }
+                out.push(PartitionScheme { order, pdims });
+            }
+        }
+    }
+    if guaranteed && out.is_empty() {
+        let mut pdims = [Dim2::new(1, 1); 4];
+        if hofm == 1 && wofm == 1 {
+            pdims[PartDim::Outp as usize] = nodes;
+        } else {
+            pdims[PartDim::Ofmp as usize] = nodes;
+        }
+        out.push(PartitionScheme { order: PartDim::ALL, pdims });
+    }
+    out
+}
+
+/// The 24 orders in `itertools.permutations` order.
+fn permutations4() -> Vec<[PartDim; 4]> {
+    let mut out = Vec::with_capacity(24);
+    for a in 0..4 {
+        for b in 0..4 {
+            for c in 0..4 {
+                for d in 0..4 {
+                    let v = [a, b, c, d];
+                    if (0..4).all(|i| v.contains(&i)) {
+                        out.push(v.map(|i| PartDim::ALL[i]));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
