@@ -1,31 +1,29 @@
-//! Search speed: AlexNet (batch 16) on hw/eyeriss.yaml with exhaustive and
-//! solved blocking, and the exhaustive blocking search of one large layer,
+//! Search speed: AlexNet (batch 16) on hw/eyeriss.yaml and hw/tetris.yaml
+//! with exhaustive and solved blocking, and the exhaustive blocking search of
+//! one large layer,
 //! reported as wall time and schemes evaluated per second. A plain harness:
 //! `cargo bench`.
 
 use std::time::{Duration, Instant};
 
-use nnsched::blocking::Goal;
-use nnsched::dims::PerCat;
 use nnsched::hw::Hardware;
 use nnsched::network::{Layer, zoo};
-use nnsched::search::{SearchConfig, schedule, search_layer};
+use nnsched::partition::PartitionOptions;
+use nnsched::search::{SearchConfig, schedule, search_node, whole_chip};
 
-fn hw() -> Hardware {
-    Hardware::load(std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/hw/eyeriss.yaml"
-    )))
+fn load_hw(name: &str) -> Hardware {
+    Hardware::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("hw")
+            .join(name),
+    )
     .unwrap()
 }
 
 fn cfg(batch: u64, solve: bool) -> SearchConfig {
     SearchConfig {
-        batch,
-        goal: Goal::Energy,
-        bypass: PerCat::splat(true),
         solve_loopblocking: solve,
-        ntops: 1,
+        ..SearchConfig::new(batch)
     }
 }
 
@@ -49,8 +47,23 @@ fn bench(name: &str, mut f: impl FnMut() -> u64) {
     );
 }
 
+/// Exhaustive blocking search of one layer on one node.
+fn one_layer(layer: &Layer, hw: &Hardware) -> u64 {
+    let part = nnsched::partition::PartitionScheme::single();
+    search_node(
+        layer,
+        16,
+        &part,
+        &whole_chip(hw),
+        hw,
+        &cfg(16, false),
+        &Default::default(),
+    )
+    .evaluated
+}
+
 fn main() {
-    let hw = hw();
+    let hw = load_hw("eyeriss.yaml");
     let net = zoo::get("alex_net").unwrap();
     bench("alex_net b16 eyeriss exhaustive", || {
         schedule(&net, &hw, &cfg(16, false), None)
@@ -64,10 +77,31 @@ fn main() {
     });
     let fc2 = Layer::fc(4096, 4096, (1, 1)).unwrap();
     bench("fc2 4096x4096 b16 exhaustive (layer)", || {
-        search_layer(&fc2, &hw, &cfg(16, false)).unwrap().1
+        one_layer(&fc2, &hw)
     });
     let conv3 = Layer::conv(256, 192, (13, 13), (3, 3), (1, 1)).unwrap();
     bench("conv3 256->192 13x13 b16 exhaustive (layer)", || {
-        search_layer(&conv3, &hw, &cfg(16, false)).unwrap().1
+        one_layer(&conv3, &hw)
+    });
+
+    // TETRIS: AlexNet on 4x4 nodes with hybrid partitioning.
+    let tetris = load_hw("tetris.yaml");
+    let hybrid = |solve| SearchConfig {
+        partition: PartitionOptions {
+            hybrid: true,
+            batch: false,
+            ifmaps: false,
+        },
+        ..cfg(16, solve)
+    };
+    bench("alex_net b16 tetris hybrid solver", || {
+        schedule(&net, &tetris, &hybrid(true), None)
+            .unwrap()
+            .schemes_evaluated
+    });
+    bench("alex_net b16 tetris hybrid exhaustive", || {
+        schedule(&net, &tetris, &hybrid(false), None)
+            .unwrap()
+            .schemes_evaluated
     });
 }

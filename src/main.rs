@@ -234,10 +234,14 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
         user(Err(anyhow::anyhow!("--top must be positive")))?;
     }
     if a.ifmaps_partition && !a.hybrid_partition {
-        user(Err(anyhow::anyhow!("--ifmaps-partition requires --hybrid-partition")))?;
+        user(Err(anyhow::anyhow!(
+            "--ifmaps-partition requires --hybrid-partition"
+        )))?;
     }
     if a.enable_gbuf_sharing && a.solve_loopblocking {
-        user(Err(anyhow::anyhow!("--enable-gbuf-sharing cannot be combined with --solve-loopblocking")))?;
+        user(Err(anyhow::anyhow!(
+            "--enable-gbuf-sharing cannot be combined with --solve-loopblocking"
+        )))?;
     }
     if a.enable_gbuf_sharing && a.enable_access_forwarding {
         user(Err(anyhow::anyhow!(

@@ -170,7 +170,12 @@ pub struct Lru<K, V> {
 
 impl<K: std::hash::Hash + Eq + Clone, V: Clone> Lru<K, V> {
     pub fn new(cap: usize) -> Self {
-        Lru { cap, tick: 0, map: HashMap::new(), order: std::collections::BTreeMap::new() }
+        Lru {
+            cap,
+            tick: 0,
+            map: HashMap::new(),
+            order: std::collections::BTreeMap::new(),
+        }
     }
 
     /// The value for `k`, marking it most recently used.
@@ -190,10 +195,10 @@ impl<K: std::hash::Hash + Eq + Clone, V: Clone> Lru<K, V> {
         if let Some((_, t)) = self.map.remove(&k) {
             self.order.remove(&t);
         }
-        if self.map.len() >= self.cap {
-            if let Some((_, old)) = self.order.pop_first() {
-                self.map.remove(&old);
-            }
+        if self.map.len() >= self.cap
+            && let Some((_, old)) = self.order.pop_first()
+        {
+            self.map.remove(&old);
         }
         self.order.insert(self.tick, k.clone());
         self.map.insert(k, (v, self.tick));

@@ -196,6 +196,30 @@ fn bad_input_exits_2_with_a_clear_message() {
             "layer 'conv1_a': the register file is too small: a PE needs 23 words, it has 2",
         ),
         (vec!["stats", "nope"], "unknown model 'nope'"),
+        (
+            vec!["alex_net", "--hw", &eyeriss, "--ifmaps-partition"],
+            "--ifmaps-partition requires --hybrid-partition",
+        ),
+        (
+            vec![
+                "alex_net",
+                "--hw",
+                &eyeriss,
+                "--enable-gbuf-sharing",
+                "--solve-loopblocking",
+            ],
+            "--enable-gbuf-sharing cannot be combined with --solve-loopblocking",
+        ),
+        (
+            vec![
+                "alex_net",
+                "--hw",
+                &eyeriss,
+                "--enable-gbuf-sharing",
+                "--enable-access-forwarding",
+            ],
+            "--enable-gbuf-sharing implies access forwarding",
+        ),
     ];
     for (args, want) in cases {
         let (rc, _, err) = run(&args);

@@ -3,11 +3,14 @@
 
 mod common;
 
-use common::{bin, f, fixture_path};
+use common::{bin, f, fixture_path, scratch};
 use serde_json::Value;
 
 fn schedule(hw: &str, args: &[&str]) -> Value {
-    let hw = fixture_path("../../hw").join(hw);
+    schedule_on(&fixture_path("../../hw").join(hw), args)
+}
+
+fn schedule_on(hw: &std::path::Path, args: &[&str]) -> Value {
     let out = bin()
         .arg("alex_net")
         .arg("--hw")
@@ -114,4 +117,52 @@ fn eyeriss_isscc16_power_latency_active_pes() {
             ops / cycles
         );
     }
+}
+
+/// TETRIS ASPLOS'17 Fig. 8: 16 small nodes with 3D memory (T-16, with
+/// bypass, the solver and hybrid partitioning) against one large node (L-1,
+/// 16x16 PEs, 576 kB buffer, 1 kB register files): about 13x faster and
+/// over a quarter less energy.
+#[test]
+fn tetris_asplos17_t16_beats_l1() {
+    let l1_yaml = "name: L-1
+word_bits: 16
+nodes: [1, 1]
+pe_array: [16, 16]
+regf_bytes: 1024
+gbuf_bytes: 576056
+memory: 2d
+array_bus_bits: 0
+dram_bandwidth: inf
+energy: {mac: 2, dram: 240, gbuf: 28, itcn: 4, regf: 1, noc_hop: 0, idle: 320}
+";
+    let l1_path = scratch("asplos17").join("l1.yaml");
+    std::fs::write(&l1_path, l1_yaml).unwrap();
+    let l1 = schedule_on(
+        &l1_path,
+        &["--batch", "16", "--disable-bypass", "i", "o", "f"],
+    );
+    let t16 = schedule(
+        "tetris.yaml",
+        &[
+            "--batch",
+            "16",
+            "--solve-loopblocking",
+            "--hybrid-partition",
+        ],
+    );
+    let (l1t, t16t) = (&l1["totals"], &t16["totals"]);
+    assert_eq!(l1t["ops"], t16t["ops"]);
+    assert!(
+        f(&t16t["time"]) < 1.2 * f(&l1t["time"]) * 256.0 / (196.0 * 16.0),
+        "time {} vs {}",
+        t16t["time"],
+        l1t["time"]
+    );
+    assert!(
+        f(&t16t["cost"]) < 0.72 * f(&l1t["cost"]),
+        "energy {} vs {}",
+        t16t["cost"],
+        l1t["cost"]
+    );
 }

@@ -53,13 +53,23 @@ impl SharingCtx<'_> {
 
     /// NoC accesses of per-category rotation or wide-fetch counts.
     pub fn noc_access(&self, x: &PerCat<f64>) -> PerCat<f64> {
-        PerCat::from_fn(|d| self.nld.total_access(MemLevel::Gbuf, d) * x[d] * (self.num_nodes / self.grp[d]) as f64)
+        PerCat::from_fn(|d| {
+            self.nld.total_access(MemLevel::Gbuf, d) * x[d] * (self.num_nodes / self.grp[d]) as f64
+        })
     }
 }
 
 /// Innermost non-trivial loop indexing `d` at one level.
-fn innt_dim_loop(nld: &NestedLoopDesc, d: DataCat, t: &PerLoop<u64>, ord: &PerLoop<u8>) -> Option<LoopDim> {
-    LoopDim::ALL.into_iter().filter(|&l| nld.data_loops.has(d, l) && t[l] > 1).min_by_key(|&l| ord[l])
+fn innt_dim_loop(
+    nld: &NestedLoopDesc,
+    d: DataCat,
+    t: &PerLoop<u64>,
+    ord: &PerLoop<u8>,
+) -> Option<LoopDim> {
+    LoopDim::ALL
+        .into_iter()
+        .filter(|&l| nld.data_loops.has(d, l) && t[l] > 1)
+        .min_by_key(|&l| ord[l])
 }
 
 fn permutations(v: &[LoopDim]) -> Vec<Vec<LoopDim>> {
@@ -81,8 +91,18 @@ fn permutations(v: &[LoopDim]) -> Vec<Vec<LoopDim>> {
 /// Chooses subgroup sizes and the sharing level for blocking `b`, rewriting
 /// its buffer-level order. Returns the subgroup sizes, and the stats when
 /// any data is shared.
-pub(super) fn set_bufshr(ctx: &SharingCtx<'_>, b: &mut Blocking, sgs0: PerCat<u64>) -> (PerCat<u64>, Option<SharingStats>) {
-    let sgs0 = PerCat::from_fn(|d| if ctx.data_size(d, &sgs0) > 0 { sgs0[d] } else { 1 });
+pub(super) fn set_bufshr(
+    ctx: &SharingCtx<'_>,
+    b: &mut Blocking,
+    sgs0: PerCat<u64>,
+) -> (PerCat<u64>, Option<SharingStats>) {
+    let sgs0 = PerCat::from_fn(|d| {
+        if ctx.data_size(d, &sgs0) > 0 {
+            sgs0[d]
+        } else {
+            1
+        }
+    });
     if sgs0.0.iter().all(|&s| s == 1) {
         return (sgs0, None);
     }
@@ -99,7 +119,11 @@ pub(super) fn set_bufshr(ctx: &SharingCtx<'_>, b: &mut Blocking, sgs0: PerCat<u6
         }
     }
     let mut fixed: Vec<LoopDim> = match o_inn {
-        Some(oi) => nt.iter().copied().filter(|&l| ord_x[l] < ord_x[oi]).collect(),
+        Some(oi) => nt
+            .iter()
+            .copied()
+            .filter(|&l| ord_x[l] < ord_x[oi])
+            .collect(),
         None => Vec::new(),
     };
     fixed.sort_by_key(|&l| std::cmp::Reverse(ord_x[l]));
@@ -118,7 +142,7 @@ pub(super) fn set_bufshr(ctx: &SharingCtx<'_>, b: &mut Blocking, sgs0: PerCat<u6
             let tot = cur * sgs0[d];
             let mut c = s[d];
             while c >= 1 {
-                if ctx.grp[d] % c == 0 {
+                if ctx.grp[d].is_multiple_of(c) {
                     if idivc(tot, c) as i64 <= free + cur as i64 {
                         s[d] = c;
                     } else {
@@ -133,7 +157,14 @@ pub(super) fn set_bufshr(ctx: &SharingCtx<'_>, b: &mut Blocking, sgs0: PerCat<u6
     };
     let mut cands = vec![sgs0];
     let mut seen = Vec::new();
-    for p in [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]] {
+    for p in [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ] {
         let c = min_sgs(&p.map(|i| DataCat::ALL[i]));
         if !seen.contains(&c) {
             seen.push(c);
@@ -141,7 +172,7 @@ pub(super) fn set_bufshr(ctx: &SharingCtx<'_>, b: &mut Blocking, sgs0: PerCat<u6
     }
     cands.extend(seen);
 
-    let mut best: Option<(f64, PerCat<u64>, PerLoop<u64>, Vec<LoopDim>, Vec<LoopDim>)> = None;
+    let mut best: Option<(f64, Arrangement)> = None;
     for &sgs in &cands {
         let tot = PerLoop::from_fn(|l| if flex.contains(&l) { t_x[l] } else { 1 });
         let fi = factorize::<2>(tot[LoopDim::Ifm]);
@@ -151,16 +182,25 @@ pub(super) fn set_bufshr(ctx: &SharingCtx<'_>, b: &mut Blocking, sgs0: PerCat<u6
             for o in fo.iter() {
                 for bb in fb.iter() {
                     let t_bs = PerLoop([a[0], o[0], bb[0]]);
-                    let trivial: Vec<LoopDim> = flex.iter().copied().filter(|&l| t_bs[l] == 1).collect();
-                    let nontriv: Vec<LoopDim> = flex.iter().copied().filter(|&l| t_bs[l] > 1).collect();
+                    let trivial: Vec<LoopDim> =
+                        flex.iter().copied().filter(|&l| t_bs[l] == 1).collect();
+                    let nontriv: Vec<LoopDim> =
+                        flex.iter().copied().filter(|&l| t_bs[l] > 1).collect();
                     for p in permutations(&nontriv) {
                         let mut loops_bs = trivial.clone();
                         loops_bs.extend(p);
                         for loops_bot in permutations(&flex) {
-                            let f = bufshr_fetch(ctx, &t_x, &fixed, &sgs, &t_bs, &loops_bs, &loops_bot);
-                            let key = ctx.noc_access(&f.rot_fetch).sum() + ctx.noc_access(&f.wide_fetch).sum();
+                            let a = Arrangement {
+                                sgs,
+                                t_bs,
+                                loops_bs: loops_bs.clone(),
+                                loops_bot,
+                            };
+                            let f = bufshr_fetch(ctx, &t_x, &fixed, &a);
+                            let key = ctx.noc_access(&f.rot_fetch).sum()
+                                + ctx.noc_access(&f.wide_fetch).sum();
                             if best.as_ref().is_none_or(|bst| key < bst.0) {
-                                best = Some((key, sgs, t_bs, loops_bs.clone(), loops_bot));
+                                best = Some((key, a));
                             }
                         }
                     }
@@ -168,8 +208,14 @@ pub(super) fn set_bufshr(ctx: &SharingCtx<'_>, b: &mut Blocking, sgs0: PerCat<u6
             }
         }
     }
-    let (_, sgs, t_bs, loops_bs, loops_bot) = best.expect("at least one sharing arrangement");
-    let mut stats = bufshr_fetch(ctx, &t_x, &fixed, &sgs, &t_bs, &loops_bs, &loops_bot);
+    let (_, a) = best.expect("at least one sharing arrangement");
+    let mut stats = bufshr_fetch(ctx, &t_x, &fixed, &a);
+    let Arrangement {
+        sgs,
+        t_bs,
+        loops_bs,
+        loops_bot,
+    } = a;
     // Rewrite the buffer-level order: bottom loops, then fixed ones, inner
     // to outer; the rest above in loop order.
     let mut new_ord = PerLoop([u8::MAX; 3]);
@@ -205,20 +251,38 @@ pub(super) fn set_bufshr(ctx: &SharingCtx<'_>, b: &mut Blocking, sgs0: PerCat<u6
     (sgs, Some(stats))
 }
 
+/// One way of sharing: subgroup sizes, the sharing level's factors, and
+/// the flexible loops' order in the sharing level and below it (outer
+/// first).
+struct Arrangement {
+    sgs: PerCat<u64>,
+    t_bs: PerLoop<u64>,
+    loops_bs: Vec<LoopDim>,
+    loops_bot: Vec<LoopDim>,
+}
+
 /// Rotation and wide-fetch counts of one sharing arrangement.
 fn bufshr_fetch(
     ctx: &SharingCtx<'_>,
     t_x: &PerLoop<u64>,
     fixed: &[LoopDim],
-    sgs: &PerCat<u64>,
-    t_bs: &PerLoop<u64>,
-    loops_bs: &[LoopDim],
-    loops_bot: &[LoopDim],
+    a: &Arrangement,
 ) -> SharingStats {
     let nld = ctx.nld;
+    let (sgs, t_bs, loops_bs, loops_bot) = (&a.sgs, &a.t_bs, &a.loops_bs, &a.loops_bot);
     let mut lp_t: Vec<(LoopDim, u64)> = Vec::with_capacity(6);
-    lp_t.extend(loops_bs.iter().filter(|&&l| t_bs[l] > 1).map(|&l| (l, t_bs[l])));
-    lp_t.extend(loops_bot.iter().filter(|&&l| t_x[l] > t_bs[l]).map(|&l| (l, idivc(t_x[l], t_bs[l]))));
+    lp_t.extend(
+        loops_bs
+            .iter()
+            .filter(|&&l| t_bs[l] > 1)
+            .map(|&l| (l, t_bs[l])),
+    );
+    lp_t.extend(
+        loops_bot
+            .iter()
+            .filter(|&&l| t_x[l] > t_bs[l])
+            .map(|&l| (l, idivc(t_x[l], t_bs[l]))),
+    );
     lp_t.extend(fixed.iter().map(|&l| (l, t_x[l])));
     let mut s = SharingStats {
         subgrp: *sgs,
@@ -237,24 +301,40 @@ fn bufshr_fetch(
         let idx = lp_t.iter().position(|&(l, _)| is_dim(l));
         let mut rot: u64 = match idx {
             Some(i) if sgs[d] != 1 => {
-                let top: u64 = LoopDim::ALL.iter().filter(|&&l| !is_dim(l)).map(|&l| ctx.top[l]).product();
+                let top: u64 = LoopDim::ALL
+                    .iter()
+                    .filter(|&&l| !is_dim(l))
+                    .map(|&l| ctx.top[l])
+                    .product();
                 top * lp_t[..i].iter().map(|&(_, t)| t).product::<u64>()
             }
             _ => 0,
         };
         // DRAM fetch rounds: outputs count their write-backs twice.
-        let mem_rounds = if d == DataCat::Ofm { (mem_fetch + 1) / 2 } else { mem_fetch };
+        let mem_rounds = if d == DataCat::Ofm {
+            mem_fetch.div_ceil(2)
+        } else {
+            mem_fetch
+        };
         if rot == mem_rounds {
             rot = 0;
         }
         let units: u64 = match idx {
-            Some(i) => lp_t[i..].iter().take_while(|&&(l, _)| is_dim(l)).map(|&(_, t)| t).product(),
+            Some(i) => lp_t[i..]
+                .iter()
+                .take_while(|&&(l, _)| is_dim(l))
+                .map(|&(_, t)| t)
+                .product(),
             None => 1,
         };
         let width = sgs[d] as f64 / units as f64;
         let wf_once = ctx.bufshr.nhops_wide_fetch_once(d, sgs[d], width);
         let mut comb = if d == DataCat::Ofm {
-            if buf_fetch as i64 > 2 * rot as i64 - 1 { (2 * rot) as f64 } else { (2 * rot) as f64 - 1.0 }
+            if buf_fetch as i64 > 2 * rot as i64 - 1 {
+                (2 * rot) as f64
+            } else {
+                (2 * rot) as f64 - 1.0
+            }
         } else {
             rot as f64
         };

@@ -23,7 +23,12 @@ pub struct BufShr {
 
 impl BufShr {
     pub fn new(region: &NodeRegion, part: &PartitionScheme, loops: DataLoops) -> BufShr {
-        let idx = |p: PartDim| part.order.iter().position(|&q| q == p).expect("every dimension is ordered");
+        let idx = |p: PartDim| {
+            part.order
+                .iter()
+                .position(|&q| q == p)
+                .expect("every dimension is ordered")
+        };
         let (d_ofmp, d_batp) = (part.pdim(PartDim::Ofmp), part.pdim(PartDim::Batp));
         let nd = |p| part.neighbor_dist(region, p);
         let bat = if d_ofmp.size() == 1 {
@@ -32,7 +37,10 @@ impl BufShr {
             (d_ofmp, nd(PartDim::Ofmp))
         } else if idx(PartDim::Ofmp).abs_diff(idx(PartDim::Batp)) == 1 {
             let (a, b) = (nd(PartDim::Ofmp), nd(PartDim::Batp));
-            (Dim2::new(d_batp.h * d_ofmp.h, d_batp.w * d_ofmp.w), (a.0.min(b.0), a.1.min(b.1)))
+            (
+                Dim2::new(d_batp.h * d_ofmp.h, d_batp.w * d_ofmp.w),
+                (a.0.min(b.0), a.1.min(b.1)),
+            )
         } else if idx(PartDim::Ofmp) > idx(PartDim::Batp) {
             (d_ofmp, nd(PartDim::Ofmp))
         } else {
@@ -44,11 +52,17 @@ impl BufShr {
             LoopDim::Ifm => (part.pdim(PartDim::Inpp), nd(PartDim::Inpp)),
         };
         // A category is shared along the first loop that does not index it.
-        let grp = PerCat::from_fn(|d| match LoopDim::ALL.into_iter().find(|&l| !loops.has(d, l)) {
-            Some(l) => by_loop(l),
-            None => (Dim2::new(1, 1), (f64::INFINITY, f64::INFINITY)),
-        });
-        BufShr { dims: grp.map(|_, g| g.0), nbr_dists: grp.map(|_, g| g.1), cache: Mutex::new(HashMap::new()) }
+        let grp = PerCat::from_fn(
+            |d| match LoopDim::ALL.into_iter().find(|&l| !loops.has(d, l)) {
+                Some(l) => by_loop(l),
+                None => (Dim2::new(1, 1), (f64::INFINITY, f64::INFINITY)),
+            },
+        );
+        BufShr {
+            dims: grp.map(|_, g| g.0),
+            nbr_dists: grp.map(|_, g| g.1),
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Nodes in the sharing group of `d`.
@@ -69,15 +83,26 @@ impl BufShr {
             return v;
         }
         let (sub, pr) = self.subgrp_dim(d, m);
-        let (d_pr, d_npr) = if pr == 0 { (sub.h, sub.w) } else { (sub.w, sub.h) };
+        let (d_pr, d_npr) = if pr == 0 {
+            (sub.h, sub.w)
+        } else {
+            (sub.w, sub.h)
+        };
         let n_pr = (d_pr - 1) * d_npr;
         let n_npr = d_npr - 1;
-        let counts = if pr == 0 { (n_pr, n_npr) } else { (n_npr, n_pr) };
+        let counts = if pr == 0 {
+            (n_pr, n_npr)
+        } else {
+            (n_npr, n_pr)
+        };
         let nbr = self.hops_with_dist(d, counts);
         let lpbk = self.hops_with_dist(d, Self::snake_coord(m - 1, sub, pr));
         let skipped = (m as f64 / units as f64).max(1.0);
         let v = (nbr + lpbk) * (m as f64 - skipped) * (1.0 / m as f64) * (self.size(d) / m) as f64;
-        self.cache.lock().expect("bufshr cache").insert((d, m, units), v);
+        self.cache
+            .lock()
+            .expect("bufshr cache")
+            .insert((d, m, units), v);
         v
     }
 
@@ -97,7 +122,7 @@ impl BufShr {
     fn subgrp_dim(&self, d: DataCat, m: u64) -> (Dim2, usize) {
         let size = self.size(d);
         let mut true_m = m;
-        while size % true_m != 0 {
+        while !size.is_multiple_of(true_m) {
             true_m += 1;
         }
         let dim = self.dims[d];
@@ -106,7 +131,7 @@ impl BufShr {
         let dim_sm = if sm == 0 { dim.h } else { dim.w };
         let mut t = [1u64; 2];
         for &[f, _] in factorize::<2>(dim_sm).iter() {
-            if f > t[sm] && true_m % f == 0 {
+            if f > t[sm] && true_m.is_multiple_of(f) {
                 t[sm] = f;
             }
         }
@@ -115,12 +140,20 @@ impl BufShr {
     }
 
     fn snake_coord(index: u64, dim: Dim2, pr: usize) -> (u64, u64) {
-        let (d_pr, _) = if pr == 0 { (dim.h, dim.w) } else { (dim.w, dim.h) };
+        let (d_pr, _) = if pr == 0 {
+            (dim.h, dim.w)
+        } else {
+            (dim.w, dim.h)
+        };
         let (c_npr, mut c_pr) = (index / d_pr, index % d_pr);
         if c_npr % 2 == 1 {
             c_pr = d_pr - 1 - c_pr;
         }
-        if pr == 0 { (c_pr, c_npr) } else { (c_npr, c_pr) }
+        if pr == 0 {
+            (c_pr, c_npr)
+        } else {
+            (c_npr, c_pr)
+        }
     }
 
     fn hops_with_dist(&self, d: DataCat, c: (u64, u64)) -> f64 {
@@ -139,11 +172,19 @@ mod tests {
     #[test]
     fn conv_groups_follow_unindexed_loops() {
         // Output channels over 2x1, batch over 1x2 on a 2x2 grid.
-        let region = NodeRegion::new(Dim2::new(2, 2), Coord::new(0, 0), Coord::new(1, 1), RegionKind::Proc);
+        let region = NodeRegion::new(
+            Dim2::new(2, 2),
+            Coord::new(0, 0),
+            Coord::new(1, 1),
+            RegionKind::Proc,
+        );
         let mut pdims = [Dim2::new(1, 1); 4];
         pdims[PartDim::Outp as usize] = Dim2::new(2, 1);
         pdims[PartDim::Batp as usize] = Dim2::new(1, 2);
-        let part = PartitionScheme { order: [PartDim::Batp, PartDim::Outp, PartDim::Ofmp, PartDim::Inpp], pdims };
+        let part = PartitionScheme {
+            order: [PartDim::Batp, PartDim::Outp, PartDim::Ofmp, PartDim::Inpp],
+            pdims,
+        };
         let bs = BufShr::new(&region, &part, DataLoops::CONV);
         // Filters are shared across batch, inputs across output channels,
         // outputs across input channels (none).

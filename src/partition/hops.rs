@@ -10,7 +10,12 @@ use crate::util::{Lru, idivc, ith_range};
 
 /// The filter channel ranges (input, output), input and output ranges one
 /// part processes.
-pub fn proc_data_range(layer: &Layer, batch: u64, part: &PartitionScheme, pidx: &PartIdx) -> ((u64, u64), (u64, u64), FmapRange, FmapRange) {
+pub fn proc_data_range(
+    layer: &Layer,
+    batch: u64,
+    part: &PartitionScheme,
+    pidx: &PartIdx,
+) -> ((u64, u64), (u64, u64), FmapRange, FmapRange) {
     let full = FmapRange::full(batch, layer.nofm(), layer.hofm(), layer.wofm());
     let o = part.fmap_range(&full, pidx);
     let (nreg, hreg, wreg) = layer.region();
@@ -19,18 +24,32 @@ pub fn proc_data_range(layer: &Layer, batch: u64, part: &PartitionScheme, pidx: 
         let i = pidx[PartDim::Inpp as usize];
         ith_range(0, layer.nifm(), i.h * ip.w + i.w, ip.size())
     } else {
-        (o.beg[1].saturating_sub(nreg / 2), layer.nifm().min(o.end[1] + nreg - nreg / 2))
+        (
+            o.beg[1].saturating_sub(nreg / 2),
+            layer.nifm().min(o.end[1] + nreg - nreg / 2),
+        )
     };
     let span = |beg: u64, end: u64, strd: u64, reg: u64| {
         let b = beg * strd;
         // An empty output range maps to an empty input range.
-        let e = if end == 0 { b } else { b.max((end - 1) * strd + reg) };
+        let e = if end == 0 {
+            b
+        } else {
+            b.max((end - 1) * strd + reg)
+        };
         (b, e)
     };
     let (hb, he) = span(o.beg[2], o.end[2], layer.htrd(), hreg);
     let (wb, we) = span(o.beg[3], o.end[3], layer.wtrd(), wreg);
-    let i = FmapRange { beg: [o.beg[0], n_beg, hb, wb], end: [o.end[0], n_end, he, we] };
-    let fil = if layer.is_conv() { ((n_beg, n_end), (o.beg[1], o.end[1])) } else { ((0, 0), (0, 0)) };
+    let i = FmapRange {
+        beg: [o.beg[0], n_beg, hb, wb],
+        end: [o.end[0], n_end, he, we],
+    };
+    let fil = if layer.is_conv() {
+        ((n_beg, n_end), (o.beg[1], o.end[1]))
+    } else {
+        ((0, 0), (0, 0))
+    };
     (fil.0, fil.1, i, o)
 }
 
@@ -52,8 +71,17 @@ struct NodeGroups {
     ofm: Vec<(FmapRange, Vec<Coord>)>,
 }
 
-fn node_groups(layer: &Layer, batch: u64, region: &NodeRegion, part: &PartitionScheme) -> NodeGroups {
-    let mut g = NodeGroups { fil: Vec::new(), ifm: Vec::new(), ofm: Vec::new() };
+fn node_groups(
+    layer: &Layer,
+    batch: u64,
+    region: &NodeRegion,
+    part: &PartitionScheme,
+) -> NodeGroups {
+    let mut g = NodeGroups {
+        fil: Vec::new(),
+        ifm: Vec::new(),
+        ofm: Vec::new(),
+    };
     for pidx in part.pidxs() {
         let c = part.coordinate(region, &pidx);
         let (fi, fo, i, o) = proc_data_range(layer, batch, part, &pidx);
@@ -68,7 +96,12 @@ fn node_groups(layer: &Layer, batch: u64, region: &NodeRegion, part: &PartitionS
     g
 }
 
-fn fil_hops(layer: &Layer, filter_nodes: &[Coord], fil: &[(FilRange, Vec<Coord>)], forwarding: bool) -> u64 {
+fn fil_hops(
+    layer: &Layer,
+    filter_nodes: &[Coord],
+    fil: &[(FilRange, Vec<Coord>)],
+    forwarding: bool,
+) -> u64 {
     let filter_size = layer.hfil() * layer.wfil();
     let mut n = 0;
     for ((fi, fo), coords) in fil {
@@ -76,21 +109,36 @@ fn fil_hops(layer: &Layer, filter_nodes: &[Coord], fil: &[(FilRange, Vec<Coord>)
         n += if forwarding {
             size * spanning_tree(filter_nodes, coords)
         } else {
-            size * coords.iter().map(|c| filter_nodes.iter().map(|f| c.hop_dist(*f)).min().unwrap_or(0)).sum::<u64>()
+            size * coords
+                .iter()
+                .map(|c| {
+                    filter_nodes
+                        .iter()
+                        .map(|f| c.hop_dist(*f))
+                        .min()
+                        .unwrap_or(0)
+                })
+                .sum::<u64>()
         };
     }
     n
 }
 
 fn ifm_hops(layout: &DataLayout, ifm: &[(FmapRange, Vec<Coord>)], forwarding: bool) -> u64 {
-    ifm.iter().map(|(i, coords)| layout.nhops_to(i, coords, forwarding)).sum()
+    ifm.iter()
+        .map(|(i, coords)| layout.nhops_to(i, coords, forwarding))
+        .sum()
 }
 
 fn ofm_hops(layout: &DataLayout, ofm: &[(FmapRange, Vec<Coord>)], forwarding: bool) -> u64 {
     let mut n = 0;
     for (o, coords) in ofm {
         n += if forwarding {
-            let read = coords.iter().map(|c| layout.nhops_to(o, &[*c], false)).min().unwrap_or(0);
+            let read = coords
+                .iter()
+                .map(|c| layout.nhops_to(o, &[*c], false))
+                .min()
+                .unwrap_or(0);
             let accum = layout.nhops_to(o, coords, true);
             idivc(read + accum, 2)
         } else {
@@ -125,7 +173,16 @@ fn group_key<R: Copy + Ord>(groups: &[(R, Vec<Coord>)]) -> GroupKey<R> {
     (ks, vs)
 }
 
-type OuterKey = (Layer, u64, NodeRegion, PartitionScheme, Vec<Coord>, DataLayout, DataLayout, bool);
+type OuterKey = (
+    Layer,
+    u64,
+    NodeRegion,
+    PartitionScheme,
+    Vec<Coord>,
+    DataLayout,
+    DataLayout,
+    bool,
+);
 
 /// Hop counts with nn_dataflow's memoization. Its per-category memos are
 /// keyed by the set of ranges and the set of node lists, so two partitions
@@ -147,7 +204,13 @@ const MEMO_SIZE: usize = 1024;
 
 impl HopMemo {
     pub fn new(exact: bool) -> Self {
-        HopMemo { exact, outer: Lru::new(MEMO_SIZE), fil: Lru::new(MEMO_SIZE), ifm: Lru::new(MEMO_SIZE), ofm: Lru::new(MEMO_SIZE) }
+        HopMemo {
+            exact,
+            outer: Lru::new(MEMO_SIZE),
+            fil: Lru::new(MEMO_SIZE),
+            ifm: Lru::new(MEMO_SIZE),
+            ofm: Lru::new(MEMO_SIZE),
+        }
     }
 
     /// Hops to move each data category of `layer` once between the nodes
@@ -168,15 +231,33 @@ impl HopMemo {
         forwarding: bool,
     ) -> PerCat<u64> {
         let g = node_groups(layer, batch, region, part);
-        let in_place = ofmap_layout.parts.as_slice() == [*part] && ofmap_layout.regions.as_slice() == [*region];
+        let in_place = ofmap_layout.parts.as_slice() == [*part]
+            && ofmap_layout.regions.as_slice() == [*region];
         if self.exact {
-            let ofm = if in_place { 0 } else { ofm_hops(ofmap_layout, &g.ofm, forwarding) };
-            return PerCat([fil_hops(layer, filter_nodes, &g.fil, forwarding), ifm_hops(ifmap_layout, &g.ifm, forwarding), ofm]);
+            let ofm = if in_place {
+                0
+            } else {
+                ofm_hops(ofmap_layout, &g.ofm, forwarding)
+            };
+            return PerCat([
+                fil_hops(layer, filter_nodes, &g.fil, forwarding),
+                ifm_hops(ifmap_layout, &g.ifm, forwarding),
+                ofm,
+            ]);
         }
         let mut fnodes = filter_nodes.to_vec();
         fnodes.sort();
         fnodes.dedup();
-        let okey = (*layer, batch, *region, *part, fnodes.clone(), ifmap_layout.clone(), ofmap_layout.clone(), forwarding);
+        let okey = (
+            *layer,
+            batch,
+            *region,
+            *part,
+            fnodes.clone(),
+            ifmap_layout.clone(),
+            ofmap_layout.clone(),
+            forwarding,
+        );
         if let Some(v) = self.outer.get(&okey) {
             return v;
         }
@@ -205,5 +286,110 @@ impl HopMemo {
         let v = PerCat([fil, ifm, ofm]);
         self.outer.insert(okey, v);
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hw::Dim2;
+    use crate::partition::{PartDim, RegionKind};
+
+    #[allow(clippy::too_many_arguments)]
+    /// A layout over `dims` nodes at `origin`: batch over `bdim`, channels
+    /// over `ndim`, the rest over map tiles (nn_dataflow's test helper).
+    fn layout(
+        batch: u64,
+        nfm: u64,
+        hfm: u64,
+        wfm: u64,
+        origin: Coord,
+        bdim: Dim2,
+        ndim: Dim2,
+        dims: Dim2,
+    ) -> DataLayout {
+        let region = NodeRegion::new(dims, origin, Coord::new(1, 1), RegionKind::Dram);
+        let mut pdims = [Dim2::new(1, 1); 4];
+        pdims[PartDim::Batp as usize] = bdim;
+        pdims[PartDim::Outp as usize] = ndim;
+        pdims[PartDim::Ofmp as usize] =
+            Dim2::new(dims.h / bdim.h / ndim.h, dims.w / bdim.w / ndim.w);
+        let part = PartitionScheme {
+            order: [PartDim::Ofmp, PartDim::Batp, PartDim::Outp, PartDim::Inpp],
+            pdims,
+        };
+        DataLayout::single(FmapRange::full(batch, nfm, hfm, wfm), region, part)
+    }
+
+    /// nn_dataflow's hand-computed test_small of unit_nhops_to_proc_region.
+    #[test]
+    fn small_layer_hops_by_hand() {
+        let layer = Layer::conv(6, 8, (16, 16), (3, 3), (1, 1)).unwrap();
+        let mut pdims = [Dim2::new(1, 1); 4];
+        pdims[PartDim::Outp as usize] = Dim2::new(2, 1);
+        pdims[PartDim::Ofmp as usize] = Dim2::new(2, 2);
+        pdims[PartDim::Batp as usize] = Dim2::new(1, 2);
+        let part = PartitionScheme {
+            order: [PartDim::Batp, PartDim::Inpp, PartDim::Outp, PartDim::Ofmp],
+            pdims,
+        };
+        let region = NodeRegion::new(
+            part.dim(),
+            Coord::new(0, 0),
+            Coord::new(1, 1),
+            RegionKind::Proc,
+        );
+        let d = Dim2::new;
+        let il = layout(8, 6, 18, 18, Coord::new(-2, -2), d(2, 1), d(1, 1), d(2, 2));
+        let ol = layout(8, 8, 16, 16, Coord::new(2, 2), d(1, 1), d(2, 1), d(2, 2));
+        let mut memo = HopMemo::new(true);
+        let n = memo.unit_nhops(
+            &layer,
+            8,
+            &region,
+            &part,
+            &[Coord::new(0, 0)],
+            &il,
+            &ol,
+            false,
+        );
+        let fil: u64 = 6 * 4 * 3 * 3 * (0..4).flat_map(|h| (0..4).map(move |w| h + w)).sum::<u64>();
+        let ifm = 4
+            * 6
+            * 10
+            * ((4 + 6) * 9
+                + (5 + 7)
+                + (5 + 7) * 9
+                + (6 + 8)
+                + (3 + 5)
+                + (4 + 6) * 9
+                + (4 + 6)
+                + (5 + 7) * 9
+                + (5 + 7) * 9
+                + (6 + 8)
+                + (6 + 8) * 9
+                + (7 + 9)
+                + (4 + 6)
+                + (5 + 7) * 9
+                + (5 + 7)
+                + (6 + 8) * 9);
+        let ofm = 4 * 4 * 8 * 8 * ((4 + 2 + 3 + 1) + (4 + 2 + 3 + 1) + (3 + 1 + 2) + (3 + 1 + 2));
+        assert_eq!(n.0, [fil, ifm, ofm]);
+        // The memoized count agrees on a first call.
+        let mut memo = HopMemo::new(false);
+        assert_eq!(
+            memo.unit_nhops(
+                &layer,
+                8,
+                &region,
+                &part,
+                &[Coord::new(0, 0)],
+                &il,
+                &ol,
+                false
+            )
+            .0,
+            [fil, ifm, ofm]
+        );
     }
 }

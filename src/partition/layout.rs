@@ -16,7 +16,10 @@ pub struct FmapRange {
 impl FmapRange {
     /// The whole range from the origin to `end`.
     pub fn full(b: u64, n: u64, h: u64, w: u64) -> Self {
-        FmapRange { beg: [0; 4], end: [b, n, h, w] }
+        FmapRange {
+            beg: [0; 4],
+            end: [b, n, h, w],
+        }
     }
 
     pub fn size(&self) -> u64 {
@@ -55,12 +58,20 @@ pub struct DataLayout {
 impl DataLayout {
     /// One range on one region.
     pub fn single(frng: FmapRange, region: NodeRegion, part: PartitionScheme) -> Self {
-        DataLayout { frngs: vec![frng], regions: vec![region], parts: vec![part] }
+        DataLayout {
+            frngs: vec![frng],
+            regions: vec![region],
+            parts: vec![part],
+        }
     }
 
     /// The layouts side by side along channels, in order.
     pub fn concat(layouts: &[&DataLayout]) -> DataLayout {
-        let mut out = DataLayout { frngs: Vec::new(), regions: Vec::new(), parts: Vec::new() };
+        let mut out = DataLayout {
+            frngs: Vec::new(),
+            regions: Vec::new(),
+            parts: Vec::new(),
+        };
         let mut n_off = 0;
         for dl in layouts {
             for f in &dl.frngs {
@@ -78,7 +89,10 @@ impl DataLayout {
 
     /// The range covered by all pieces.
     pub fn complete_fmap_range(&self) -> FmapRange {
-        FmapRange { beg: self.frngs[0].beg, end: self.frngs[self.frngs.len() - 1].end }
+        FmapRange {
+            beg: self.frngs[0].beg,
+            end: self.frngs[self.frngs.len() - 1].end,
+        }
     }
 
     /// Word-hops to bring `frng` to each of `dests`: with `forwarding`, to
@@ -112,7 +126,10 @@ impl DataLayout {
     /// Whether every node of the layout lies in one of `regions` of the
     /// same kind.
     pub fn is_in(&self, regions: &[&NodeRegion]) -> bool {
-        self.regions.iter().all(|r| r.nodes().all(|c| regions.iter().any(|o| o.kind == r.kind && o.contains(c))))
+        self.regions.iter().all(|r| {
+            r.nodes()
+                .all(|c| regions.iter().any(|o| o.kind == r.kind && o.contains(c)))
+        })
     }
 }
 
@@ -133,10 +150,23 @@ pub fn spanning_tree(roots: &[Coord], dests: &[Coord]) -> u64 {
         reached.push(left.remove(0));
     }
     // Prim: distance from each unreached node to the tree.
-    let mut best: Vec<u64> = left.iter().map(|d| reached.iter().map(|r| d.hop_dist(*r)).min().unwrap_or(u64::MAX)).collect();
+    let mut best: Vec<u64> = left
+        .iter()
+        .map(|d| {
+            reached
+                .iter()
+                .map(|r| d.hop_dist(*r))
+                .min()
+                .unwrap_or(u64::MAX)
+        })
+        .collect();
     let mut total = 0;
     while !left.is_empty() {
-        let (i, _) = best.iter().enumerate().min_by_key(|(_, b)| **b).expect("non-empty");
+        let (i, _) = best
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, b)| **b)
+            .expect("non-empty");
         total += best[i];
         let n = left.swap_remove(i);
         best.swap_remove(i);

@@ -51,22 +51,40 @@ pub struct NodeRegion {
 impl NodeRegion {
     /// An unfolded region.
     pub fn new(dim: Dim2, origin: Coord, dist: Coord, kind: RegionKind) -> Self {
-        NodeRegion { dim, origin, dist, kind, wtot: dim.w as i64, wbeg: dim.w as i64 }
+        NodeRegion {
+            dim,
+            origin,
+            dist,
+            kind,
+            wtot: dim.w as i64,
+            wbeg: dim.w as i64,
+        }
     }
 
     /// Absolute coordinate of the node at relative position `r`.
     pub fn rel2abs(&self, r: Coord) -> Coord {
-        let (hh, ww) = ((r.w + self.wtot - self.wbeg.abs()).div_euclid(self.wtot), (r.w + self.wtot - self.wbeg.abs()).rem_euclid(self.wtot));
+        let (hh, ww) = (
+            (r.w + self.wtot - self.wbeg.abs()).div_euclid(self.wtot),
+            (r.w + self.wtot - self.wbeg.abs()).rem_euclid(self.wtot),
+        );
         let dir = if self.wbeg < 0 { -1 } else { 1 } * if hh % 2 == 1 { -1 } else { 1 };
         let w = if dir > 0 { ww } else { self.wtot - 1 - ww };
-        let shift = if self.wbeg > 0 { self.wtot - self.wbeg } else { -self.wbeg - 1 };
+        let shift = if self.wbeg > 0 {
+            self.wtot - self.wbeg
+        } else {
+            -self.wbeg - 1
+        };
         let rel = Coord::new(hh * self.dim.h as i64 + r.h, w - shift);
-        Coord::new(self.origin.h + rel.h * self.dist.h, self.origin.w + rel.w * self.dist.w)
+        Coord::new(
+            self.origin.h + rel.h * self.dist.h,
+            self.origin.w + rel.w * self.dist.w,
+        )
     }
 
     /// All nodes, row by row.
     pub fn nodes(&self) -> impl Iterator<Item = Coord> + '_ {
-        (0..self.dim.h as i64).flat_map(move |h| (0..self.dim.w as i64).map(move |w| self.rel2abs(Coord::new(h, w))))
+        (0..self.dim.h as i64)
+            .flat_map(move |h| (0..self.dim.w as i64).map(move |w| self.rel2abs(Coord::new(h, w))))
     }
 
     pub fn contains(&self, c: Coord) -> bool {
@@ -90,11 +108,17 @@ impl NodeRegion {
             let (origin, wbeg) = if right {
                 (Coord::new(ofs_h, ofs_w), (wtot - ofs_w).min(width))
             } else {
-                (Coord::new(ofs_h, wtot - ofs_w - 1), -(wtot - ofs_w).min(width))
+                (
+                    Coord::new(ofs_h, wtot - ofs_w - 1),
+                    -(wtot - ofs_w).min(width),
+                )
             };
             out.push(NodeRegion {
                 dim: Dim2::new(hstrp as u64, width as u64),
-                origin: Coord::new(self.origin.h + origin.h * self.dist.h, self.origin.w + origin.w * self.dist.w),
+                origin: Coord::new(
+                    self.origin.h + origin.h * self.dist.h,
+                    self.origin.w + origin.w * self.dist.w,
+                ),
                 dist: self.dist,
                 kind: self.kind,
                 wtot,
@@ -121,28 +145,81 @@ mod tests {
 
     #[test]
     fn plain_region_maps_by_distance() {
-        let r = NodeRegion::new(Dim2::new(2, 2), Coord::new(0, 0), Coord::new(3, 3), RegionKind::Dram);
+        let r = NodeRegion::new(
+            Dim2::new(2, 2),
+            Coord::new(0, 0),
+            Coord::new(3, 3),
+            RegionKind::Dram,
+        );
         let n: Vec<Coord> = r.nodes().collect();
-        assert_eq!(n, [Coord::new(0, 0), Coord::new(0, 3), Coord::new(3, 0), Coord::new(3, 3)]);
+        assert_eq!(
+            n,
+            [
+                Coord::new(0, 0),
+                Coord::new(0, 3),
+                Coord::new(3, 0),
+                Coord::new(3, 3)
+            ]
+        );
     }
 
     /// The folded regions of nn_dataflow's test_node_region.
     #[test]
     fn folded_region_zigzags() {
-        let region = |wtot, wbeg| NodeRegion { dim: Dim2::new(4, 8), origin: Coord::new(1, 3), dist: Coord::new(1, 1), kind: RegionKind::Proc, wtot, wbeg };
+        let region = |wtot, wbeg| NodeRegion {
+            dim: Dim2::new(4, 8),
+            origin: Coord::new(1, 3),
+            dist: Coord::new(1, 1),
+            kind: RegionKind::Proc,
+            wtot,
+            wbeg,
+        };
         let cases = [
-            (region(3, 3), [((1, 2), (2, 5)), ((2, 3), (7, 5)), ((0, 5), (5, 3)), ((3, 7), (12, 4))]),
-            (region(3, 1), [((2, 0), (3, 3)), ((1, 2), (6, 2)), ((2, 3), (7, 1)), ((0, 5), (9, 2))]),
-            (region(4, -2), [((1, 1), (2, 2)), ((2, 3), (7, 3)), ((0, 5), (5, 5)), ((3, 7), (12, 4))]),
+            (
+                region(3, 3),
+                [
+                    ((1, 2), (2, 5)),
+                    ((2, 3), (7, 5)),
+                    ((0, 5), (5, 3)),
+                    ((3, 7), (12, 4)),
+                ],
+            ),
+            (
+                region(3, 1),
+                [
+                    ((2, 0), (3, 3)),
+                    ((1, 2), (6, 2)),
+                    ((2, 3), (7, 1)),
+                    ((0, 5), (9, 2)),
+                ],
+            ),
+            (
+                region(4, -2),
+                [
+                    ((1, 1), (2, 2)),
+                    ((2, 3), (7, 3)),
+                    ((0, 5), (5, 5)),
+                    ((3, 7), (12, 4)),
+                ],
+            ),
         ];
         for (r, pts) in cases {
             for ((h, w), (ah, aw)) in pts {
-                assert_eq!(r.rel2abs(Coord::new(h, w)), Coord::new(ah, aw), "{r:?} ({h}, {w})");
+                assert_eq!(
+                    r.rel2abs(Coord::new(h, w)),
+                    Coord::new(ah, aw),
+                    "{r:?} ({h}, {w})"
+                );
             }
             let set: std::collections::HashSet<Coord> = r.nodes().collect();
             assert_eq!(set.len(), 32);
         }
-        let plain = NodeRegion::new(Dim2::new(4, 4), Coord::new(1, 3), Coord::new(5, 3), RegionKind::Proc);
+        let plain = NodeRegion::new(
+            Dim2::new(4, 4),
+            Coord::new(1, 3),
+            Coord::new(5, 3),
+            RegionKind::Proc,
+        );
         assert_eq!(plain.rel2abs(Coord::new(0, 3)), Coord::new(1, 12));
         assert_eq!(plain.rel2abs(Coord::new(2, 1)), Coord::new(11, 6));
     }
@@ -155,12 +232,26 @@ mod tests {
         //   3344
         //   2221
         //   0011
-        let r = NodeRegion::new(Dim2::new(4, 4), Coord::new(1, 3), Coord::new(1, 1), RegionKind::Proc);
+        let r = NodeRegion::new(
+            Dim2::new(4, 4),
+            Coord::new(1, 3),
+            Coord::new(1, 1),
+            RegionKind::Proc,
+        );
         assert!(r.allocate(&[4, 4, 4, 4, 4]).is_empty());
         let subs = r.allocate(&[2, 3, 3, 2, 4, 2]);
-        let owner = |h: i64, w: i64| subs.iter().position(|s| s.contains(Coord::new(1 + h, 3 + w))).unwrap();
-        let grid: Vec<Vec<usize>> = (0..4).map(|h| (0..4).map(|w| owner(h, w)).collect()).collect();
-        assert_eq!(grid, [[0, 0, 1, 1], [2, 2, 2, 1], [3, 3, 4, 4], [5, 5, 4, 4]]);
+        let owner = |h: i64, w: i64| {
+            subs.iter()
+                .position(|s| s.contains(Coord::new(1 + h, 3 + w)))
+                .unwrap()
+        };
+        let grid: Vec<Vec<usize>> = (0..4)
+            .map(|h| (0..4).map(|w| owner(h, w)).collect())
+            .collect();
+        assert_eq!(
+            grid,
+            [[0, 0, 1, 1], [2, 2, 2, 1], [3, 3, 4, 4], [5, 5, 4, 4]]
+        );
         assert_eq!(subs[0].dim, Dim2::new(1, 2));
     }
 }

@@ -44,7 +44,11 @@ pub enum PartTarget<'a> {
     Layer(&'a Layer),
     /// The network input (or an external input) of this many channels and
     /// size, laid out in DRAM.
-    Input { nofm: u64, hofm: u64, wofm: u64 },
+    Input {
+        nofm: u64,
+        hofm: u64,
+        wofm: u64,
+    },
 }
 
 impl PartTarget<'_> {
@@ -69,7 +73,10 @@ pub struct PartitionOptions {
 impl PartitionScheme {
     /// The trivial scheme on one node.
     pub fn single() -> Self {
-        PartitionScheme { order: PartDim::ALL, pdims: [Dim2::new(1, 1); 4] }
+        PartitionScheme {
+            order: PartDim::ALL,
+            pdims: [Dim2::new(1, 1); 4],
+        }
     }
 
     pub fn pdim(&self, p: PartDim) -> Dim2 {
@@ -78,7 +85,9 @@ impl PartitionScheme {
 
     /// Grid extent of all dimensions together.
     pub fn dim(&self) -> Dim2 {
-        self.pdims.iter().fold(Dim2::new(1, 1), |a, d| Dim2::new(a.h * d.h, a.w * d.w))
+        self.pdims
+            .iter()
+            .fold(Dim2::new(1, 1), |a, d| Dim2::new(a.h * d.h, a.w * d.w))
     }
 
     pub fn size(&self) -> u64 {
@@ -128,7 +137,10 @@ impl PartitionScheme {
         let n = ith_range(frng.beg[1], frng.end[1], io, no);
         let h = ith_range(frng.beg[2], frng.end[2], ofi.h, of.h);
         let w = ith_range(frng.beg[3], frng.end[3], ofi.w, of.w);
-        FmapRange { beg: [b.0, n.0, h.0, w.0], end: [b.1, n.1, h.1, w.1] }
+        FmapRange {
+            beg: [b.0, n.0, h.0, w.0],
+            end: [b.1, n.1, h.1, w.1],
+        }
     }
 
     /// One node's share of `layer` with `batch` samples: the partitioned
@@ -138,7 +150,12 @@ impl PartitionScheme {
         let p_nifm = idivc(layer.nifm(), self.pdim(PartDim::Inpp).size());
         let p_nofm = idivc(layer.nofm(), self.pdim(PartDim::Outp).size());
         let of = self.pdim(PartDim::Ofmp);
-        let p_layer = layer.resized(p_nifm, p_nofm, idivc(layer.hofm(), of.h), idivc(layer.wofm(), of.w));
+        let p_layer = layer.resized(
+            p_nifm,
+            p_nofm,
+            idivc(layer.hofm(), of.h),
+            idivc(layer.wofm(), of.w),
+        );
         let p_batch = idivc(batch, self.pdim(PartDim::Batp).size());
         let occ = layer.total_ops(batch) as f64 / (p_layer.total_ops(p_batch) * self.size()) as f64;
         (p_layer, p_batch, occ)
@@ -164,7 +181,13 @@ impl PartitionScheme {
                 wn += 1;
             }
         }
-        let mean = |s: u64, n: u64| if n > 0 { s as f64 / n as f64 } else { f64::INFINITY };
+        let mean = |s: u64, n: u64| {
+            if n > 0 {
+                s as f64 / n as f64
+            } else {
+                f64::INFINITY
+            }
+        };
         (mean(hsum, hn), mean(wsum, wn))
     }
 
@@ -177,7 +200,9 @@ impl PartitionScheme {
         if for_data {
             pdims[PartDim::Inpp as usize] = Dim2::new(1, 1);
         }
-        let part = pdims.iter().fold(Dim2::new(1, 1), |a, d| Dim2::new(a.h * d.h, a.w * d.w));
+        let part = pdims
+            .iter()
+            .fold(Dim2::new(1, 1), |a, d| Dim2::new(a.h * d.h, a.w * d.w));
         for di in 0..2 {
             let get = |d: &Dim2| if di == 0 { d.h } else { d.w };
             let pd = get(&part);
@@ -206,13 +231,22 @@ impl PartitionScheme {
                 }
             }
         }
-        PartitionScheme { order: self.order, pdims }
+        PartitionScheme {
+            order: self.order,
+            pdims,
+        }
     }
 }
 
 /// Every partition of `target` onto `nodes` the options allow, in
 /// nn_dataflow's order; with `guaranteed`, a fallback when none qualifies.
-pub fn gen_partition(target: PartTarget<'_>, batch: u64, nodes: Dim2, opts: &PartitionOptions, guaranteed: bool) -> Vec<PartitionScheme> {
+pub fn gen_partition(
+    target: PartTarget<'_>,
+    batch: u64,
+    nodes: Dim2,
+    opts: &PartitionOptions,
+    guaranteed: bool,
+) -> Vec<PartitionScheme> {
     let (nofm, hofm, wofm) = target.ofm();
     let mut out = Vec::new();
     let fh = factorize::<4>(nodes.h);
@@ -224,7 +258,7 @@ pub fn gen_partition(target: PartTarget<'_>, batch: u64, nodes: Dim2, opts: &Par
             if !opts.batch && pd(PartDim::Batp).size() > 1 {
                 continue;
             }
-            if batch % pd(PartDim::Batp).size() != 0 {
+            if !batch.is_multiple_of(pd(PartDim::Batp).size()) {
                 continue;
             }
             if PartDim::ALL.iter().any(|&p| {
@@ -300,7 +334,10 @@ pub fn gen_partition(target: PartTarget<'_>, batch: u64, nodes: Dim2, opts: &Par
         } else {
             pdims[PartDim::Ofmp as usize] = nodes;
         }
-        out.push(PartitionScheme { order: PartDim::ALL, pdims });
+        out.push(PartitionScheme {
+            order: PartDim::ALL,
+            pdims,
+        });
     }
     out
 }
@@ -321,4 +358,95 @@ fn permutations4() -> Vec<[PartDim; 4]> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::zoo;
+    use PartDim::*;
+
+    fn opts(hybrid: bool, batch: bool, ifmaps: bool) -> PartitionOptions {
+        PartitionOptions {
+            hybrid,
+            batch,
+            ifmaps,
+        }
+    }
+
+    /// Partition counts of AlexNet layers (batch 16) as nn_dataflow's
+    /// gen_partition gives them.
+    #[test]
+    fn partition_counts_match_nn_dataflow() {
+        let net = zoo::get("alex_net").unwrap();
+        let layers = ["conv1_a", "pool1_a", "conv2_a", "conv3_a", "fc1", "fc3"]
+            .map(|n| *net.layer(net.find(n).unwrap()));
+        let cases = [
+            (2, opts(false, false, false), [1, 1, 1, 1, 1, 1]),
+            (2, opts(true, false, false), [4, 4, 4, 4, 1, 1]),
+            (2, opts(true, true, false), [8, 8, 8, 8, 3, 3]),
+            (2, opts(true, true, true), [12, 8, 13, 13, 6, 6]),
+            (4, opts(false, false, false), [1, 1, 1, 1, 1, 1]),
+            (4, opts(true, false, false), [12, 12, 12, 5, 1, 1]),
+            (4, opts(true, true, false), [36, 36, 36, 23, 7, 7]),
+            (4, opts(true, true, true), [87, 36, 109, 84, 26, 26]),
+        ];
+        for (n, o, want) in cases {
+            let got = layers
+                .map(|l| gen_partition(PartTarget::Layer(&l), 16, Dim2::new(n, n), &o, true).len());
+            assert_eq!(got, want, "{n}x{n} {o:?}");
+        }
+    }
+
+    #[test]
+    fn partition_order_matches_nn_dataflow() {
+        let net = zoo::get("alex_net").unwrap();
+        let l = *net.layer(net.find("conv2_a").unwrap());
+        let got = gen_partition(
+            PartTarget::Layer(&l),
+            16,
+            Dim2::new(2, 2),
+            &opts(true, true, false),
+            true,
+        );
+        let d = Dim2::new;
+        let one = d(1, 1);
+        let want = [
+            ([Outp, Ofmp, Inpp, Batp], [one, one, d(2, 2), one]),
+            ([Outp, Inpp, Batp, Ofmp], [one, d(1, 2), d(2, 1), one]),
+            ([Ofmp, Inpp, Batp, Outp], [d(1, 2), one, d(2, 1), one]),
+            ([Outp, Inpp, Batp, Ofmp], [one, d(2, 1), d(1, 2), one]),
+            ([Outp, Batp, Inpp, Ofmp], [one, d(2, 2), one, one]),
+            ([Batp, Inpp, Outp, Ofmp], [d(1, 2), d(2, 1), one, one]),
+            ([Batp, Inpp, Ofmp, Outp], [d(2, 1), d(1, 2), one, one]),
+            ([Ofmp, Batp, Inpp, Outp], [d(2, 2), one, one, one]),
+        ];
+        let got: Vec<_> = got.iter().map(|p| (p.order, p.pdims)).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn projection_spreads_over_data_region() {
+        // One node's output over the four 2D-memory channels: by batch.
+        let dram = NodeRegion::new(
+            Dim2::new(2, 2),
+            Coord::new(0, 0),
+            Coord::new(0, 0),
+            super::super::RegionKind::Dram,
+        );
+        let p = PartitionScheme::single().projection(&dram, true);
+        assert_eq!(p.pdim(Batp), Dim2::new(2, 2));
+        assert_eq!(p.size(), 4);
+        // A 4x4 partition onto 2x2 keeps the innermost dimensions.
+        let mut pdims = [Dim2::new(1, 1); 4];
+        pdims[Outp as usize] = Dim2::new(2, 2);
+        pdims[Ofmp as usize] = Dim2::new(2, 2);
+        let p = PartitionScheme {
+            order: [Batp, Inpp, Outp, Ofmp],
+            pdims,
+        }
+        .projection(&dram, true);
+        assert_eq!(p.pdim(Outp), Dim2::new(1, 1));
+        assert_eq!(p.pdim(Ofmp), Dim2::new(2, 2));
+    }
 }

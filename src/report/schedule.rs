@@ -157,9 +157,16 @@ fn region(r: &NodeRegion) -> Value {
 
 /// A data layout: each channel range with its region and partition.
 fn layout(l: &DataLayout) -> Value {
-    json!(l.frngs.iter().zip(&l.regions).zip(&l.parts).map(|((f, r), p)| json!({
-        "begin": f.beg, "end": f.end, "region": region(r), "partition": partition(p),
-    })).collect::<Vec<_>>())
+    json!(
+        l.frngs
+            .iter()
+            .zip(&l.regions)
+            .zip(&l.parts)
+            .map(|((f, r), p)| json!({
+                "begin": f.beg, "end": f.end, "region": region(r), "partition": partition(p),
+            }))
+            .collect::<Vec<_>>()
+    )
 }
 
 /// The schedule document.

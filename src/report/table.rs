@@ -7,6 +7,7 @@ use crate::blocking::Blocking;
 use crate::dims::{LoopDim, MemLevel, PerLevel};
 use crate::hw::Hardware;
 use crate::network::Network;
+use crate::partition::{PartDim, PartitionScheme};
 use crate::search::NetworkSchedule;
 use crate::stats::LayerStats;
 
@@ -59,6 +60,31 @@ fn blocking_summary(b: &Blocking) -> String {
     format!("{} | {} | {}", level(0), level(1), level(2))
 }
 
+/// Non-trivial partition dimensions, outermost first: `B2 O2x4 F2x1`
+/// (B batch, O output channels, F output map tiles, I input channels).
+fn partition_summary(p: &PartitionScheme) -> String {
+    let v: Vec<String> = p
+        .order
+        .iter()
+        .filter(|&&d| p.pdim(d).size() > 1)
+        .map(|&d| {
+            let c = match d {
+                PartDim::Outp => 'O',
+                PartDim::Ofmp => 'F',
+                PartDim::Batp => 'B',
+                PartDim::Inpp => 'I',
+            };
+            let x = p.pdim(d);
+            format!("{c}{}x{}", x.h, x.w)
+        })
+        .collect();
+    if v.is_empty() {
+        "-".into()
+    } else {
+        v.join(" ")
+    }
+}
+
 /// Per-layer schedule table: cycles, energy and its breakdown, active PEs
 /// and blocking, then totals. Fits 100 columns for typical layers.
 pub fn layer_table(net: &Network, hw: &Hardware, s: &NetworkSchedule) -> String {
@@ -70,6 +96,10 @@ pub fn layer_table(net: &Network, hw: &Hardware, s: &NetworkSchedule) -> String 
     ];
     if noc {
         header.push("NoC");
+    }
+    let multi = s.layers.iter().any(|r| r.num_nodes > 1);
+    if multi {
+        header.push("partition");
     }
     header.extend(["PEs", "blocking"]);
     let mut t = new_table(&header);
@@ -94,6 +124,9 @@ pub fn layer_table(net: &Network, hw: &Hardware, s: &NetworkSchedule) -> String 
         if noc {
             row.push(right(fmt_energy(r.cost_noc)));
         }
+        if multi {
+            row.push(Cell::new(partition_summary(&r.part)));
+        }
         row.push(right(format!("{:.1}", r.active_pes())));
         row.push(Cell::new(blocking_summary(&r.scheme.blocking)));
         t.add_row(row);
@@ -114,8 +147,13 @@ pub fn layer_table(net: &Network, hw: &Hardware, s: &NetworkSchedule) -> String 
         c.set_padding((0, 1));
     }
     format!(
-        "{}\nblocking: loops outside the buffer | in the buffer | in a register file, outer first (I ifm, O ofm, B batch)",
-        t.trim_fmt()
+        "{}\nblocking: loops outside the buffer | in the buffer | in a register file, outer first (I ifm, O ofm, B batch){}",
+        t.trim_fmt(),
+        if multi {
+            "\npartition: over the node grid, outer first (O output channels, F output tiles, B batch, I input channels)"
+        } else {
+            ""
+        }
     )
 }
 

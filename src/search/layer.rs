@@ -143,7 +143,12 @@ pub fn search_node(
     let nlds = match row_stationary(&p_layer, p_batch, p_occ, hw.pe_array) {
         Ok(n) => n,
         Err(e) => {
-            return NodeSchemes { part: *part, schemes: Vec::new(), evaluated: 0, failure: Some(e.into()) };
+            return NodeSchemes {
+                part: *part,
+                schemes: Vec::new(),
+                evaluated: 0,
+                failure: Some(e.into()),
+            };
         }
     };
     let bufshr = BufShr::new(&pl.proc, part, p_layer.data_loops());
@@ -158,8 +163,16 @@ pub fn search_node(
         dst: pl.site(&pl.dst),
         no_time_mux: pl.no_time_mux,
         bypass: cfg.bypass,
-        accfwd: if cfg.access_forwarding || cfg.gbuf_sharing { sizes } else { PerCat::splat(1) },
-        share_grp: if cfg.gbuf_sharing { sizes } else { PerCat::splat(1) },
+        accfwd: if cfg.access_forwarding || cfg.gbuf_sharing {
+            sizes
+        } else {
+            PerCat::splat(1)
+        },
+        share_grp: if cfg.gbuf_sharing {
+            sizes
+        } else {
+            PerCat::splat(1)
+        },
     };
     let shared = cfg.gbuf_sharing.then_some(&bufshr);
     let mut schemes = Vec::new();
@@ -176,13 +189,19 @@ pub fn search_node(
                 }
             }
         } else {
-            let (v, n) = exhaustive::search(nld, &env, &hw.energy, cstr, cfg.goal, cfg.ntops, shared);
+            let (v, n) =
+                exhaustive::search(nld, &env, &hw.energy, cstr, cfg.goal, cfg.ntops, shared);
             evaluated += n;
             schemes.extend(v.into_iter().map(|s| (nld_arc.clone(), s)));
         }
     }
     let failure = schemes.is_empty().then(|| diagnose(&nlds, &env));
-    NodeSchemes { part: *part, schemes, evaluated, failure }
+    NodeSchemes {
+        part: *part,
+        schemes,
+        evaluated,
+        failure,
+    }
 }
 
 /// What a layer needs besides its per-node schemes to become results.
@@ -218,15 +237,32 @@ pub fn layer_results(
             continue;
         }
         let part = &ns.part;
-        let ofmap_layout = Arc::new(DataLayout::single(ofrng, pl.dst, part.projection(&pl.dst, true)));
+        let ofmap_layout = Arc::new(DataLayout::single(
+            ofrng,
+            pl.dst,
+            part.projection(&pl.dst, true),
+        ));
         let slice_layout = if ctx.slice == ctx.layer {
             ofmap_layout.clone()
         } else {
             let s = ctx.slice;
             let r = FmapRange::full(ctx.batch, s.nofm(), s.hofm(), s.wofm());
-            Arc::new(DataLayout::single(r, pl.dst, part.projection(&pl.dst, true)))
+            Arc::new(DataLayout::single(
+                r,
+                pl.dst,
+                part.projection(&pl.dst, true),
+            ))
         };
-        let unh = memo.unit_nhops(ctx.slice, ctx.batch, &pl.proc, part, &filter_nodes, ifmap_layout, &slice_layout, fwd);
+        let unh = memo.unit_nhops(
+            ctx.slice,
+            ctx.batch,
+            &pl.proc,
+            part,
+            &filter_nodes,
+            ifmap_layout,
+            &slice_layout,
+            fwd,
+        );
         for (nld, s) in &ns.schemes {
             out.push(make_result(ctx, nld, s, unh, part, &ofmap_layout));
         }

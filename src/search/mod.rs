@@ -29,7 +29,9 @@ use crate::partition::{
 use crate::pipeline::schedule_order;
 use crate::util::Lru;
 
-pub use layer::{LayerCtx, LayerResult, NoSchedule, NodeSchemes, Placement, layer_results, search_node};
+pub use layer::{
+    LayerCtx, LayerResult, NoSchedule, NodeSchemes, Placement, layer_results, search_node,
+};
 
 /// Search options.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -63,7 +65,11 @@ impl SearchConfig {
             goal: Goal::Energy,
             bypass: PerCat::splat(true),
             solve_loopblocking: false,
-            partition: PartitionOptions { hybrid: false, batch: false, ifmaps: false },
+            partition: PartitionOptions {
+                hybrid: false,
+                batch: false,
+                ifmaps: false,
+            },
             access_forwarding: false,
             gbuf_sharing: false,
             ntops: 1,
@@ -156,7 +162,13 @@ pub fn whole_chip(hw: &Hardware) -> Placement {
         ),
         Memory::ThreeD => NodeRegion::new(hw.nodes, Coord::new(0, 0), one, RegionKind::Dram),
     };
-    Placement { proc, dram, src: dram, dst: dram, no_time_mux: false }
+    Placement {
+        proc,
+        dram,
+        src: dram,
+        dst: dram,
+        no_time_mux: false,
+    }
 }
 
 /// A prefix of a network schedule during the search.
@@ -196,7 +208,9 @@ impl Partial {
         match s {
             Source::Input => &self.input_layout,
             Source::Ext(i) => &self.ext_layouts[i],
-            Source::Layer(id) => self.layouts[id.0].as_deref().expect("producers are scheduled first"),
+            Source::Layer(id) => self.layouts[id.0]
+                .as_deref()
+                .expect("producers are scheduled first"),
         }
     }
 }
@@ -226,9 +240,15 @@ pub fn schedule(
         .iter()
         .enumerate()
         .flat_map(|(i, l)| {
-            gen_partition(PartTarget::Layer(l), cfg.batch, pl.proc.dim, &cfg.partition, true)
-                .into_iter()
-                .map(move |p| (i, p))
+            gen_partition(
+                PartTarget::Layer(l),
+                cfg.batch,
+                pl.proc.dim,
+                &cfg.partition,
+                true,
+            )
+            .into_iter()
+            .map(move |p| (i, p))
         })
         .collect();
     if let Some(p) = progress {
@@ -253,7 +273,10 @@ pub fn schedule(
     // Layer results are memoized as nn_dataflow memoizes them (see HopMemo),
     // and computed in its order.
     let mut memo = HopMemo::new(cfg.exact_noc_hops);
-    let mut sched_memo: Lru<(Layer, Placement, TopConstraint, DataLayout, usize), Vec<LayerResult>> = Lru::new(1024);
+    let mut sched_memo: Lru<
+        (Layer, Placement, TopConstraint, DataLayout, usize),
+        Vec<LayerResult>,
+    > = Lru::new(1024);
     let mut tops = initial_partials(net, cfg, &pl);
     for (k, &id) in order.iter().enumerate() {
         let nl = net.get(id);
@@ -272,11 +295,19 @@ pub fn schedule(
         let per_prev: Vec<Vec<LayerResult>> = tops
             .iter()
             .map(|prev| {
-                let parts: Vec<&DataLayout> = nl.prevs.iter().map(|&s| prev.source_layout(s)).collect();
+                let parts: Vec<&DataLayout> =
+                    nl.prevs.iter().map(|&s| prev.source_layout(s)).collect();
                 let ifmap = DataLayout::concat(&parts);
                 let key = (nl.layer, pl, cstr, ifmap, k);
                 if let Some(r) = sched_memo.get(&key) {
-                    return r.into_iter().map(|r| LayerResult { layer: id, name: nl.name.clone(), ..r }).collect();
+                    return r
+                        .into_iter()
+                        .map(|r| LayerResult {
+                            layer: id,
+                            name: nl.name.clone(),
+                            ..r
+                        })
+                        .collect();
                 }
                 let r = layer_results(&ctx, nodes, &key.3, &mut memo);
                 sched_memo.insert(key, r.clone());
@@ -297,8 +328,14 @@ pub fn schedule(
             }
         }
         if next.is_empty() {
-            let reason = nodes.iter().find_map(|n| n.failure.clone()).unwrap_or(NoSchedule::Constraints);
-            return Err(SearchError::NoSchedule { layer: nl.name.clone(), reason });
+            let reason = nodes
+                .iter()
+                .find_map(|n| n.failure.clone())
+                .unwrap_or(NoSchedule::Constraints);
+            return Err(SearchError::NoSchedule {
+                layer: nl.name.clone(),
+                reason,
+            });
         }
         next.sort_by(|a, b| cmp_key(&a.key(cfg.goal), &b.key(cfg.goal)));
         next.truncate(cfg.ntops);
@@ -314,17 +351,31 @@ pub fn schedule(
 /// inputs, partitioned alike) over the source region.
 fn initial_partials(net: &Network, cfg: &SearchConfig, pl: &Placement) -> Vec<Partial> {
     let inp = net.input();
-    let target = PartTarget::Input { nofm: inp.n, hofm: inp.h, wofm: inp.w };
+    let target = PartTarget::Input {
+        nofm: inp.n,
+        hofm: inp.h,
+        wofm: inp.w,
+    };
     gen_partition(target, cfg.batch, pl.src.dim, &cfg.partition, true)
         .into_iter()
         .map(|part| {
             let proj = part.projection(&pl.src, true);
-            let layout = |n, h, w| Arc::new(DataLayout::single(FmapRange::full(cfg.batch, n, h, w), pl.src, proj));
+            let layout = |n, h, w| {
+                Arc::new(DataLayout::single(
+                    FmapRange::full(cfg.batch, n, h, w),
+                    pl.src,
+                    proj,
+                ))
+            };
             Partial {
                 layers: Vec::new(),
                 layouts: vec![None; net.len()],
                 input_layout: layout(inp.n, inp.h, inp.w),
-                ext_layouts: net.exts().iter().map(|e| layout(e.shape.n, e.shape.h, e.shape.w)).collect(),
+                ext_layouts: net
+                    .exts()
+                    .iter()
+                    .map(|e| layout(e.shape.n, e.shape.h, e.shape.w))
+                    .collect(),
                 sum_cost: 0.0,
                 sum_static: 0.0,
                 sum_time: 0,
@@ -352,10 +403,16 @@ fn finish(net: &Network, hw: &Hardware, p: Partial, evaluated: u64) -> NetworkSc
     // The breakdown is recomputed from the totals, so static energy follows
     // the schedule's time rather than the sum of layer times.
     let e = &hw.energy;
-    let c_acc = MemLevel::ALL.iter().fold(0.0, |s, &m| s + acc[m] * e.access(m));
+    let c_acc = MemLevel::ALL
+        .iter()
+        .fold(0.0, |s, &m| s + acc[m] * e.access(m));
     let segments = layers
         .iter()
-        .map(|r| Segment { layers: vec![net.layer_name(r.layer).to_string()], time: r.time, dram_time: r.dram_time })
+        .map(|r| Segment {
+            layers: vec![net.layer_name(r.layer).to_string()],
+            time: r.time,
+            dram_time: r.dram_time,
+        })
         .collect();
     NetworkSchedule {
         layers,
@@ -377,7 +434,11 @@ fn finish(net: &Network, hw: &Hardware, p: Partial, evaluated: u64) -> NetworkSc
 
 /// Checks that hold for every correct schedule: each layer does exactly its
 /// operations, and the cost breakdown adds up to the total.
-pub fn check_consistency(net: &Network, cfg: &SearchConfig, s: &NetworkSchedule) -> Result<(), SearchError> {
+pub fn check_consistency(
+    net: &Network,
+    cfg: &SearchConfig,
+    s: &NetworkSchedule,
+) -> Result<(), SearchError> {
     let close = |a: f64, b: f64, rel: f64| (a - b).abs() <= rel * a.abs().max(b.abs());
     for r in &s.layers {
         let want = net.layer(r.layer).total_ops(cfg.batch) as f64;
