@@ -16,7 +16,7 @@ use nnsched::hw::Hardware;
 use nnsched::network::{Network, zoo};
 use nnsched::partition::PartitionOptions;
 use nnsched::report;
-use nnsched::search::{self, Progress, SearchConfig, SearchError};
+use nnsched::search::{self, PipelineOptions, Progress, SearchConfig, SearchError};
 use nnsched::stats::layer_stats;
 
 /// Finds energy-efficient dataflow schedules for neural networks on
@@ -109,6 +109,26 @@ struct ScheduleArgs {
     /// excludes --solve-loopblocking).
     #[arg(long)]
     enable_gbuf_sharing: bool,
+    /// Inter-layer spatial pipelining: consecutive layers run at once on
+    /// disjoint node regions.
+    #[arg(long)]
+    interlayer_partition: bool,
+    /// Temporal pipelining: consecutive layers run in turn on the same
+    /// nodes, keeping intermediate data on chip (excludes
+    /// --solve-loopblocking).
+    #[arg(long)]
+    enable_save_writeback: bool,
+    /// Largest slowdown of a pipeline segment against its layers alone, as
+    /// a fraction (default: unlimited).
+    #[arg(long, value_name = "X")]
+    layer_pipeline_time_overhead: Option<f64>,
+    /// Most scheduling-graph vertices in a pipeline segment (default:
+    /// unlimited).
+    #[arg(long, value_name = "N")]
+    layer_pipeline_max_degree: Option<f64>,
+    /// Pipeline only linear chains of layers (no TANGRAM optimizations).
+    #[arg(long)]
+    disable_interlayer_opt: bool,
     /// Count the NoC hops of every partition for itself. By default hops
     /// are memoized as nn_dataflow memoizes them, which charges a partition
     /// that differs from an earlier one only in its order the earlier one's
@@ -243,6 +263,14 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
             "--enable-gbuf-sharing cannot be combined with --solve-loopblocking"
         )))?;
     }
+    if a.enable_save_writeback && a.solve_loopblocking {
+        user(Err(anyhow::anyhow!("--enable-save-writeback cannot be combined with --solve-loopblocking")))?;
+    }
+    for (flag, v) in [("--layer-pipeline-time-overhead", a.layer_pipeline_time_overhead), ("--layer-pipeline-max-degree", a.layer_pipeline_max_degree)] {
+        if v.is_some_and(|v| !(v >= 0.0)) {
+            user(Err(anyhow::anyhow!("{flag} must be a non-negative number")))?;
+        }
+    }
     if a.enable_gbuf_sharing && a.enable_access_forwarding {
         user(Err(anyhow::anyhow!(
             "--enable-gbuf-sharing implies access forwarding; drop --enable-access-forwarding"
@@ -270,6 +298,13 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
         gbuf_sharing: a.enable_gbuf_sharing,
         ntops: a.top,
         exact_noc_hops: a.exact_noc_hops,
+        pipeline: PipelineOptions {
+            interlayer: a.interlayer_partition,
+            save_writeback: a.enable_save_writeback,
+            time_overhead: a.layer_pipeline_time_overhead.unwrap_or(f64::INFINITY),
+            max_degree: a.layer_pipeline_max_degree.unwrap_or(f64::INFINITY),
+            optimize: !a.disable_interlayer_opt,
+        },
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(a.threads.unwrap_or(0))

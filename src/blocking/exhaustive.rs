@@ -155,6 +155,9 @@ pub fn search(
                 }
                 for ords in order_pairs(&ts, conv) {
                     let blk = Blocking { ts, ords };
+                    if !cstr.allows(&blk) {
+                        continue;
+                    }
                     let Ok(s) = evaluate(nld, env, energy, &blk, bufshr) else {
                         continue;
                     };

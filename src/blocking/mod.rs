@@ -425,10 +425,20 @@ impl TopConstraint {
         c == 0 || c == outer
     }
 
-    /// Whether a whole blocking satisfies the constraint.
+    /// Whether a whole blocking satisfies the constraint: the factors, and
+    /// the order of the outermost loops: a constrained batch split outermost,
+    /// then a constrained input or output channel split, so that groups of
+    /// data flow to the next layer one after another.
     pub fn allows(&self, b: &Blocking) -> bool {
-        LoopDim::ALL
-            .iter()
-            .all(|&l| self.allows_factor(l, b.ts[0][l]))
+        if !LoopDim::ALL.iter().all(|&l| self.allows_factor(l, b.ts[0][l])) {
+            return false;
+        }
+        let mut outer = b.ordered_loops(0).into_iter().map(|(l, _)| l);
+        for (c, l) in [(self.topbat, LoopDim::Bat), (self.topifm, LoopDim::Ifm), (self.topofm, LoopDim::Ofm)] {
+            if c > 1 && outer.next() != Some(l) {
+                return false;
+            }
+        }
+        true
     }
 }

@@ -62,7 +62,7 @@ fn order(b: &Blocking, lvl: usize) -> Value {
     json!(ls.map(loop_name))
 }
 
-fn layer_doc(net: &Network, r: &LayerResult, segment: usize) -> Value {
+fn layer_doc(net: &Network, r: &LayerResult) -> Value {
     let l = net.layer(r.layer);
     let s = &r.scheme;
     let b = &s.blocking;
@@ -72,7 +72,15 @@ fn layer_doc(net: &Network, r: &LayerResult, segment: usize) -> Value {
     json!({
         "name": r.name,
         "type": l.type_name(),
-        "segment": segment,
+        "segment": r.sched_seq.0,
+        "slot": r.sched_seq.1,
+        "slot_position": r.sched_seq.2,
+        "placement": {
+            "proc": region(&r.placement.proc),
+            "src": region(&r.placement.src),
+            "dst": region(&r.placement.dst),
+            "filters_pinned_possible": r.placement.no_time_mux,
+        },
         "shape": {
             "nifm": l.nifm(), "nofm": l.nofm(), "hofm": l.hofm(), "wofm": l.wofm(),
             "hifm": l.hifm(), "wifm": l.wifm(), "hfil": l.hfil(), "wfil": l.wfil(),
@@ -176,16 +184,10 @@ pub fn schedule_document(
     cfg: &SearchConfig,
     s: &NetworkSchedule,
 ) -> Value {
-    let mut seg_of = std::collections::HashMap::new();
-    for (i, seg) in s.segments.iter().enumerate() {
-        for l in &seg.layers {
-            seg_of.insert(l.as_str(), i);
-        }
-    }
     let layers: Vec<Value> = s
         .layers
         .iter()
-        .map(|r| layer_doc(net, r, seg_of[r.name.as_str()]))
+        .map(|r| layer_doc(net, r))
         .collect();
     let mut doc = Map::new();
     doc.insert("schema".into(), json!(SCHEMA));
@@ -225,7 +227,12 @@ pub fn schedule_document(
         json!(
             s.segments
                 .iter()
-                .map(|g| json!({"layers": g.layers, "time": g.time, "dram_time": g.dram_time}))
+                .map(|g| json!({
+                    "slots": g.slots.iter().map(|sl| json!({"layers": sl.layers, "region": region(&sl.region)})).collect::<Vec<_>>(),
+                    "time": g.time,
+                    "dram_time": g.dram_time,
+                    "critical_time": g.critical_time,
+                }))
                 .collect::<Vec<_>>()
         ),
     );

@@ -9,7 +9,8 @@ use crate::blocking::{
     self, Blocking, BlockingScheme, DataSite, Infeasible, NodeEnv, TopConstraint, cmp_key,
     exhaustive, solver,
 };
-use crate::dims::{DataLoops, MemLevel, PerCat, PerLevel, PerLoop};
+use crate::dims::{DataLoops, LoopDim, MemLevel, PerCat, PerLevel, PerLoop};
+use crate::pipeline::LayerTimes;
 use crate::hw::Hardware;
 use crate::mapping::{MappingError, NestedLoopDesc, row_stationary};
 use crate::network::{Layer, LayerId};
@@ -80,6 +81,8 @@ pub struct LayerResult {
     pub mapping: Arc<NestedLoopDesc>,
     /// The blocking of one node (and one group).
     pub scheme: BlockingScheme,
+    /// (segment, slot, position in slot).
+    pub sched_seq: (usize, usize, usize),
 }
 
 impl LayerResult {
@@ -98,6 +101,30 @@ impl LayerResult {
 
     pub fn node_time(&self) -> u64 {
         self.proc_time.max(self.bus_time)
+    }
+
+    /// What segment timing needs: times, and the outermost blocking loops
+    /// (batch groups if batch is outermost, then the next loop's groups).
+    pub fn layer_times(&self, is_conv: bool) -> LayerTimes {
+        let mut outer = self.scheme.blocking.ordered_loops(0).into_iter().peekable();
+        let mut top = PerLoop::splat(1u64);
+        if let Some(&(LoopDim::Bat, t)) = outer.peek() {
+            top[LoopDim::Bat] = t;
+            outer.next();
+        }
+        if let Some((l, t)) = outer.next() {
+            top[l] = t;
+        }
+        LayerTimes {
+            time: self.time,
+            node_time: self.node_time(),
+            dram_time: self.dram_time,
+            num_nodes: self.num_nodes,
+            top_bat: top[LoopDim::Bat],
+            top_ifm: top[LoopDim::Ifm],
+            top_ofm: top[LoopDim::Ofm],
+            is_conv,
+        }
     }
 }
 
@@ -222,9 +249,10 @@ pub struct LayerCtx<'a> {
 /// input maps are; the `cfg.ntops` best.
 pub fn layer_results(
     ctx: &LayerCtx<'_>,
-    nodes: &[NodeSchemes],
+    nodes: &[Arc<NodeSchemes>],
     ifmap_layout: &DataLayout,
     memo: &mut HopMemo,
+    sched_seq: (usize, usize, usize),
 ) -> Vec<LayerResult> {
     let pl = ctx.placement;
     let filter_nodes: Vec<Coord> = pl.dram.nodes().collect();
@@ -264,7 +292,7 @@ pub fn layer_results(
             fwd,
         );
         for (nld, s) in &ns.schemes {
-            out.push(make_result(ctx, nld, s, unh, part, &ofmap_layout));
+            out.push(make_result(ctx, nld, s, unh, part, &ofmap_layout, sched_seq));
         }
     }
     let goal = ctx.cfg.goal;
@@ -282,6 +310,7 @@ fn make_result(
     unh: PerCat<u64>,
     part: &PartitionScheme,
     ofmap_layout: &Arc<DataLayout>,
+    sched_seq: (usize, usize, usize),
 ) -> LayerResult {
     let e = &ctx.hw.energy;
     let groups = ctx.layer.groups();
@@ -317,6 +346,7 @@ fn make_result(
         ofmap_layout: ofmap_layout.clone(),
         mapping: nld.clone(),
         scheme: s.clone(),
+        sched_seq,
     }
 }
 

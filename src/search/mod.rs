@@ -19,14 +19,15 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::blocking::{Goal, TopConstraint, cmp_key};
+use crate::dims::LoopDim;
 use crate::dims::{MemLevel, PerCat, PerLevel};
 use crate::hw::{Dim2, Hardware, Memory};
 use crate::network::{Layer, LayerId, Network, Source};
 use crate::partition::{
-    Coord, DataLayout, FmapRange, HopMemo, NodeRegion, PartTarget, PartitionOptions, RegionKind,
-    gen_partition,
+    Coord, DataLayout, FmapRange, HopMemo, NodeRegion, PartTarget, PartitionOptions, PartitionScheme,
+    RegionKind, gen_partition,
 };
-use crate::pipeline::schedule_order;
+use crate::pipeline::{Dag, LayerConstraint, PipelineSegment, SchedIdx, SegmentOptions, SegmentTiming, schedule_order};
 use crate::util::Lru;
 
 pub use layer::{
@@ -51,6 +52,8 @@ pub struct SearchConfig {
     pub gbuf_sharing: bool,
     /// Schedules kept per layer and per network prefix.
     pub ntops: usize,
+    /// Inter-layer pipelining.
+    pub pipeline: PipelineOptions,
     /// Count NoC hops of every partition for itself, instead of
     /// reproducing nn_dataflow's memoization (see `partition::HopMemo`).
     pub exact_noc_hops: bool,
@@ -73,6 +76,13 @@ impl SearchConfig {
             access_forwarding: false,
             gbuf_sharing: false,
             ntops: 1,
+            pipeline: PipelineOptions {
+                interlayer: false,
+                save_writeback: false,
+                time_overhead: f64::INFINITY,
+                max_degree: f64::INFINITY,
+                optimize: true,
+            },
             exact_noc_hops: false,
         }
     }
@@ -94,6 +104,15 @@ impl SearchConfig {
         }
         if self.partition.ifmaps && !self.partition.hybrid {
             return bad("input-channel partitioning requires hybrid partitioning");
+        }
+        if self.solve_loopblocking && self.pipeline.save_writeback {
+            return bad("the loop blocking solver cannot be combined with save-writeback");
+        }
+        if !(self.pipeline.time_overhead >= 0.0) {
+            return bad("the layer pipeline time overhead must be non-negative");
+        }
+        if !(self.pipeline.max_degree >= 0.0) {
+            return bad("the layer pipeline degree must be non-negative");
         }
         Ok(())
     }
@@ -121,9 +140,36 @@ pub enum SearchError {
 /// one layer.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Segment {
-    pub layers: Vec<String>,
+    /// Slots running side by side (spatial pipelining), each a sequence of
+    /// layers running one after another on its nodes (temporal).
+    pub slots: Vec<SegmentSlot>,
     pub time: u64,
     pub dram_time: u64,
+    pub critical_time: u64,
+}
+
+/// Layers sharing one node region in a segment.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SegmentSlot {
+    pub layers: Vec<String>,
+    pub region: NodeRegion,
+}
+
+/// Inter-layer pipelining options.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PipelineOptions {
+    /// Spatial pipelining: consecutive layers on disjoint node regions.
+    pub interlayer: bool,
+    /// Temporal pipelining: consecutive layers in turn on the same nodes,
+    /// keeping intermediate data on chip.
+    pub save_writeback: bool,
+    /// Largest slowdown of a segment against its layers alone (may be
+    /// infinite).
+    pub time_overhead: f64,
+    /// Most scheduling-DAG vertices per segment (may be infinite).
+    pub max_degree: f64,
+    /// TANGRAM's optimizations (otherwise linear chains only).
+    pub optimize: bool,
 }
 
 /// A network schedule with its totals.
@@ -171,47 +217,204 @@ pub fn whole_chip(hw: &Hardware) -> Placement {
     }
 }
 
-/// A prefix of a network schedule during the search.
+/// A prefix of a network schedule during the search (nn_dataflow's
+/// NNDataflowScheme).
 #[derive(Clone)]
 struct Partial {
     layers: Vec<Arc<LayerResult>>,
-    /// Output layout of each scheduled layer, by layer index.
-    layouts: Vec<Option<Arc<DataLayout>>>,
+    /// Result of each scheduled layer, by layer index.
+    by_layer: Vec<Option<Arc<LayerResult>>>,
     input_layout: Arc<DataLayout>,
     ext_layouts: Vec<Arc<DataLayout>>,
     sum_cost: f64,
     sum_static: f64,
     sum_time: u64,
-    seg_times: Vec<u64>,
+    timings: Vec<SegmentTiming>,
+    /// Position of each scheduled layer in its segment.
+    seg_pos: Vec<Option<(usize, usize)>>,
 }
 
 impl Partial {
-    fn total_time(&self) -> u64 {
-        // Single-layer segments take their layer's time, and one segment
-        // holding the whole network its critical time, which is the same.
-        self.seg_times.iter().sum()
+    fn last_seg_idx(&self) -> isize {
+        self.timings.len() as isize - 1
     }
 
-    fn total_cost(&self) -> f64 {
+    fn total_time(&self, n_layers: usize) -> u64 {
+        if self.timings.len() == 1 && self.layers.len() == n_layers {
+            self.timings[0].critical_time
+        } else {
+            self.timings.iter().map(SegmentTiming::time).sum()
+        }
+    }
+
+    fn total_cost(&self, n_layers: usize) -> f64 {
         if self.sum_time == 0 {
             return self.sum_cost;
         }
-        let t = self.total_time() as f64;
+        let t = self.total_time(n_layers) as f64;
         self.sum_cost - self.sum_static * (1.0 - t / self.sum_time as f64)
     }
 
-    fn key(&self, goal: Goal) -> (f64, f64) {
-        goal.key(self.total_cost(), self.total_time())
+    fn key(&self, goal: Goal, n_layers: usize) -> (f64, f64) {
+        goal.key(self.total_cost(n_layers), self.total_time(n_layers))
     }
 
     fn source_layout(&self, s: Source) -> &DataLayout {
         match s {
             Source::Input => &self.input_layout,
             Source::Ext(i) => &self.ext_layouts[i],
-            Source::Layer(id) => self.layouts[id.0]
-                .as_deref()
-                .expect("producers are scheduled first"),
+            Source::Layer(id) => &self.by_layer[id.0].as_ref().expect("producers are scheduled first").ofmap_layout,
         }
+    }
+
+    /// Appends a layer's result at `seq` (segment, slot, position).
+    fn push(&mut self, net: &Network, r: LayerResult) {
+        let (seg, sp, tm) = r.sched_seq;
+        if seg as isize == self.last_seg_idx() + 1 {
+            self.timings.push(SegmentTiming::new());
+        }
+        let prevs: Vec<(usize, usize)> = net
+            .prevs(r.layer)
+            .iter()
+            .filter_map(|p| match p {
+                Source::Layer(id) if self.by_layer[id.0].as_ref().is_some_and(|q| q.sched_seq.0 == seg) => self.seg_pos[id.0],
+                _ => None,
+            })
+            .collect();
+        let times = r.layer_times(net.layer(r.layer).is_conv());
+        self.timings.last_mut().expect("a segment is open").add(sp, tm, times, &prevs);
+        self.sum_cost += r.cost;
+        self.sum_static += r.cost_static;
+        self.sum_time += r.time;
+        self.seg_pos[r.layer.0] = Some((sp, tm));
+        let r = Arc::new(r);
+        self.by_layer[r.layer.0] = Some(r.clone());
+        self.layers.push(r);
+    }
+}
+
+/// The search state shared by all segments: hardware, options, memos.
+struct Searcher<'a> {
+    net: &'a Network,
+    hw: &'a Hardware,
+    cfg: &'a SearchConfig,
+    n_layers: usize,
+    node_cache: HashMap<(Layer, PartitionScheme, Placement, TopConstraint), Arc<NodeSchemes>>,
+    memo: HopMemo,
+    sched_memo: Lru<(Layer, Placement, TopConstraint, DataLayout, (usize, usize, usize)), Vec<LayerResult>>,
+    evaluated: u64,
+    /// Why each layer failed, for the error message.
+    failures: HashMap<LayerId, NoSchedule>,
+}
+
+impl Searcher<'_> {
+    fn sort_truncate(&self, v: &mut Vec<Partial>) {
+        let (g, n) = (self.cfg.goal, self.n_layers);
+        v.sort_by(|a, b| cmp_key(&a.key(g, n), &b.key(g, n)));
+        v.truncate(self.cfg.ntops);
+    }
+
+    /// nn_dataflow's Scheduling.schedule_search: every partition's node
+    /// schemes with hops for this input layout, the best `ntops`.
+    fn schedule_layer(
+        &mut self,
+        id: LayerId,
+        pl: &Placement,
+        cstr: &TopConstraint,
+        ifmap: DataLayout,
+        seq: (usize, usize, usize),
+    ) -> Vec<LayerResult> {
+        let nl = self.net.get(id);
+        let key = (nl.layer, *pl, *cstr, ifmap, seq);
+        if let Some(r) = self.sched_memo.get(&key) {
+            return r.into_iter().map(|r| LayerResult { layer: id, name: nl.name.clone(), ..r }).collect();
+        }
+        let slice = nl.layer.group_slice();
+        let parts = gen_partition(PartTarget::Layer(&slice), self.cfg.batch, pl.proc.dim, &self.cfg.partition, true);
+        let missing: Vec<&PartitionScheme> =
+            parts.iter().filter(|p| !self.node_cache.contains_key(&(slice, **p, *pl, *cstr))).collect();
+        let (hw, cfg) = (self.hw, self.cfg);
+        let found: Vec<NodeSchemes> =
+            missing.par_iter().map(|p| search_node(&slice, cfg.batch, p, pl, hw, cfg, cstr)).collect();
+        for ns in found {
+            self.evaluated += ns.evaluated;
+            self.node_cache.insert((slice, ns.part, *pl, *cstr), Arc::new(ns));
+        }
+        let nodes: Vec<Arc<NodeSchemes>> = parts.iter().map(|p| self.node_cache[&(slice, *p, *pl, *cstr)].clone()).collect();
+        let ctx = LayerCtx { id, name: &nl.name, layer: &nl.layer, slice: &slice, batch: self.cfg.batch, placement: pl, hw: self.hw, cfg: self.cfg };
+        let results = layer_results(&ctx, &nodes, &key.3, &mut self.memo, seq);
+        if results.is_empty() {
+            let reason = nodes.iter().find_map(|n| n.failure.clone()).unwrap_or(NoSchedule::Constraints);
+            self.failures.entry(id).or_insert(reason);
+        }
+        self.sched_memo.insert(key, results.clone());
+        results
+    }
+
+    /// Schedules one layer of a segment after each previous schedule.
+    #[allow(clippy::too_many_arguments)]
+    fn layer_step(
+        &mut self,
+        id: LayerId,
+        pl: &Placement,
+        cstr: &mut LayerConstraint,
+        sp: usize,
+        tm: usize,
+        fwd: Option<&NodeRegion>,
+        prev_tops: &[Partial],
+    ) -> Vec<Partial> {
+        let mut out = Vec::new();
+        for prev in prev_tops {
+            let parts: Vec<&DataLayout> = self.net.prevs(id).iter().map(|&s| prev.source_layout(s)).collect();
+            let mut ifmap = DataLayout::concat(&parts);
+            if let Some(r) = fwd {
+                ifmap.regions = vec![*r; ifmap.frngs.len()];
+                ifmap.parts = ifmap.parts.iter().map(|p| p.projection(r, true)).collect();
+            }
+            let seg = (prev.last_seg_idx() + isize::from(sp == 0 && tm == 0)) as usize;
+            // nn_dataflow updates the shared constraint in place: the first
+            // previous schedule decides for all.
+            if let Some(c) = cstr.update_from.take() {
+                let conv = prev.by_layer[c.0].as_ref().expect("the conv precedes in the segment");
+                cstr.topofm = conv.scheme.blocking.ts[0][LoopDim::Ofm];
+            }
+            let top = TopConstraint { topbat: cstr.topbat, topifm: cstr.topifm, topofm: cstr.topofm };
+            for r in self.schedule_layer(id, pl, &top, ifmap, (seg, sp, tm)) {
+                let mut p = prev.clone();
+                p.push(self.net, r);
+                out.push(p);
+            }
+        }
+        self.sort_truncate(&mut out);
+        out
+    }
+
+    /// nn_dataflow's segment search: each constraint in order, skipping
+    /// those dominated by one that already succeeded.
+    fn segment(&mut self, seg: &PipelineSegment, prev_tops: &[Partial]) -> Vec<Partial> {
+        let fwd = seg.fwd_regions();
+        let max_ovhd = self.cfg.pipeline.time_overhead;
+        let mut frontier: Vec<Vec<u64>> = Vec::new();
+        let mut tops = Vec::new();
+        for (mut cstr, hints) in seg.constraints(max_ovhd) {
+            if frontier.iter().any(|f| hints.iter().zip(f).all(|(h, f)| h >= f)) {
+                continue;
+            }
+            let mut curr = prev_tops.to_vec();
+            for (sp, slot) in seg.slots.iter().enumerate() {
+                for (tm, &id) in slot.iter().enumerate() {
+                    let idx = SchedIdx { sp, tm };
+                    curr = self.layer_step(id, &seg.placements[sp][tm], &mut cstr[sp][tm], sp, tm, fwd.get(&idx), &curr);
+                }
+            }
+            curr.retain(|p| p.timings.iter().all(|t| t.time_overhead() <= max_ovhd));
+            if !curr.is_empty() {
+                frontier.push(hints);
+            }
+            tops.extend(curr);
+        }
+        self.sort_truncate(&mut tops);
+        tops
     }
 }
 
@@ -223,171 +426,130 @@ pub fn schedule(
     progress: Option<&Progress>,
 ) -> Result<NetworkSchedule, SearchError> {
     cfg.validate()?;
-    let pl = whole_chip(hw);
-    let order = schedule_order(net);
-    let cstr = TopConstraint::default();
-
-    // Per-node searches do not depend on data layouts: run every distinct
-    // (layer, partition) once, all in parallel.
-    let mut distinct: Vec<Layer> = Vec::new();
-    for &id in &order {
-        let s = net.layer(id).group_slice();
-        if !distinct.contains(&s) {
-            distinct.push(s);
-        }
+    let whole = whole_chip(hw);
+    let dag = Dag::new(net);
+    let order: Vec<LayerId> = dag.vertices.iter().flatten().copied().collect();
+    let mut pos = vec![0usize; net.len()];
+    for (i, l) in order.iter().enumerate() {
+        pos[l.0] = i;
     }
-    let tasks: Vec<(usize, crate::partition::PartitionScheme)> = distinct
-        .iter()
-        .enumerate()
-        .flat_map(|(i, l)| {
-            gen_partition(
-                PartTarget::Layer(l),
-                cfg.batch,
-                pl.proc.dim,
-                &cfg.partition,
-                true,
-            )
-            .into_iter()
-            .map(move |p| (i, p))
-        })
-        .collect();
+    let segments = gen_segments(net, &dag, cfg, &whole, hw.gbuf_words);
     if let Some(p) = progress {
-        p.layers_total.store(tasks.len(), Ordering::Relaxed);
+        p.layers_total.store(order.len(), Ordering::Relaxed);
     }
-    let searched: Vec<NodeSchemes> = tasks
-        .par_iter()
-        .map(|(i, part)| {
-            let r = search_node(&distinct[*i], cfg.batch, part, &pl, hw, cfg, &cstr);
-            if let Some(p) = progress {
-                p.layers_done.fetch_add(1, Ordering::Relaxed);
+    let mut s = Searcher {
+        net,
+        hw,
+        cfg,
+        n_layers: net.len(),
+        node_cache: HashMap::new(),
+        memo: HopMemo::new(cfg.exact_noc_hops),
+        sched_memo: Lru::new(1024),
+        evaluated: 0,
+        failures: HashMap::new(),
+    };
+    let initial = initial_partials(net, cfg, &whole);
+    let mut tops: Vec<Vec<Partial>> = Vec::with_capacity(order.len());
+    for (i, &id) in order.iter().enumerate() {
+        let mut here = Vec::new();
+        for seg in segments.iter().filter(|g| g.last() == id) {
+            let first = pos[seg.slots[0][0].0];
+            let prev = if first == 0 { &initial } else { &tops[first - 1] };
+            if prev.is_empty() {
+                continue;
             }
-            r
-        })
-        .collect();
-    let evaluated = searched.iter().map(|n| n.evaluated).sum();
-    let mut by_layer: HashMap<Layer, Vec<NodeSchemes>> = HashMap::new();
-    for ((i, _), ns) in tasks.iter().zip(searched) {
-        by_layer.entry(distinct[*i]).or_default().push(ns);
+            let prev = prev.clone();
+            here.extend(s.segment(seg, &prev));
+        }
+        s.sort_truncate(&mut here);
+        tops.push(here);
+        if let Some(p) = progress {
+            p.layers_done.store(i + 1, Ordering::Relaxed);
+        }
     }
-
-    // Layer results are memoized as nn_dataflow memoizes them (see HopMemo),
-    // and computed in its order.
-    let mut memo = HopMemo::new(cfg.exact_noc_hops);
-    let mut sched_memo: Lru<
-        (Layer, Placement, TopConstraint, DataLayout, usize),
-        Vec<LayerResult>,
-    > = Lru::new(1024);
-    let mut tops = initial_partials(net, cfg, &pl);
-    for (k, &id) in order.iter().enumerate() {
-        let nl = net.get(id);
-        let slice = nl.layer.group_slice();
-        let nodes = &by_layer[&slice];
-        let ctx = LayerCtx {
-            id,
-            name: &nl.name,
-            layer: &nl.layer,
-            slice: &slice,
-            batch: cfg.batch,
-            placement: &pl,
-            hw,
-            cfg,
-        };
-        let per_prev: Vec<Vec<LayerResult>> = tops
+    let Some(best) = tops.pop().and_then(|t| t.into_iter().next()) else {
+        let (layer, reason) = order
             .iter()
-            .map(|prev| {
-                let parts: Vec<&DataLayout> =
-                    nl.prevs.iter().map(|&s| prev.source_layout(s)).collect();
-                let ifmap = DataLayout::concat(&parts);
-                let key = (nl.layer, pl, cstr, ifmap, k);
-                if let Some(r) = sched_memo.get(&key) {
-                    return r
-                        .into_iter()
-                        .map(|r| LayerResult {
-                            layer: id,
-                            name: nl.name.clone(),
-                            ..r
-                        })
-                        .collect();
-                }
-                let r = layer_results(&ctx, nodes, &key.3, &mut memo);
-                sched_memo.insert(key, r.clone());
-                r
-            })
-            .collect();
-        let mut next = Vec::new();
-        for (prev, results) in tops.iter().zip(per_prev) {
-            for r in results {
-                let mut p = prev.clone();
-                p.sum_cost += r.cost;
-                p.sum_static += r.cost_static;
-                p.sum_time += r.time;
-                p.seg_times.push(r.time);
-                p.layouts[id.0] = Some(r.ofmap_layout.clone());
-                p.layers.push(Arc::new(r));
-                next.push(p);
-            }
-        }
-        if next.is_empty() {
-            let reason = nodes
-                .iter()
-                .find_map(|n| n.failure.clone())
-                .unwrap_or(NoSchedule::Constraints);
-            return Err(SearchError::NoSchedule {
-                layer: nl.name.clone(),
-                reason,
-            });
-        }
-        next.sort_by(|a, b| cmp_key(&a.key(cfg.goal), &b.key(cfg.goal)));
-        next.truncate(cfg.ntops);
-        tops = next;
-    }
-    let best = tops.into_iter().next().expect("at least one schedule");
-    let sched = finish(net, hw, best, evaluated);
+            .find_map(|id| s.failures.get(id).map(|r| (*id, r.clone())))
+            .unwrap_or((order[0], NoSchedule::Constraints));
+        return Err(SearchError::NoSchedule { layer: net.layer_name(layer).to_string(), reason });
+    };
+    let sched = finish(net, hw, best, s.evaluated);
     check_consistency(net, cfg, &sched)?;
     Ok(sched)
+}
+
+/// Candidate segments in nn_dataflow's order: every layer alone, then the
+/// vertex runs as spatial pipelines (one slot per vertex) and temporal ones
+/// (everything in one slot), when enabled and valid.
+fn gen_segments(net: &Network, dag: &Dag, cfg: &SearchConfig, whole: &Placement, gbuf_words: u64) -> Vec<PipelineSegment> {
+    let opts = SegmentOptions { with_opt: cfg.pipeline.optimize };
+    let mut out: Vec<PipelineSegment> = Vec::new();
+    let push = |seg: Option<PipelineSegment>, out: &mut Vec<PipelineSegment>| {
+        if let Some(seg) = seg {
+            if !out.iter().any(|o| o.slots == seg.slots) {
+                out.push(seg);
+            }
+        }
+    };
+    for id in net.ids() {
+        push(PipelineSegment::new(vec![vec![id]], net, cfg.batch, whole, gbuf_words, opts), &mut out);
+    }
+    if !(cfg.pipeline.interlayer || cfg.pipeline.save_writeback) {
+        return out;
+    }
+    for vseg in dag.vertex_segments() {
+        if vseg.len() as f64 > cfg.pipeline.max_degree {
+            continue;
+        }
+        if vseg.len() == 1 && dag.vertices[vseg[0]].len() == 1 {
+            continue;
+        }
+        let mut cands: Vec<Vec<Vec<LayerId>>> = Vec::new();
+        if cfg.pipeline.interlayer {
+            cands.push(vseg.iter().map(|&v| dag.vertices[v].clone()).collect());
+        }
+        if cfg.pipeline.save_writeback {
+            let c = vec![vseg.iter().flat_map(|&v| dag.vertices[v].clone()).collect()];
+            if !cands.contains(&c) {
+                cands.push(c);
+            }
+        }
+        for c in cands {
+            push(PipelineSegment::new(c, net, cfg.batch, whole, gbuf_words, opts), &mut out);
+        }
+    }
+    out
 }
 
 /// One empty schedule per layout of the network input (and external
 /// inputs, partitioned alike) over the source region.
 fn initial_partials(net: &Network, cfg: &SearchConfig, pl: &Placement) -> Vec<Partial> {
     let inp = net.input();
-    let target = PartTarget::Input {
-        nofm: inp.n,
-        hofm: inp.h,
-        wofm: inp.w,
-    };
+    let target = PartTarget::Input { nofm: inp.n, hofm: inp.h, wofm: inp.w };
     gen_partition(target, cfg.batch, pl.src.dim, &cfg.partition, true)
         .into_iter()
         .map(|part| {
             let proj = part.projection(&pl.src, true);
-            let layout = |n, h, w| {
-                Arc::new(DataLayout::single(
-                    FmapRange::full(cfg.batch, n, h, w),
-                    pl.src,
-                    proj,
-                ))
-            };
+            let layout = |n, h, w| Arc::new(DataLayout::single(FmapRange::full(cfg.batch, n, h, w), pl.src, proj));
             Partial {
                 layers: Vec::new(),
-                layouts: vec![None; net.len()],
+                by_layer: vec![None; net.len()],
                 input_layout: layout(inp.n, inp.h, inp.w),
-                ext_layouts: net
-                    .exts()
-                    .iter()
-                    .map(|e| layout(e.shape.n, e.shape.h, e.shape.w))
-                    .collect(),
+                ext_layouts: net.exts().iter().map(|e| layout(e.shape.n, e.shape.h, e.shape.w)).collect(),
                 sum_cost: 0.0,
                 sum_static: 0.0,
                 sum_time: 0,
-                seg_times: Vec::new(),
+                timings: Vec::new(),
+                seg_pos: vec![None; net.len()],
             }
         })
         .collect()
 }
 
 fn finish(net: &Network, hw: &Hardware, p: Partial, evaluated: u64) -> NetworkSchedule {
-    let total_time = p.total_time();
-    let total_cost = p.total_cost();
+    let total_time = p.total_time(net.len());
+    let total_cost = p.total_cost(net.len());
     let layers: Vec<LayerResult> = p.layers.iter().map(|r| (**r).clone()).collect();
     let mut acc = PerLevel::splat(0.0);
     let mut ops = 0.0;
@@ -403,17 +565,20 @@ fn finish(net: &Network, hw: &Hardware, p: Partial, evaluated: u64) -> NetworkSc
     // The breakdown is recomputed from the totals, so static energy follows
     // the schedule's time rather than the sum of layer times.
     let e = &hw.energy;
-    let c_acc = MemLevel::ALL
+    let c_acc = MemLevel::ALL.iter().fold(0.0, |s, &m| s + acc[m] * e.access(m));
+    let mut segments: Vec<Segment> = p
+        .timings
         .iter()
-        .fold(0.0, |s, &m| s + acc[m] * e.access(m));
-    let segments = layers
-        .iter()
-        .map(|r| Segment {
-            layers: vec![net.layer_name(r.layer).to_string()],
-            time: r.time,
-            dram_time: r.dram_time,
-        })
+        .map(|t| Segment { slots: Vec::new(), time: t.time(), dram_time: t.dram_time, critical_time: t.critical_time })
         .collect();
+    for r in &layers {
+        let (g, sp, _) = r.sched_seq;
+        let slots = &mut segments[g].slots;
+        if slots.len() <= sp {
+            slots.push(SegmentSlot { layers: Vec::new(), region: r.placement.proc });
+        }
+        slots[sp].layers.push(r.name.clone());
+    }
     NetworkSchedule {
         layers,
         segments,

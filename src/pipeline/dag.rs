@@ -84,6 +84,90 @@ pub fn schedule_order(net: &Network) -> Vec<LayerId> {
     dag_vertices(net).into_iter().flatten().collect()
 }
 
+/// The scheduling DAG with vertex dependencies; vertex -1 is the network
+/// input (and external inputs).
+#[derive(Clone, Debug)]
+pub struct Dag {
+    pub vertices: Vec<Vec<LayerId>>,
+    prevs: Vec<Vec<isize>>,
+    nexts: Vec<Vec<isize>>,
+}
+
+impl Dag {
+    pub fn new(net: &Network) -> Dag {
+        let vertices = dag_vertices(net);
+        let mut vertex_of = vec![0isize; net.len()];
+        for (i, v) in vertices.iter().enumerate() {
+            for l in v {
+                vertex_of[l.0] = i as isize;
+            }
+        }
+        let mut prevs = vec![Vec::new(); vertices.len()];
+        let mut nexts = vec![Vec::new(); vertices.len()];
+        for id in net.ids() {
+            let v = vertex_of[id.0];
+            for p in net.prevs(id) {
+                let pv = match p {
+                    Source::Layer(l) => vertex_of[l.0],
+                    _ => -1,
+                };
+                if pv != v && !prevs[v as usize].contains(&pv) {
+                    prevs[v as usize].push(pv);
+                }
+            }
+            for n in net.nexts(id) {
+                let nv = vertex_of[n.0];
+                if nv != v && !nexts[v as usize].contains(&nv) {
+                    nexts[v as usize].push(nv);
+                }
+            }
+        }
+        Dag { vertices, prevs, nexts }
+    }
+
+    /// Runs of consecutive vertices that may form a segment, in
+    /// nn_dataflow's depth-first order: each extends while the next vertex
+    /// depends on the run (or shares its inputs) through at most one
+    /// vertex, and is kept when no member feeds both the run and more than
+    /// one vertex outside it.
+    pub fn vertex_segments(&self) -> Vec<Vec<usize>> {
+        let mut out = Vec::new();
+        let mut done = Vec::new();
+        self.gen_vseg(0, &mut done, &mut out);
+        out
+    }
+
+    fn gen_vseg(&self, start: usize, done: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+        let mut vseg: Vec<usize> = Vec::new();
+        for frontier in start..self.vertices.len() {
+            let fprevs = &self.prevs[frontier];
+            let share = vseg.is_empty()
+                || fprevs.iter().any(|&p| {
+                    (p >= 0 && vseg.contains(&(p as usize))) || vseg.iter().any(|&i| self.prevs[i].contains(&p))
+                });
+            let multi = fprevs.iter().filter(|&&p| p >= 0 && vseg.contains(&(p as usize))).count() > 1;
+            if !share || multi {
+                break;
+            }
+            vseg.push(frontier);
+            let ok = vseg.iter().all(|&i| {
+                let nx = &self.nexts[i];
+                let inside = nx.iter().any(|&n| n >= 0 && vseg.contains(&(n as usize)));
+                let outside = nx.iter().filter(|&&n| !(n >= 0 && vseg.contains(&(n as usize)))).count();
+                !(inside && outside > 1)
+            });
+            if ok {
+                out.push(vseg.clone());
+                if done.contains(&(frontier + 1)) {
+                    continue;
+                }
+                self.gen_vseg(frontier + 1, done, out);
+            }
+        }
+        done.push(start);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +212,21 @@ mod tests {
                 "Wd"
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod vseg_tests {
+    use super::*;
+    use crate::network::zoo;
+
+    /// Vertex segment counts of nn_dataflow's InterLayerPipeline.
+    #[test]
+    fn vertex_segment_counts() {
+        for (name, verts, vsegs) in [("zfnet", 8, 36), ("vgg_net", 16, 136), ("alex_net", 13, 50)] {
+            let dag = Dag::new(&zoo::get(name).unwrap());
+            assert_eq!(dag.vertices.len(), verts, "{name}");
+            assert_eq!(dag.vertex_segments().len(), vsegs, "{name}");
+        }
     }
 }

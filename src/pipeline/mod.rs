@@ -1,0 +1,12 @@
+//! Inter-layer pipelining (TANGRAM): the scheduling DAG and its layer
+//! order, segment generation, per-segment node allocation and constraints,
+//! and segment timing.
+
+mod dag;
+mod expr;
+mod segment;
+mod timing;
+
+pub use dag::{Dag, dag_vertices, schedule_order};
+pub use segment::{LayerConstraint, PipelineSegment, SchedIdx, SegmentOptions};
+pub use timing::{LayerTimes, SegmentTiming};

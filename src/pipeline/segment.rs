@@ -1,0 +1,719 @@
+//! Pipeline segments (TANGRAM): groups of consecutive layers scheduled
+//! together. Slots run side by side on disjoint node regions (spatial
+//! pipelining); the layers of a slot run one after another on its region,
+//! keeping intermediate data on chip (temporal pipelining).
+//!
+//! A segment is validated, given node regions, and turned into the finite
+//! set of scheduling constraints its layers must share so that data can
+//! flow between them: the outermost blocking factors (batch groups, output
+//! or input channel groups) and which maps must be fully buffered. The
+//! constraint system is built symbolically as nn_dataflow builds it with
+//! sympy, simplified by the same rules, and enumerated in the same order.
+
+use std::collections::HashMap;
+
+use super::expr::{Expr, SymId};
+use crate::network::{LayerId, Network, Source};
+use crate::search::Placement;
+use crate::partition::NodeRegion;
+use crate::util::divisors;
+
+/// A layer's position in a segment: slot, and order within the slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SchedIdx {
+    pub sp: usize,
+    pub tm: usize,
+}
+
+/// Constraints on one layer's blocking within a segment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct LayerConstraint {
+    pub topbat: u64,
+    pub topifm: u64,
+    pub topofm: u64,
+    /// Input maps fully buffered on chip.
+    pub fbifm: bool,
+    /// Output maps fully buffered on chip.
+    pub fbofm: bool,
+    /// Take `topofm` from this (conv) layer's schedule once it is known.
+    pub update_from: Option<LayerId>,
+}
+
+/// Symbolic arguments of one layer's constraint.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Args {
+    topbat: Option<Expr>,
+    fbifm: Option<Expr>,
+    fbofm: Option<Expr>,
+    topifm: Option<Expr>,
+    topofm: Option<Expr>,
+    update_from: Option<LayerId>,
+}
+
+impl Args {
+    fn values(&self) -> impl Iterator<Item = &Expr> {
+        [&self.topbat, &self.fbifm, &self.fbofm, &self.topifm, &self.topofm].into_iter().flatten()
+    }
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut Expr> {
+        [&mut self.topbat, &mut self.fbifm, &mut self.fbofm, &mut self.topifm, &mut self.topofm].into_iter().flatten()
+    }
+    fn get_fbofm(&self) -> Expr {
+        self.fbofm.clone().unwrap_or(Expr::Bool(false))
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Sym {
+    name: String,
+    /// Candidate values; `None` once the symbol is substituted away.
+    values: Option<Vec<Expr>>,
+}
+
+/// A validated segment with its node allocation and constraint system.
+#[derive(Clone, Debug)]
+pub struct PipelineSegment {
+    pub slots: Vec<Vec<LayerId>>,
+    /// Where each layer runs and where its data comes from and goes.
+    pub placements: Vec<Vec<Placement>>,
+    /// Layers sharing the same memory inputs: the fetcher first.
+    pub ifm_fwd: Vec<Vec<SchedIdx>>,
+    /// Layers whose output also goes to on-chip consumers.
+    pub ofm_fwd: Vec<(SchedIdx, Vec<SchedIdx>)>,
+    syms: Vec<Sym>,
+    args: Vec<Vec<Args>>,
+    num_sp_fbs: u64,
+    topbat: SymId,
+}
+
+/// Options that shape segments.
+#[derive(Clone, Copy, Debug)]
+pub struct SegmentOptions {
+    /// TANGRAM's optimizations; without them only linear chains pipeline.
+    pub with_opt: bool,
+}
+
+/// Where each layer's inputs come from and outputs go, inside a segment.
+struct Deps {
+    /// `None` stands for memory.
+    src: Vec<Vec<Vec<Option<SchedIdx>>>>,
+    dst: Vec<Vec<Vec<Option<SchedIdx>>>>,
+    ifm_fwd: Vec<(Vec<Source>, Vec<SchedIdx>)>,
+    ofm_fwd: Vec<(SchedIdx, Vec<SchedIdx>)>,
+}
+
+impl PipelineSegment {
+    /// Builds the segment, or `None` when it cannot be pipelined.
+    pub fn new(
+        slots: Vec<Vec<LayerId>>,
+        net: &Network,
+        batch: u64,
+        whole: &Placement,
+        gbuf_words: u64,
+        opts: SegmentOptions,
+    ) -> Option<PipelineSegment> {
+        let deps = init_deps(&slots, net, opts.with_opt)?;
+        let placements = alloc_resource(&slots, net, whole, &deps)?;
+        let mut seg = PipelineSegment {
+            slots,
+            placements,
+            ifm_fwd: deps.ifm_fwd.iter().map(|(_, v)| v.clone()).collect(),
+            ofm_fwd: deps.ofm_fwd.clone(),
+            syms: Vec::new(),
+            args: Vec::new(),
+            num_sp_fbs: 0,
+            topbat: 0,
+        };
+        if !seg.init_constraints(net, batch, gbuf_words, &deps, opts) {
+            return None;
+        }
+        Some(seg)
+    }
+
+    /// The layer at a position.
+    pub fn layer(&self, i: SchedIdx) -> LayerId {
+        self.slots[i.sp][i.tm]
+    }
+
+    /// The last layer (of the last slot).
+    pub fn last(&self) -> LayerId {
+        *self.slots.last().and_then(|s| s.last()).expect("segments are non-empty")
+    }
+
+    /// Data regions forwarded on chip: layers reading memory inputs another
+    /// layer fetches, and consumers of layers that also write to memory,
+    /// read from that layer's nodes.
+    pub fn fwd_regions(&self) -> HashMap<SchedIdx, NodeRegion> {
+        let mut m = HashMap::new();
+        for sh in &self.ifm_fwd {
+            let r = self.placements[sh[0].sp][sh[0].tm].proc;
+            for i in &sh[1..] {
+                m.insert(*i, r);
+            }
+        }
+        for (src, dsts) in &self.ofm_fwd {
+            let r = self.placements[src.sp][src.tm].proc;
+            for i in dsts {
+                m.insert(*i, r);
+            }
+        }
+        m
+    }
+
+    fn new_sym(&mut self, name: String, values: Vec<Expr>) -> SymId {
+        self.syms.push(Sym { name, values: Some(values) });
+        self.syms.len() - 1
+    }
+
+    fn live(&self, s: SymId) -> bool {
+        self.syms[s].values.is_some()
+    }
+
+    fn init_constraints(&mut self, net: &Network, batch: u64, gbuf_words: u64, deps: &Deps, opts: SegmentOptions) -> bool {
+        let int_vals = |v: Vec<u64>| v.into_iter().map(Expr::Int).collect::<Vec<_>>();
+        let cap = 0.05 * gbuf_words as f64;
+        let topofm_vals = |id: LayerId| {
+            let l = net.layer(id);
+            let tmax = (l.total_ofmap_size() * batch) as f64 / cap;
+            int_vals(divisors(l.nofm()).into_iter().filter(|&t| t as f64 <= tmax || t == 1).collect())
+        };
+        let topifm_vals = |id: LayerId| {
+            let l = net.layer(id);
+            let tmax = (l.total_ifmap_size() * batch) as f64 / cap;
+            int_vals(divisors(l.nifm()).into_iter().filter(|&t| t as f64 <= tmax || t == 1).collect())
+        };
+        let topbat = self.new_sym("topbat_shr".into(), int_vals(divisors(batch)));
+        self.topbat = topbat;
+        let fbofm_init = self.new_sym("fbofm_init".into(), vec![Expr::Bool(false), Expr::Bool(true)]);
+        let slots = self.slots.clone();
+        self.args = slots
+            .iter()
+            .map(|s| s.iter().map(|_| Args { topbat: Some(Expr::Sym(topbat)), ..Default::default() }).collect())
+            .collect();
+        let mut crit_cands: Vec<Vec<usize>> = vec![vec![0]];
+        let mut last_conv: Option<SchedIdx> = None;
+        let mut curr_fbofm: Option<Expr> = None;
+        for (sp, slot) in slots.iter().enumerate() {
+            let mut curr_topofm = {
+                let v = topofm_vals(slot[0]);
+                Expr::Sym(self.new_sym(format!("topofm_{sp}_s"), v))
+            };
+            for (tm, &l) in slot.iter().enumerate() {
+                let nbr = deps.src[sp][tm].iter().flatten().next().copied();
+                if let Some(n) = nbr {
+                    let new: Vec<Vec<usize>> = crit_cands
+                        .iter()
+                        .filter(|c| *c.last().expect("non-empty") == n.sp)
+                        .map(|c| {
+                            let mut c = c.clone();
+                            c.push(sp);
+                            c
+                        })
+                        .collect();
+                    for c in new {
+                        if !crit_cands.contains(&c) {
+                            crit_cands.push(c);
+                        }
+                    }
+                }
+                if net.layer(l).is_conv() {
+                    if let Some(v) = curr_fbofm.take() {
+                        let lc = last_conv.expect("a pending fbofm follows a conv");
+                        let (ps, pt) = if lc.sp == sp { (sp, tm - 1) } else { (lc.sp, self.args[lc.sp].len() - 1) };
+                        self.args[ps][pt].fbofm = Some(v);
+                    }
+                    let v = topofm_vals(l);
+                    let s = self.new_sym(format!("topofm_{sp}_{tm}"), v);
+                    curr_topofm = Expr::Sym(s);
+                    self.args[sp][tm].topofm = Some(curr_topofm.clone());
+                    if last_conv.is_some_and(|lc| lc.sp == sp) {
+                        let lc = last_conv.expect("checked");
+                        self.args[sp][tm].fbifm = Some(Expr::Bool(true));
+                        self.args[sp][lc.tm].fbofm = Some(Expr::Bool(true));
+                        self.args[sp][tm - 1].fbofm = Some(Expr::Bool(true));
+                    } else if let Some(n) = nbr {
+                        if !opts.with_opt {
+                            self.args[n.sp][n.tm].fbofm = Some(Expr::Bool(true));
+                        }
+                        let nsa = self.args[n.sp][n.tm].clone();
+                        let nf = nsa.get_fbofm();
+                        let cur = &mut self.args[sp][tm];
+                        cur.fbifm = Some(Expr::eq(nf.clone(), true));
+                        cur.fbofm = Some(Expr::eq(nf.clone(), false));
+                        curr_fbofm = Some(Expr::eq(nf.clone(), false));
+                        let old = cur.topifm.clone().unwrap_or(Expr::Int(0));
+                        let ntop = nsa.topofm.clone().expect("every layer has a topofm here");
+                        cur.topifm = Some(Expr::pw(ntop, Expr::eq(nf, false), old));
+                    } else if last_conv.is_none() {
+                        self.args[sp][tm].fbofm = Some(Expr::Sym(fbofm_init));
+                        curr_fbofm = Some(Expr::Sym(fbofm_init));
+                    }
+                    last_conv = Some(SchedIdx { sp, tm });
+                } else {
+                    if let Some(n) = nbr {
+                        let nsa = self.args[n.sp][n.tm].clone();
+                        let nf = nsa.get_fbofm();
+                        let ntop = nsa.topofm.clone().expect("every layer has a topofm here");
+                        curr_topofm = Expr::pw(ntop, Expr::eq(nf, false), curr_topofm);
+                        let from = last_conv.map_or(0, |lc| lc.tm);
+                        for bt in from..tm {
+                            self.args[sp][bt].topofm = Some(curr_topofm.clone());
+                        }
+                    }
+                    self.args[sp][tm].topofm = Some(curr_topofm.clone());
+                }
+                if tm == slot.len() - 1 && deps.dst[sp][tm].iter().all(|d| d.is_none()) {
+                    self.args[sp][tm].fbofm = None;
+                }
+            }
+        }
+        self.simplify();
+
+        // The fully-buffered choice of the first conv: fewest buffered
+        // pairs on the critical path, then the smallest buffer need.
+        // The longest chain of slots; nn_dataflow takes the first of a
+        // hash-ordered set, nnsched the first found.
+        let mut crit = crit_cands[0].clone();
+        for c in &crit_cands {
+            if c.len() > crit.len() {
+                crit = c.clone();
+            }
+        }
+        let vals = self.syms[fbofm_init].values.clone().unwrap_or_else(|| vec![Expr::Bool(false)]);
+        let mut opt: Option<(Expr, (u64, u64))> = None;
+        let mut num_sp_fbs = 0;
+        'vals: for val in vals {
+            let sub = |s: SymId| (s == fbofm_init).then(|| val.clone());
+            let mut maxsz = 0;
+            let mut numfb = 0;
+            for (sp, slot) in slots.iter().enumerate() {
+                let mut ms = 0;
+                for (tm, &l) in slot.iter().enumerate() {
+                    let a = &self.args[sp][tm];
+                    let layer = net.layer(l);
+                    let fo = a.fbofm.as_ref().is_some_and(|e| e.subs(&sub).truthy());
+                    let fi = a.fbifm.as_ref().is_some_and(|e| e.subs(&sub).truthy());
+                    let sz = if fo { layer.total_ofmap_size() } else { 0 } + if fi { layer.total_ifmap_size() } else { 0 };
+                    ms = ms.max(sz);
+                }
+                if ms > self.placements[sp][0].proc.dim.size() * gbuf_words {
+                    continue 'vals;
+                }
+                maxsz = maxsz.max(ms);
+                let last = self.args[sp].last().expect("non-empty");
+                if crit.contains(&sp) && last.fbofm.as_ref().is_some_and(|e| e.subs(&sub).truthy()) {
+                    numfb += 1;
+                }
+            }
+            if opt.as_ref().is_none_or(|o| (numfb, maxsz) < o.1) {
+                opt = Some((val, (numfb, maxsz)));
+                num_sp_fbs = numfb;
+            }
+        }
+        let Some((opt_val, _)) = opt else { return false };
+        self.syms[fbofm_init].values = Some(vec![opt_val]);
+        self.simplify();
+
+        for (_, sh) in &deps.ifm_fwd {
+            let fet_sp = sh[0].sp;
+            let any_fb = sh.iter().any(|i| {
+                let a = &self.args[i.sp][0];
+                a.fbofm.as_ref().is_some_and(Expr::truthy) || a.topofm.as_ref().is_some_and(Expr::truthy)
+            });
+            let (fbifm, topifm) = if any_fb {
+                (Some(Expr::Bool(true)), None)
+            } else {
+                let v = topifm_vals(self.slots[fet_sp][0]);
+                (None, Some(Expr::Sym(self.new_sym(format!("topifm_{fet_sp}"), v))))
+            };
+            for i in sh {
+                let a = &mut self.args[i.sp][0];
+                if fbifm.is_some() {
+                    a.fbifm = fbifm.clone();
+                }
+                if topifm.is_some() {
+                    a.topifm = topifm.clone();
+                }
+            }
+        }
+        self.simplify();
+        self.lazify(net);
+        self.num_sp_fbs = num_sp_fbs;
+        true
+    }
+
+    /// One pass of nn_dataflow's simplification; false if it changed
+    /// anything.
+    fn simplify_pass(&mut self) -> bool {
+        for a in self.args.iter_mut().flatten() {
+            match a.fbifm {
+                Some(Expr::Bool(true)) => a.topifm = None,
+                Some(Expr::Bool(false)) => a.fbifm = None,
+                _ => {}
+            }
+            match a.fbofm {
+                Some(Expr::Bool(true)) => a.topofm = None,
+                Some(Expr::Bool(false)) => a.fbofm = None,
+                _ => {}
+            }
+        }
+        // Uses: once per (layer, key) whose value mentions the symbol.
+        let mut counts = vec![0usize; self.syms.len()];
+        for a in self.args.iter().flatten() {
+            for v in a.values() {
+                let mut s = Vec::new();
+                v.symbols(&mut s);
+                for x in s {
+                    counts[x] += 1;
+                }
+            }
+        }
+        let mut subs: Vec<(SymId, Option<Expr>)> = Vec::new();
+        for (i, sym) in self.syms.iter().enumerate() {
+            let Some(vals) = &sym.values else { continue };
+            // The last applicable rule wins, as in nn_dataflow's dict update.
+            let mut sub = None;
+            let mut hit = false;
+            if vals.len() == 1 {
+                sub = Some(vals[0].clone());
+                hit = true;
+            }
+            if counts[i] == 0 {
+                sub = None;
+                hit = true;
+            } else if counts[i] <= 1 {
+                sub = Some(if sym.name.starts_with("top") { Expr::Int(0) } else { Expr::Bool(false) });
+                hit = true;
+            }
+            if hit {
+                subs.push((i, sub));
+            }
+        }
+        if subs.is_empty() {
+            return true;
+        }
+        let map: HashMap<SymId, Expr> = subs.iter().filter_map(|(s, e)| e.clone().map(|e| (*s, e))).collect();
+        let f = |s: SymId| map.get(&s).cloned();
+        for a in self.args.iter_mut().flatten() {
+            for v in a.values_mut() {
+                *v = v.subs(&f);
+            }
+        }
+        for (s, _) in subs {
+            self.syms[s].values = None;
+        }
+        false
+    }
+
+    fn simplify(&mut self) {
+        while !self.simplify_pass() {}
+    }
+
+    /// A topofm symbol shared by one conv and the pooling layers after it
+    /// becomes lazy: the pooling layers take the conv's chosen factor.
+    fn lazify(&mut self, net: &Network) {
+        let flat: Vec<(LayerId, SchedIdx)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .flat_map(|(sp, s)| s.iter().enumerate().map(move |(tm, &l)| (l, SchedIdx { sp, tm })))
+            .collect();
+        let mut sym2conv: Vec<(SymId, LayerId)> = Vec::new();
+        let mut sym2lrs: HashMap<SymId, Vec<LayerId>> = HashMap::new();
+        let mut unqual: Vec<SymId> = Vec::new();
+        for &(l, i) in &flat {
+            let a = &self.args[i.sp][i.tm];
+            let topofm = a.topofm.clone().unwrap_or(Expr::Int(0));
+            if net.layer(l).is_conv() {
+                let topifm = a.topifm.clone().unwrap_or(Expr::Int(0));
+                let mut syms = Vec::new();
+                topofm.symbols(&mut syms);
+                topifm.symbols(&mut syms);
+                for s in syms {
+                    if unqual.contains(&s) {
+                        continue;
+                    }
+                    if let Some(pos) = sym2conv.iter().position(|e| e.0 == s) {
+                        sym2conv.remove(pos);
+                        sym2lrs.remove(&s);
+                        unqual.push(s);
+                    } else if topofm == Expr::Sym(s) {
+                        sym2conv.push((s, l));
+                    }
+                }
+            } else if let Expr::Sym(s) = topofm {
+                if sym2conv.iter().any(|e| e.0 == s) {
+                    sym2lrs.entry(s).or_default().push(l);
+                }
+            }
+        }
+        let mut lr2conv: HashMap<LayerId, LayerId> = HashMap::new();
+        for &(s, c) in &sym2conv {
+            for lr in sym2lrs.get(&s).into_iter().flatten() {
+                lr2conv.insert(*lr, c);
+            }
+        }
+        let lconvs: Vec<LayerId> = lr2conv.values().copied().collect();
+        for &(l, i) in &flat {
+            let a = &mut self.args[i.sp][i.tm];
+            if lconvs.contains(&l) {
+                a.topofm = None;
+            } else if let Some(&c) = lr2conv.get(&l) {
+                a.topofm = None;
+                a.update_from = Some(c);
+            }
+        }
+        for (s, _) in sym2conv {
+            self.syms[s].values = None;
+        }
+    }
+
+    /// Every constraint assignment in nn_dataflow's order, with its hints
+    /// (the symbol values, for dominance pruning). Batch groups too small
+    /// for `max_time_overhead` are skipped.
+    pub fn constraints(&self, max_time_overhead: f64) -> Vec<(Vec<Vec<LayerConstraint>>, Vec<u64>)> {
+        let mut live: Vec<SymId> = (0..self.syms.len()).filter(|&s| self.live(s)).collect();
+        live.sort_by(|&a, &b| self.syms[a].name.cmp(&self.syms[b].name));
+        let mut vals: Vec<Vec<u64>> = live
+            .iter()
+            .map(|&s| {
+                let mut v: Vec<u64> = self.syms[s].values.as_ref().expect("live").iter().map(Expr::as_int).collect();
+                v.sort();
+                v
+            })
+            .collect();
+        if let Some(pos) = live.iter().position(|&s| s == self.topbat) {
+            let min = self.num_sp_fbs as f64 / max_time_overhead;
+            vals[pos].retain(|&t| t as f64 >= min);
+        }
+        let mut out = Vec::new();
+        let mut combo = vec![0usize; live.len()];
+        if vals.iter().any(|v| v.is_empty()) {
+            return out;
+        }
+        loop {
+            let valp: Vec<u64> = combo.iter().enumerate().map(|(i, &k)| vals[i][k]).collect();
+            let map: HashMap<SymId, Expr> = live.iter().zip(&valp).map(|(&s, &v)| (s, Expr::Int(v))).collect();
+            let f = |s: SymId| map.get(&s).cloned();
+            let ev = |e: &Option<Expr>| e.as_ref().map(|e| e.subs(&f));
+            let mut ok = true;
+            let cstr: Vec<Vec<LayerConstraint>> = self
+                .args
+                .iter()
+                .map(|slot| {
+                    slot.iter()
+                        .map(|a| {
+                            let fbifm = ev(&a.fbifm).is_some_and(|e| e.truthy());
+                            let fbofm = ev(&a.fbofm).is_some_and(|e| e.truthy());
+                            let mut c = LayerConstraint {
+                                topbat: ev(&a.topbat).map_or(0, |e| e.as_int()),
+                                topifm: if fbifm { 1 } else { ev(&a.topifm).map_or(0, |e| e.as_int()) },
+                                topofm: if fbofm { 1 } else { ev(&a.topofm).map_or(0, |e| e.as_int()) },
+                                fbifm,
+                                fbofm,
+                                update_from: a.update_from,
+                            };
+                            if c.topifm > 1 && c.topofm > 1 {
+                                // nn_dataflow rejects this with an error.
+                                ok = false;
+                                c.topofm = 0;
+                            }
+                            c
+                        })
+                        .collect()
+                })
+                .collect();
+            if ok {
+                let hints = if live.is_empty() { vec![1] } else { valp };
+                out.push((cstr, hints));
+            }
+            // Odometer, last symbol fastest.
+            let mut i = live.len();
+            loop {
+                if i == 0 {
+                    return out;
+                }
+                i -= 1;
+                combo[i] += 1;
+                if combo[i] < vals[i].len() {
+                    break;
+                }
+                combo[i] = 0;
+            }
+        }
+    }
+}
+
+fn init_deps(slots: &[Vec<LayerId>], net: &Network, with_opt: bool) -> Option<Deps> {
+    let mut idx: HashMap<LayerId, SchedIdx> = HashMap::new();
+    for (sp, s) in slots.iter().enumerate() {
+        for (tm, &l) in s.iter().enumerate() {
+            idx.insert(l, SchedIdx { sp, tm });
+        }
+    }
+    let mut d = Deps {
+        src: slots.iter().map(|s| vec![Vec::new(); s.len()]).collect(),
+        dst: slots.iter().map(|s| vec![Vec::new(); s.len()]).collect(),
+        ifm_fwd: Vec::new(),
+        ofm_fwd: Vec::new(),
+    };
+    let mut prevs2layer: Vec<(Vec<Source>, LayerId)> = Vec::new();
+    for (sp, slot) in slots.iter().enumerate() {
+        let mut single_nbr: Option<SchedIdx> = None;
+        for (tm, &l) in slot.iter().enumerate() {
+            let prevs = net.prevs(l);
+            let in_seg = |s: &Source| match s {
+                Source::Layer(id) => idx.get(id).copied(),
+                _ => None,
+            };
+            let mem_src = prevs.iter().any(|p| in_seg(p).is_none());
+            let lcl_src: Vec<SchedIdx> = prevs.iter().filter_map(in_seg).filter(|i| i.sp == sp).collect();
+            let nbr_src: Vec<SchedIdx> = prevs.iter().filter_map(in_seg).filter(|i| i.sp != sp).collect();
+            if lcl_src.is_empty() {
+                if tm != 0 {
+                    return None;
+                }
+            } else if lcl_src.len() != 1 || lcl_src[0].tm + 1 != tm {
+                return None;
+            }
+            if mem_src && !nbr_src.is_empty() {
+                return None;
+            }
+            let mut src = Vec::new();
+            if mem_src {
+                src.push(None);
+            }
+            if !nbr_src.is_empty() {
+                if nbr_src.len() != 1 || single_nbr.is_some() {
+                    return None;
+                }
+                single_nbr = Some(nbr_src[0]);
+                src.push(Some(nbr_src[0]));
+            }
+            if mem_src && lcl_src.is_empty() {
+                match prevs2layer.iter().find(|(p, _)| p.as_slice() == prevs) {
+                    Some((_, fetcher)) => {
+                        let f = idx[fetcher];
+                        let me = SchedIdx { sp, tm };
+                        match d.ifm_fwd.iter_mut().find(|(p, _)| p.as_slice() == prevs) {
+                            Some((_, v)) => v.push(me),
+                            None => d.ifm_fwd.push((prevs.to_vec(), vec![f, me])),
+                        }
+                    }
+                    None => prevs2layer.push((prevs.to_vec(), l)),
+                }
+            }
+            let nexts = net.nexts(l);
+            let mem_dst = nexts.is_empty() || nexts.iter().any(|n| !idx.contains_key(n));
+            let lcl_dst: Vec<SchedIdx> = nexts.iter().filter_map(|n| idx.get(n).copied()).filter(|i| i.sp == sp).collect();
+            let nbr_dst: Vec<SchedIdx> = nexts.iter().filter_map(|n| idx.get(n).copied()).filter(|i| i.sp != sp).collect();
+            if lcl_dst.is_empty() {
+                if tm != slot.len() - 1 {
+                    return None;
+                }
+            } else if lcl_dst.len() != 1 || lcl_dst[0].tm != tm + 1 {
+                return None;
+            }
+            let me = SchedIdx { sp, tm };
+            if mem_dst && !nbr_dst.is_empty() {
+                d.ofm_fwd.push((me, nbr_dst.clone()));
+            }
+            if mem_dst && !lcl_dst.is_empty() {
+                d.ofm_fwd.push((me, vec![lcl_dst[0]]));
+            }
+            let mut dst = Vec::new();
+            if mem_dst {
+                dst.push(None);
+            }
+            dst.extend(nbr_dst.iter().map(|&i| Some(i)));
+            if !with_opt && (nbr_src.len() + lcl_src.len() > 1 || nbr_dst.len() + lcl_dst.len() > 1 || ((sp, tm) != (0, 0) && nbr_src.is_empty() && lcl_src.is_empty())) {
+                return None;
+            }
+            d.src[sp][tm] = src;
+            d.dst[sp][tm] = dst;
+        }
+    }
+    Some(d)
+}
+
+/// Splits the processing nodes among the slots in proportion to their work,
+/// in stripes whose height divides the grid's, accepting the first split
+/// (tallest stripes first) that loses at most 5% utilization.
+fn alloc_proc(slots: &[Vec<LayerId>], net: &Network, proc: &NodeRegion) -> Option<Vec<NodeRegion>> {
+    let total = proc.dim.size();
+    let ops: Vec<u64> = slots.iter().map(|s| s.iter().map(|&l| net.layer(l).total_ops(1)).sum()).collect();
+    let sum_ops: u64 = ops.iter().sum();
+    let mut cfs = divisors(proc.dim.h);
+    cfs.reverse();
+    for cf in cfs {
+        let raw: Vec<f64> = ops.iter().map(|&o| o as f64 / sum_ops as f64 * total as f64).collect();
+        let mut nodes: Vec<u64> = raw.iter().map(|&r| ((r / cf as f64).round_ties_even() as u64).max(1) * cf).collect();
+        while nodes.iter().sum::<u64>() != total {
+            let diff: Vec<f64> = nodes.iter().zip(&raw).map(|(&n, &r)| n as f64 - r).collect();
+            if nodes.iter().sum::<u64>() > total {
+                let i = first_max(&diff);
+                nodes[i] -= cf;
+            } else {
+                let i = first_min(&diff);
+                nodes[i] += cf;
+            }
+        }
+        if nodes.contains(&0) {
+            continue;
+        }
+        let time = ops.iter().zip(&nodes).map(|(&o, &n)| o as f64 / n as f64).fold(f64::NEG_INFINITY, f64::max);
+        let util = sum_ops as f64 / time / nodes.iter().sum::<u64>() as f64;
+        if util >= 1.0 - 0.05 {
+            return Some(proc.allocate(&nodes));
+        }
+    }
+    None
+}
+
+fn first_max(v: &[f64]) -> usize {
+    let mut best = 0;
+    for i in 1..v.len() {
+        if v[i] > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+fn first_min(v: &[f64]) -> usize {
+    let mut best = 0;
+    for i in 1..v.len() {
+        if v[i] < v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+fn alloc_resource(slots: &[Vec<LayerId>], net: &Network, whole: &Placement, deps: &Deps) -> Option<Vec<Vec<Placement>>> {
+    let subs = alloc_proc(slots, net, &whole.proc)?;
+    let mut no_time_mux = net.len() == slots.iter().map(Vec::len).sum::<usize>();
+    if no_time_mux && slots.iter().any(|s| s.iter().filter(|&&l| net.layer(l).is_conv()).count() > 1) {
+        no_time_mux = false;
+    }
+    let mut out = Vec::new();
+    for (sp, slot) in slots.iter().enumerate() {
+        let proc = subs[sp];
+        let mut row = Vec::new();
+        for tm in 0..slot.len() {
+            let src = &deps.src[sp][tm];
+            let src_region = if src.contains(&None) {
+                let me = SchedIdx { sp, tm };
+                deps.ifm_fwd.iter().find(|(_, v)| v[1..].contains(&me)).map_or(whole.src, |(_, v)| subs[v[0].sp])
+            } else if let Some(Some(i)) = src.first() {
+                subs[i.sp]
+            } else {
+                proc
+            };
+            let dst = &deps.dst[sp][tm];
+            let dst_region = if dst.contains(&None) { whole.dst } else { proc };
+            row.push(Placement { proc, dram: whole.dram, src: src_region, dst: dst_region, no_time_mux });
+        }
+        out.push(row);
+    }
+    Some(out)
+}
