@@ -149,6 +149,21 @@ fn p12_alexnet_forwarding_dram_bandwidth_bus_ed() {
     check("P12_alexnet_2x2_fwd_dram_bus_ed", true);
 }
 
+#[test]
+fn p05_alexnet_tetris_interlayer() {
+    check("P05_alexnet_t16_interlayer", true);
+}
+
+#[test]
+fn p07_mlp_interlayer_forwarding_input_partitioning() {
+    check("P07_mlp_l_t16_interlayer_fwd", true);
+}
+
+#[test]
+fn p10_lstm_interlayer_save_writeback() {
+    check("P10_lstm_phoneme_2x2_interlayer_savewb", true);
+}
+
 /// nn_dataflow memoizes hop counts by sets of ranges and nodes, so a
 /// partition that differs from an earlier one only in its order is charged
 /// the earlier one's hops. Counting each partition for itself finds a
