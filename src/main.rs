@@ -264,9 +264,17 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
         )))?;
     }
     if a.enable_save_writeback && a.solve_loopblocking {
-        user(Err(anyhow::anyhow!("--enable-save-writeback cannot be combined with --solve-loopblocking")))?;
+        user(Err(anyhow::anyhow!(
+            "--enable-save-writeback cannot be combined with --solve-loopblocking"
+        )))?;
     }
-    for (flag, v) in [("--layer-pipeline-time-overhead", a.layer_pipeline_time_overhead), ("--layer-pipeline-max-degree", a.layer_pipeline_max_degree)] {
+    for (flag, v) in [
+        (
+            "--layer-pipeline-time-overhead",
+            a.layer_pipeline_time_overhead,
+        ),
+        ("--layer-pipeline-max-degree", a.layer_pipeline_max_degree),
+    ] {
         if v.is_some_and(|v| !(v >= 0.0)) {
             user(Err(anyhow::anyhow!("{flag} must be a non-negative number")))?;
         }

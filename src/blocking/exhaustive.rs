@@ -158,7 +158,7 @@ pub fn search(
                     if !cstr.allows(&blk) {
                         continue;
                     }
-                    let Ok(s) = evaluate(nld, env, energy, &blk, bufshr) else {
+                    let Ok(s) = evaluate(nld, env, energy, &blk) else {
                         continue;
                     };
                     count += 1;
@@ -179,7 +179,11 @@ pub fn search(
             push_top(&mut all, ntops, t);
         }
     }
-    (all.into_iter().map(|t| t.2).collect(), count)
+    let arrange = |s: BlockingScheme| match bufshr {
+        Some(bs) => super::with_sharing(nld, env, s, bs),
+        None => s,
+    };
+    (all.into_iter().map(|t| arrange(t.2)).collect(), count)
 }
 
 #[cfg(test)]

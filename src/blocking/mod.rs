@@ -259,14 +259,15 @@ fn fetches(nld: &NestedLoopDesc, b: &Blocking) -> [PerCat<u64>; 2] {
 }
 
 /// Costs one blocking choice of `nld` on nodes `env`.
-/// With `bufshr` (buffer sharing on), data may be spread over the buffers of
-/// a sharing group and rotated between them.
+/// With buffer sharing, capacity checks count each group's buffers together
+/// (`env.share_grp`); how the data is then arranged and rotated is chosen by
+/// `with_sharing`, which changes NoC traffic only, not the access cost or
+/// time, so searches rank without it and arrange only the winners.
 pub fn evaluate(
     nld: &NestedLoopDesc,
     env: &NodeEnv,
     energy: &Energy,
     b: &Blocking,
-    bufshr: Option<&BufShr>,
 ) -> Result<BlockingScheme, Infeasible> {
     let mut stored = env.bypass.map(|_, v| !v);
     let (g, r) = sizes(nld, b, stored, env.share_grp);
@@ -296,31 +297,9 @@ pub fn evaluate(
     let (gbuf_words, regf_words) = sizes(nld, b, stored, env.share_grp);
     check_sizes(env, &gbuf_words, &regf_words)?;
 
-    let mut b = *b;
-    let mut noc_access = PerCat::splat(0.0);
-    let mut gbuf_words = gbuf_words;
-    let mut sharing_stats = None;
-    if let Some(bufshr) = bufshr {
-        let (unshared, _) = sizes(nld, &b, stored, PerCat::splat(1));
-        let ctx = sharing::SharingCtx {
-            nld,
-            bufshr,
-            fetch: &fetch,
-            grp: env.share_grp,
-            unshared_gbuf: unshared,
-            gbuf_words: env.gbuf_words,
-            num_nodes: env.num_nodes,
-            top: b.ts[0],
-        };
-        let (sgs, st) = sharing::set_bufshr(&ctx, &mut b, env.share_grp);
-        gbuf_words = sizes(nld, &b, stored, sgs).0;
-        if let Some(st) = &st {
-            let rot = ctx.noc_access(&st.rot_fetch);
-            let wf = ctx.noc_access(&st.wide_fetch);
-            noc_access = PerCat::from_fn(|d| rot[d] + wf[d]);
-        }
-        sharing_stats = st;
-    }
+    let b = *b;
+    let noc_access = PerCat::splat(0.0);
+    let sharing_stats = None;
 
     let mut filter_pinned = false;
     if env.no_time_mux
@@ -404,6 +383,40 @@ pub fn evaluate(
     })
 }
 
+/// Chooses the buffer-sharing arrangement of a costed scheme: subgroup
+/// sizes, the extra sharing level and the buffer-level loop order, and the
+/// NoC traffic of rotations and wide fetches.
+pub fn with_sharing(
+    nld: &NestedLoopDesc,
+    env: &NodeEnv,
+    mut s: BlockingScheme,
+    bufshr: &BufShr,
+) -> BlockingScheme {
+    // Sharing is decided on the fetch counts before filter pinning.
+    let fetch = fetches(nld, &s.blocking);
+    let stored = s.stored_in_gbuf;
+    let (unshared, _) = sizes(nld, &s.blocking, stored, PerCat::splat(1));
+    let ctx = sharing::SharingCtx {
+        nld,
+        bufshr,
+        fetch: &fetch,
+        grp: env.share_grp,
+        unshared_gbuf: unshared,
+        gbuf_words: env.gbuf_words,
+        num_nodes: env.num_nodes,
+        top: s.blocking.ts[0],
+    };
+    let (sgs, st) = sharing::set_bufshr(&ctx, &mut s.blocking, env.share_grp);
+    s.gbuf_words = sizes(nld, &s.blocking, stored, sgs).0;
+    if let Some(st) = &st {
+        let rot = ctx.noc_access(&st.rot_fetch);
+        let wf = ctx.noc_access(&st.wide_fetch);
+        s.noc_access = PerCat::from_fn(|d| rot[d] + wf[d]);
+    }
+    s.sharing = st;
+    s
+}
+
 /// Constraints on the outermost blocking factors, which inter-layer
 /// pipelining imposes; 0 leaves a factor free.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
@@ -430,11 +443,18 @@ impl TopConstraint {
     /// then a constrained input or output channel split, so that groups of
     /// data flow to the next layer one after another.
     pub fn allows(&self, b: &Blocking) -> bool {
-        if !LoopDim::ALL.iter().all(|&l| self.allows_factor(l, b.ts[0][l])) {
+        if !LoopDim::ALL
+            .iter()
+            .all(|&l| self.allows_factor(l, b.ts[0][l]))
+        {
             return false;
         }
         let mut outer = b.ordered_loops(0).into_iter().map(|(l, _)| l);
-        for (c, l) in [(self.topbat, LoopDim::Bat), (self.topifm, LoopDim::Ifm), (self.topofm, LoopDim::Ofm)] {
+        for (c, l) in [
+            (self.topbat, LoopDim::Bat),
+            (self.topifm, LoopDim::Ifm),
+            (self.topofm, LoopDim::Ofm),
+        ] {
             if c > 1 && outer.next() != Some(l) {
                 return false;
             }

@@ -122,7 +122,11 @@ impl Dag {
                 }
             }
         }
-        Dag { vertices, prevs, nexts }
+        Dag {
+            vertices,
+            prevs,
+            nexts,
+        }
     }
 
     /// Runs of consecutive vertices that may form a segment, in
@@ -143,9 +147,14 @@ impl Dag {
             let fprevs = &self.prevs[frontier];
             let share = vseg.is_empty()
                 || fprevs.iter().any(|&p| {
-                    (p >= 0 && vseg.contains(&(p as usize))) || vseg.iter().any(|&i| self.prevs[i].contains(&p))
+                    (p >= 0 && vseg.contains(&(p as usize)))
+                        || vseg.iter().any(|&i| self.prevs[i].contains(&p))
                 });
-            let multi = fprevs.iter().filter(|&&p| p >= 0 && vseg.contains(&(p as usize))).count() > 1;
+            let multi = fprevs
+                .iter()
+                .filter(|&&p| p >= 0 && vseg.contains(&(p as usize)))
+                .count()
+                > 1;
             if !share || multi {
                 break;
             }
@@ -153,7 +162,10 @@ impl Dag {
             let ok = vseg.iter().all(|&i| {
                 let nx = &self.nexts[i];
                 let inside = nx.iter().any(|&n| n >= 0 && vseg.contains(&(n as usize)));
-                let outside = nx.iter().filter(|&&n| !(n >= 0 && vseg.contains(&(n as usize)))).count();
+                let outside = nx
+                    .iter()
+                    .filter(|&&n| !(n >= 0 && vseg.contains(&(n as usize))))
+                    .count();
                 !(inside && outside > 1)
             });
             if ok {

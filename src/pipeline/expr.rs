@@ -14,7 +14,11 @@ pub enum Expr {
     /// `x == value` for a boolean-valued `x`.
     Eq(Box<Expr>, bool),
     /// `then` if `cond` holds, else `other`.
-    Pw { then: Box<Expr>, cond: Box<Expr>, other: Box<Expr> },
+    Pw {
+        then: Box<Expr>,
+        cond: Box<Expr>,
+        other: Box<Expr>,
+    },
 }
 
 impl Expr {
@@ -36,13 +40,19 @@ impl Expr {
             _ => {}
         }
         let then = match then {
-            Expr::Pw { then: t, cond: c, .. } if *c == cond => *t,
+            Expr::Pw {
+                then: t, cond: c, ..
+            } if *c == cond => *t,
             t => t,
         };
         if then == other {
             return then;
         }
-        Expr::Pw { then: Box::new(then), cond: Box::new(cond), other: Box::new(other) }
+        Expr::Pw {
+            then: Box::new(then),
+            cond: Box::new(cond),
+            other: Box::new(other),
+        }
     }
 
     /// Symbols the expression mentions.

@@ -14,8 +14,8 @@ use std::collections::HashMap;
 
 use super::expr::{Expr, SymId};
 use crate::network::{LayerId, Network, Source};
-use crate::search::Placement;
 use crate::partition::NodeRegion;
+use crate::search::Placement;
 use crate::util::divisors;
 
 /// A layer's position in a segment: slot, and order within the slot.
@@ -52,10 +52,26 @@ struct Args {
 
 impl Args {
     fn values(&self) -> impl Iterator<Item = &Expr> {
-        [&self.topbat, &self.fbifm, &self.fbofm, &self.topifm, &self.topofm].into_iter().flatten()
+        [
+            &self.topbat,
+            &self.fbifm,
+            &self.fbofm,
+            &self.topifm,
+            &self.topofm,
+        ]
+        .into_iter()
+        .flatten()
     }
     fn values_mut(&mut self) -> impl Iterator<Item = &mut Expr> {
-        [&mut self.topbat, &mut self.fbifm, &mut self.fbofm, &mut self.topifm, &mut self.topofm].into_iter().flatten()
+        [
+            &mut self.topbat,
+            &mut self.fbifm,
+            &mut self.fbofm,
+            &mut self.topifm,
+            &mut self.topofm,
+        ]
+        .into_iter()
+        .flatten()
     }
     fn get_fbofm(&self) -> Expr {
         self.fbofm.clone().unwrap_or(Expr::Bool(false))
@@ -136,7 +152,11 @@ impl PipelineSegment {
 
     /// The last layer (of the last slot).
     pub fn last(&self) -> LayerId {
-        *self.slots.last().and_then(|s| s.last()).expect("segments are non-empty")
+        *self
+            .slots
+            .last()
+            .and_then(|s| s.last())
+            .expect("segments are non-empty")
     }
 
     /// Data regions forwarded on chip: layers reading memory inputs another
@@ -160,7 +180,10 @@ impl PipelineSegment {
     }
 
     fn new_sym(&mut self, name: String, values: Vec<Expr>) -> SymId {
-        self.syms.push(Sym { name, values: Some(values) });
+        self.syms.push(Sym {
+            name,
+            values: Some(values),
+        });
         self.syms.len() - 1
     }
 
@@ -168,26 +191,53 @@ impl PipelineSegment {
         self.syms[s].values.is_some()
     }
 
-    fn init_constraints(&mut self, net: &Network, batch: u64, gbuf_words: u64, deps: &Deps, opts: SegmentOptions) -> bool {
+    fn init_constraints(
+        &mut self,
+        net: &Network,
+        batch: u64,
+        gbuf_words: u64,
+        deps: &Deps,
+        opts: SegmentOptions,
+    ) -> bool {
         let int_vals = |v: Vec<u64>| v.into_iter().map(Expr::Int).collect::<Vec<_>>();
         let cap = 0.05 * gbuf_words as f64;
         let topofm_vals = |id: LayerId| {
             let l = net.layer(id);
             let tmax = (l.total_ofmap_size() * batch) as f64 / cap;
-            int_vals(divisors(l.nofm()).into_iter().filter(|&t| t as f64 <= tmax || t == 1).collect())
+            int_vals(
+                divisors(l.nofm())
+                    .into_iter()
+                    .filter(|&t| t as f64 <= tmax || t == 1)
+                    .collect(),
+            )
         };
         let topifm_vals = |id: LayerId| {
             let l = net.layer(id);
             let tmax = (l.total_ifmap_size() * batch) as f64 / cap;
-            int_vals(divisors(l.nifm()).into_iter().filter(|&t| t as f64 <= tmax || t == 1).collect())
+            int_vals(
+                divisors(l.nifm())
+                    .into_iter()
+                    .filter(|&t| t as f64 <= tmax || t == 1)
+                    .collect(),
+            )
         };
         let topbat = self.new_sym("topbat_shr".into(), int_vals(divisors(batch)));
         self.topbat = topbat;
-        let fbofm_init = self.new_sym("fbofm_init".into(), vec![Expr::Bool(false), Expr::Bool(true)]);
+        let fbofm_init = self.new_sym(
+            "fbofm_init".into(),
+            vec![Expr::Bool(false), Expr::Bool(true)],
+        );
         let slots = self.slots.clone();
         self.args = slots
             .iter()
-            .map(|s| s.iter().map(|_| Args { topbat: Some(Expr::Sym(topbat)), ..Default::default() }).collect())
+            .map(|s| {
+                s.iter()
+                    .map(|_| Args {
+                        topbat: Some(Expr::Sym(topbat)),
+                        ..Default::default()
+                    })
+                    .collect()
+            })
             .collect();
         let mut crit_cands: Vec<Vec<usize>> = vec![vec![0]];
         let mut last_conv: Option<SchedIdx> = None;
@@ -218,7 +268,11 @@ impl PipelineSegment {
                 if net.layer(l).is_conv() {
                     if let Some(v) = curr_fbofm.take() {
                         let lc = last_conv.expect("a pending fbofm follows a conv");
-                        let (ps, pt) = if lc.sp == sp { (sp, tm - 1) } else { (lc.sp, self.args[lc.sp].len() - 1) };
+                        let (ps, pt) = if lc.sp == sp {
+                            (sp, tm - 1)
+                        } else {
+                            (lc.sp, self.args[lc.sp].len() - 1)
+                        };
                         self.args[ps][pt].fbofm = Some(v);
                     }
                     let v = topofm_vals(l);
@@ -278,7 +332,10 @@ impl PipelineSegment {
                 crit = c.clone();
             }
         }
-        let vals = self.syms[fbofm_init].values.clone().unwrap_or_else(|| vec![Expr::Bool(false)]);
+        let vals = self.syms[fbofm_init]
+            .values
+            .clone()
+            .unwrap_or_else(|| vec![Expr::Bool(false)]);
         let mut opt: Option<(Expr, (u64, u64))> = None;
         let mut num_sp_fbs = 0;
         'vals: for val in vals {
@@ -292,7 +349,8 @@ impl PipelineSegment {
                     let layer = net.layer(l);
                     let fo = a.fbofm.as_ref().is_some_and(|e| e.subs(&sub).truthy());
                     let fi = a.fbifm.as_ref().is_some_and(|e| e.subs(&sub).truthy());
-                    let sz = if fo { layer.total_ofmap_size() } else { 0 } + if fi { layer.total_ifmap_size() } else { 0 };
+                    let sz = if fo { layer.total_ofmap_size() } else { 0 }
+                        + if fi { layer.total_ifmap_size() } else { 0 };
                     ms = ms.max(sz);
                 }
                 if ms > self.placements[sp][0].proc.dim.size() * gbuf_words {
@@ -300,7 +358,8 @@ impl PipelineSegment {
                 }
                 maxsz = maxsz.max(ms);
                 let last = self.args[sp].last().expect("non-empty");
-                if crit.contains(&sp) && last.fbofm.as_ref().is_some_and(|e| e.subs(&sub).truthy()) {
+                if crit.contains(&sp) && last.fbofm.as_ref().is_some_and(|e| e.subs(&sub).truthy())
+                {
                     numfb += 1;
                 }
             }
@@ -309,7 +368,9 @@ impl PipelineSegment {
                 num_sp_fbs = numfb;
             }
         }
-        let Some((opt_val, _)) = opt else { return false };
+        let Some((opt_val, _)) = opt else {
+            return false;
+        };
         self.syms[fbofm_init].values = Some(vec![opt_val]);
         self.simplify();
 
@@ -317,13 +378,17 @@ impl PipelineSegment {
             let fet_sp = sh[0].sp;
             let any_fb = sh.iter().any(|i| {
                 let a = &self.args[i.sp][0];
-                a.fbofm.as_ref().is_some_and(Expr::truthy) || a.topofm.as_ref().is_some_and(Expr::truthy)
+                a.fbofm.as_ref().is_some_and(Expr::truthy)
+                    || a.topofm.as_ref().is_some_and(Expr::truthy)
             });
             let (fbifm, topifm) = if any_fb {
                 (Some(Expr::Bool(true)), None)
             } else {
                 let v = topifm_vals(self.slots[fet_sp][0]);
-                (None, Some(Expr::Sym(self.new_sym(format!("topifm_{fet_sp}"), v))))
+                (
+                    None,
+                    Some(Expr::Sym(self.new_sym(format!("topifm_{fet_sp}"), v))),
+                )
             };
             for i in sh {
                 let a = &mut self.args[i.sp][0];
@@ -381,7 +446,11 @@ impl PipelineSegment {
                 sub = None;
                 hit = true;
             } else if counts[i] <= 1 {
-                sub = Some(if sym.name.starts_with("top") { Expr::Int(0) } else { Expr::Bool(false) });
+                sub = Some(if sym.name.starts_with("top") {
+                    Expr::Int(0)
+                } else {
+                    Expr::Bool(false)
+                });
                 hit = true;
             }
             if hit {
@@ -391,7 +460,10 @@ impl PipelineSegment {
         if subs.is_empty() {
             return true;
         }
-        let map: HashMap<SymId, Expr> = subs.iter().filter_map(|(s, e)| e.clone().map(|e| (*s, e))).collect();
+        let map: HashMap<SymId, Expr> = subs
+            .iter()
+            .filter_map(|(s, e)| e.clone().map(|e| (*s, e)))
+            .collect();
         let f = |s: SymId| map.get(&s).cloned();
         for a in self.args.iter_mut().flatten() {
             for v in a.values_mut() {
@@ -415,7 +487,11 @@ impl PipelineSegment {
             .slots
             .iter()
             .enumerate()
-            .flat_map(|(sp, s)| s.iter().enumerate().map(move |(tm, &l)| (l, SchedIdx { sp, tm })))
+            .flat_map(|(sp, s)| {
+                s.iter()
+                    .enumerate()
+                    .map(move |(tm, &l)| (l, SchedIdx { sp, tm }))
+            })
             .collect();
         let mut sym2conv: Vec<(SymId, LayerId)> = Vec::new();
         let mut sym2lrs: HashMap<SymId, Vec<LayerId>> = HashMap::new();
@@ -470,13 +546,22 @@ impl PipelineSegment {
     /// Every constraint assignment in nn_dataflow's order, with its hints
     /// (the symbol values, for dominance pruning). Batch groups too small
     /// for `max_time_overhead` are skipped.
-    pub fn constraints(&self, max_time_overhead: f64) -> Vec<(Vec<Vec<LayerConstraint>>, Vec<u64>)> {
+    pub fn constraints(
+        &self,
+        max_time_overhead: f64,
+    ) -> Vec<(Vec<Vec<LayerConstraint>>, Vec<u64>)> {
         let mut live: Vec<SymId> = (0..self.syms.len()).filter(|&s| self.live(s)).collect();
         live.sort_by(|&a, &b| self.syms[a].name.cmp(&self.syms[b].name));
         let mut vals: Vec<Vec<u64>> = live
             .iter()
             .map(|&s| {
-                let mut v: Vec<u64> = self.syms[s].values.as_ref().expect("live").iter().map(Expr::as_int).collect();
+                let mut v: Vec<u64> = self.syms[s]
+                    .values
+                    .as_ref()
+                    .expect("live")
+                    .iter()
+                    .map(Expr::as_int)
+                    .collect();
                 v.sort();
                 v
             })
@@ -492,7 +577,11 @@ impl PipelineSegment {
         }
         loop {
             let valp: Vec<u64> = combo.iter().enumerate().map(|(i, &k)| vals[i][k]).collect();
-            let map: HashMap<SymId, Expr> = live.iter().zip(&valp).map(|(&s, &v)| (s, Expr::Int(v))).collect();
+            let map: HashMap<SymId, Expr> = live
+                .iter()
+                .zip(&valp)
+                .map(|(&s, &v)| (s, Expr::Int(v)))
+                .collect();
             let f = |s: SymId| map.get(&s).cloned();
             let ev = |e: &Option<Expr>| e.as_ref().map(|e| e.subs(&f));
             let mut ok = true;
@@ -506,8 +595,16 @@ impl PipelineSegment {
                             let fbofm = ev(&a.fbofm).is_some_and(|e| e.truthy());
                             let mut c = LayerConstraint {
                                 topbat: ev(&a.topbat).map_or(0, |e| e.as_int()),
-                                topifm: if fbifm { 1 } else { ev(&a.topifm).map_or(0, |e| e.as_int()) },
-                                topofm: if fbofm { 1 } else { ev(&a.topofm).map_or(0, |e| e.as_int()) },
+                                topifm: if fbifm {
+                                    1
+                                } else {
+                                    ev(&a.topifm).map_or(0, |e| e.as_int())
+                                },
+                                topofm: if fbofm {
+                                    1
+                                } else {
+                                    ev(&a.topofm).map_or(0, |e| e.as_int())
+                                },
                                 fbifm,
                                 fbofm,
                                 update_from: a.update_from,
@@ -566,8 +663,16 @@ fn init_deps(slots: &[Vec<LayerId>], net: &Network, with_opt: bool) -> Option<De
                 _ => None,
             };
             let mem_src = prevs.iter().any(|p| in_seg(p).is_none());
-            let lcl_src: Vec<SchedIdx> = prevs.iter().filter_map(in_seg).filter(|i| i.sp == sp).collect();
-            let nbr_src: Vec<SchedIdx> = prevs.iter().filter_map(in_seg).filter(|i| i.sp != sp).collect();
+            let lcl_src: Vec<SchedIdx> = prevs
+                .iter()
+                .filter_map(in_seg)
+                .filter(|i| i.sp == sp)
+                .collect();
+            let nbr_src: Vec<SchedIdx> = prevs
+                .iter()
+                .filter_map(in_seg)
+                .filter(|i| i.sp != sp)
+                .collect();
             if lcl_src.is_empty() {
                 if tm != 0 {
                     return None;
@@ -604,8 +709,16 @@ fn init_deps(slots: &[Vec<LayerId>], net: &Network, with_opt: bool) -> Option<De
             }
             let nexts = net.nexts(l);
             let mem_dst = nexts.is_empty() || nexts.iter().any(|n| !idx.contains_key(n));
-            let lcl_dst: Vec<SchedIdx> = nexts.iter().filter_map(|n| idx.get(n).copied()).filter(|i| i.sp == sp).collect();
-            let nbr_dst: Vec<SchedIdx> = nexts.iter().filter_map(|n| idx.get(n).copied()).filter(|i| i.sp != sp).collect();
+            let lcl_dst: Vec<SchedIdx> = nexts
+                .iter()
+                .filter_map(|n| idx.get(n).copied())
+                .filter(|i| i.sp == sp)
+                .collect();
+            let nbr_dst: Vec<SchedIdx> = nexts
+                .iter()
+                .filter_map(|n| idx.get(n).copied())
+                .filter(|i| i.sp != sp)
+                .collect();
             if lcl_dst.is_empty() {
                 if tm != slot.len() - 1 {
                     return None;
@@ -625,7 +738,11 @@ fn init_deps(slots: &[Vec<LayerId>], net: &Network, with_opt: bool) -> Option<De
                 dst.push(None);
             }
             dst.extend(nbr_dst.iter().map(|&i| Some(i)));
-            if !with_opt && (nbr_src.len() + lcl_src.len() > 1 || nbr_dst.len() + lcl_dst.len() > 1 || ((sp, tm) != (0, 0) && nbr_src.is_empty() && lcl_src.is_empty())) {
+            if !with_opt
+                && (nbr_src.len() + lcl_src.len() > 1
+                    || nbr_dst.len() + lcl_dst.len() > 1
+                    || ((sp, tm) != (0, 0) && nbr_src.is_empty() && lcl_src.is_empty()))
+            {
                 return None;
             }
             d.src[sp][tm] = src;
@@ -640,15 +757,28 @@ fn init_deps(slots: &[Vec<LayerId>], net: &Network, with_opt: bool) -> Option<De
 /// (tallest stripes first) that loses at most 5% utilization.
 fn alloc_proc(slots: &[Vec<LayerId>], net: &Network, proc: &NodeRegion) -> Option<Vec<NodeRegion>> {
     let total = proc.dim.size();
-    let ops: Vec<u64> = slots.iter().map(|s| s.iter().map(|&l| net.layer(l).total_ops(1)).sum()).collect();
+    let ops: Vec<u64> = slots
+        .iter()
+        .map(|s| s.iter().map(|&l| net.layer(l).total_ops(1)).sum())
+        .collect();
     let sum_ops: u64 = ops.iter().sum();
     let mut cfs = divisors(proc.dim.h);
     cfs.reverse();
     for cf in cfs {
-        let raw: Vec<f64> = ops.iter().map(|&o| o as f64 / sum_ops as f64 * total as f64).collect();
-        let mut nodes: Vec<u64> = raw.iter().map(|&r| ((r / cf as f64).round_ties_even() as u64).max(1) * cf).collect();
+        let raw: Vec<f64> = ops
+            .iter()
+            .map(|&o| o as f64 / sum_ops as f64 * total as f64)
+            .collect();
+        let mut nodes: Vec<u64> = raw
+            .iter()
+            .map(|&r| ((r / cf as f64).round_ties_even() as u64).max(1) * cf)
+            .collect();
         while nodes.iter().sum::<u64>() != total {
-            let diff: Vec<f64> = nodes.iter().zip(&raw).map(|(&n, &r)| n as f64 - r).collect();
+            let diff: Vec<f64> = nodes
+                .iter()
+                .zip(&raw)
+                .map(|(&n, &r)| n as f64 - r)
+                .collect();
             if nodes.iter().sum::<u64>() > total {
                 let i = first_max(&diff);
                 nodes[i] -= cf;
@@ -660,7 +790,11 @@ fn alloc_proc(slots: &[Vec<LayerId>], net: &Network, proc: &NodeRegion) -> Optio
         if nodes.contains(&0) {
             continue;
         }
-        let time = ops.iter().zip(&nodes).map(|(&o, &n)| o as f64 / n as f64).fold(f64::NEG_INFINITY, f64::max);
+        let time = ops
+            .iter()
+            .zip(&nodes)
+            .map(|(&o, &n)| o as f64 / n as f64)
+            .fold(f64::NEG_INFINITY, f64::max);
         let util = sum_ops as f64 / time / nodes.iter().sum::<u64>() as f64;
         if util >= 1.0 - 0.05 {
             return Some(proc.allocate(&nodes));
@@ -689,10 +823,19 @@ fn first_min(v: &[f64]) -> usize {
     best
 }
 
-fn alloc_resource(slots: &[Vec<LayerId>], net: &Network, whole: &Placement, deps: &Deps) -> Option<Vec<Vec<Placement>>> {
+fn alloc_resource(
+    slots: &[Vec<LayerId>],
+    net: &Network,
+    whole: &Placement,
+    deps: &Deps,
+) -> Option<Vec<Vec<Placement>>> {
     let subs = alloc_proc(slots, net, &whole.proc)?;
     let mut no_time_mux = net.len() == slots.iter().map(Vec::len).sum::<usize>();
-    if no_time_mux && slots.iter().any(|s| s.iter().filter(|&&l| net.layer(l).is_conv()).count() > 1) {
+    if no_time_mux
+        && slots
+            .iter()
+            .any(|s| s.iter().filter(|&&l| net.layer(l).is_conv()).count() > 1)
+    {
         no_time_mux = false;
     }
     let mut out = Vec::new();
@@ -703,7 +846,10 @@ fn alloc_resource(slots: &[Vec<LayerId>], net: &Network, whole: &Placement, deps
             let src = &deps.src[sp][tm];
             let src_region = if src.contains(&None) {
                 let me = SchedIdx { sp, tm };
-                deps.ifm_fwd.iter().find(|(_, v)| v[1..].contains(&me)).map_or(whole.src, |(_, v)| subs[v[0].sp])
+                deps.ifm_fwd
+                    .iter()
+                    .find(|(_, v)| v[1..].contains(&me))
+                    .map_or(whole.src, |(_, v)| subs[v[0].sp])
             } else if let Some(Some(i)) = src.first() {
                 subs[i.sp]
             } else {
@@ -711,7 +857,13 @@ fn alloc_resource(slots: &[Vec<LayerId>], net: &Network, whole: &Placement, deps
             };
             let dst = &deps.dst[sp][tm];
             let dst_region = if dst.contains(&None) { whole.dst } else { proc };
-            row.push(Placement { proc, dram: whole.dram, src: src_region, dst: dst_region, no_time_mux });
+            row.push(Placement {
+                proc,
+                dram: whole.dram,
+                src: src_region,
+                dst: dst_region,
+                no_time_mux,
+            });
         }
         out.push(row);
     }

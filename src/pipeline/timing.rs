@@ -47,7 +47,13 @@ impl Default for SegmentTiming {
 
 impl SegmentTiming {
     pub fn new() -> Self {
-        SegmentTiming { slots: Vec::new(), bat_ngrp: None, dram_time: 0, node_time: 0, critical_time: 0 }
+        SegmentTiming {
+            slots: Vec::new(),
+            bat_ngrp: None,
+            dram_time: 0,
+            node_time: 0,
+            critical_time: 0,
+        }
     }
 
     /// Segment time: nodes or DRAM, whichever is longer.
@@ -58,11 +64,10 @@ impl SegmentTiming {
     /// Relative slowdown against running each layer alone on its nodes.
     pub fn time_overhead(&self) -> f64 {
         let total_nodes: u64 = self.slots.iter().map(|s| s[0].num_nodes).sum();
-        let indv = self
-            .slots
-            .iter()
-            .flatten()
-            .fold(0.0, |acc, t| acc + (t.node_time as f64 * t.num_nodes as f64 / total_nodes as f64).max(t.dram_time as f64));
+        let indv = self.slots.iter().flatten().fold(0.0, |acc, t| {
+            acc + (t.node_time as f64 * t.num_nodes as f64 / total_nodes as f64)
+                .max(t.dram_time as f64)
+        });
         (self.time() as f64 - indv) / indv
     }
 
@@ -83,11 +88,19 @@ impl SegmentTiming {
             let p = self.slots[psp][ptm];
             let start;
             if psp == sp {
-                start = if !t.is_conv && t.top_ofm == p.ngrp { p.ts + p.time / p.ngrp } else { p.td };
+                start = if !t.is_conv && t.top_ofm == p.ngrp {
+                    p.ts + p.time / p.ngrp
+                } else {
+                    p.td
+                };
                 td = p.td + t.time;
             } else {
                 let grp = if t.is_conv { t.top_ifm } else { t.top_ofm };
-                start = if grp == p.ngrp { p.ts + p.time / p.ngrp } else { p.td };
+                start = if grp == p.ngrp {
+                    p.ts + p.time / p.ngrp
+                } else {
+                    p.td
+                };
             }
             ts = ts.max(start);
         }
@@ -101,10 +114,20 @@ impl SegmentTiming {
             ts,
             td,
         });
-        self.critical_time = self.slots.iter().map(|s| s[s.len() - 1].td - s[0].ts).max().unwrap_or(0);
+        self.critical_time = self
+            .slots
+            .iter()
+            .map(|s| s[s.len() - 1].td - s[0].ts)
+            .max()
+            .unwrap_or(0);
         self.dram_time += t.dram_time;
         let b = self.bat_ngrp.unwrap_or(1);
-        self.node_time = self.slots.iter().map(|s| (s[s.len() - 1].td + self.critical_time * (b - 1)) / b).max().unwrap_or(0);
+        self.node_time = self
+            .slots
+            .iter()
+            .map(|s| (s[s.len() - 1].td + self.critical_time * (b - 1)) / b)
+            .max()
+            .unwrap_or(0);
     }
 }
 
@@ -113,13 +136,30 @@ mod tests {
     use super::*;
 
     fn lt(time: u64, top_bat: u64, top_ofm: u64, is_conv: bool) -> LayerTimes {
-        LayerTimes { time, node_time: time, dram_time: 0, num_nodes: 4, top_bat, top_ifm: 1, top_ofm, is_conv }
+        LayerTimes {
+            time,
+            node_time: time,
+            dram_time: 0,
+            num_nodes: 4,
+            top_bat,
+            top_ifm: 1,
+            top_ofm,
+            is_conv,
+        }
     }
 
     #[test]
     fn single_layer_takes_its_time() {
         let mut s = SegmentTiming::new();
-        s.add(0, 0, LayerTimes { dram_time: 30, ..lt(100, 4, 2, true) }, &[]);
+        s.add(
+            0,
+            0,
+            LayerTimes {
+                dram_time: 30,
+                ..lt(100, 4, 2, true)
+            },
+            &[],
+        );
         assert_eq!((s.critical_time, s.node_time, s.time()), (100, 100, 100));
     }
 

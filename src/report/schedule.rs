@@ -184,11 +184,7 @@ pub fn schedule_document(
     cfg: &SearchConfig,
     s: &NetworkSchedule,
 ) -> Value {
-    let layers: Vec<Value> = s
-        .layers
-        .iter()
-        .map(|r| layer_doc(net, r))
-        .collect();
+    let layers: Vec<Value> = s.layers.iter().map(|r| layer_doc(net, r)).collect();
     let mut doc = Map::new();
     doc.insert("schema".into(), json!(SCHEMA));
     doc.insert("network".into(), json!(net.name()));

@@ -85,15 +85,49 @@ fn partition_summary(p: &PartitionScheme) -> String {
     }
 }
 
+/// The pipelined segments: slots side by side, layers in turn.
+fn segment_summary(s: &NetworkSchedule) -> String {
+    let mut out = String::from("\nseg: segment:slot.position; pipelined segments:");
+    for (i, g) in s.segments.iter().enumerate() {
+        if g.slots.iter().map(|sl| sl.layers.len()).sum::<usize>() < 2 {
+            continue;
+        }
+        let slots: Vec<String> = g
+            .slots
+            .iter()
+            .map(|sl| {
+                format!(
+                    "[{}] on {} nodes",
+                    sl.layers.join(" > "),
+                    sl.region.dim.size()
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "\n  {i}: {} | {} cycles",
+            slots.join(" || "),
+            fmt_count(g.time as f64)
+        ));
+    }
+    out
+}
+
 /// Per-layer schedule table: cycles, energy and its breakdown, active PEs
 /// and blocking, then totals. Fits 100 columns for typical layers.
 pub fn layer_table(net: &Network, hw: &Hardware, s: &NetworkSchedule) -> String {
     let e = &hw.energy;
     // The NoC column only where there is NoC traffic (multi-node chips).
     let noc = s.total_noc_cost > 0.0;
-    let mut header = vec![
-        "layer", "type", "cycles", "energy", "MAC", "DRAM", "buffer", "array", "RF",
-    ];
+    // Segments only where layers are pipelined.
+    let piped = s
+        .segments
+        .iter()
+        .any(|g| g.slots.iter().map(|sl| sl.layers.len()).sum::<usize>() > 1);
+    let mut header = vec!["layer", "type"];
+    if piped {
+        header.push("seg");
+    }
+    header.extend(["cycles", "energy", "MAC", "DRAM", "buffer", "array", "RF"]);
     if noc {
         header.push("NoC");
     }
@@ -116,10 +150,16 @@ pub fn layer_table(net: &Network, hw: &Hardware, s: &NetworkSchedule) -> String 
         let mut row = vec![
             Cell::new(&r.name),
             Cell::new(net.layer(r.layer).type_name()),
+        ];
+        if piped {
+            let (g, sp, tm) = r.sched_seq;
+            row.push(Cell::new(format!("{g}:{sp}.{tm}")));
+        }
+        row.extend([
             right(fmt_count(r.time as f64)),
             right(fmt_energy(r.cost)),
             right(fmt_energy(r.cost_op)),
-        ];
+        ]);
         row.extend(energies(&r.total_accesses()));
         if noc {
             row.push(right(fmt_energy(r.cost_noc)));
@@ -131,13 +171,15 @@ pub fn layer_table(net: &Network, hw: &Hardware, s: &NetworkSchedule) -> String 
         row.push(Cell::new(blocking_summary(&r.scheme.blocking)));
         t.add_row(row);
     }
-    let mut row = vec![
-        Cell::new("total"),
-        Cell::new(""),
+    let mut row = vec![Cell::new("total"), Cell::new("")];
+    if piped {
+        row.push(Cell::new(""));
+    }
+    row.extend([
         right(fmt_count(s.total_time as f64)),
         right(fmt_energy(s.total_cost)),
         right(fmt_energy(s.total_op_cost)),
-    ];
+    ]);
     row.extend(energies(&s.total_accesses));
     if noc {
         row.push(right(fmt_energy(s.total_noc_cost)));
@@ -154,7 +196,11 @@ pub fn layer_table(net: &Network, hw: &Hardware, s: &NetworkSchedule) -> String 
         } else {
             ""
         }
-    )
+    ) + &if piped {
+        segment_summary(s)
+    } else {
+        String::new()
+    }
 }
 
 /// The layer statistics table.

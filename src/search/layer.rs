@@ -10,13 +10,13 @@ use crate::blocking::{
     exhaustive, solver,
 };
 use crate::dims::{DataLoops, LoopDim, MemLevel, PerCat, PerLevel, PerLoop};
-use crate::pipeline::LayerTimes;
 use crate::hw::Hardware;
 use crate::mapping::{MappingError, NestedLoopDesc, row_stationary};
 use crate::network::{Layer, LayerId};
 use crate::partition::{
     BufShr, Coord, DataLayout, FmapRange, HopMemo, NodeRegion, PartitionScheme, RegionKind,
 };
+use crate::pipeline::LayerTimes;
 
 use super::SearchConfig;
 
@@ -209,9 +209,13 @@ pub fn search_node(
         if cfg.solve_loopblocking && nld.data_loops == DataLoops::CONV {
             for b in solver::solve(nld, env.gbuf_words, env.regf_words, env.bypass) {
                 evaluated += 1;
-                if let Ok(s) = blocking::evaluate(nld, &env, &hw.energy, &b, shared)
+                if let Ok(s) = blocking::evaluate(nld, &env, &hw.energy, &b)
                     && cstr.allows(&s.blocking)
                 {
+                    let s = match shared {
+                        Some(bs) => blocking::with_sharing(nld, &env, s, bs),
+                        None => s,
+                    };
                     schemes.push((nld_arc.clone(), s));
                 }
             }
@@ -292,7 +296,15 @@ pub fn layer_results(
             fwd,
         );
         for (nld, s) in &ns.schemes {
-            out.push(make_result(ctx, nld, s, unh, part, &ofmap_layout, sched_seq));
+            out.push(make_result(
+                ctx,
+                nld,
+                s,
+                unh,
+                part,
+                &ofmap_layout,
+                sched_seq,
+            ));
         }
     }
     let goal = ctx.cfg.goal;

@@ -24,10 +24,12 @@ use crate::dims::{MemLevel, PerCat, PerLevel};
 use crate::hw::{Dim2, Hardware, Memory};
 use crate::network::{Layer, LayerId, Network, Source};
 use crate::partition::{
-    Coord, DataLayout, FmapRange, HopMemo, NodeRegion, PartTarget, PartitionOptions, PartitionScheme,
-    RegionKind, gen_partition,
+    Coord, DataLayout, FmapRange, HopMemo, NodeRegion, PartTarget, PartitionOptions,
+    PartitionScheme, RegionKind, gen_partition,
 };
-use crate::pipeline::{Dag, LayerConstraint, PipelineSegment, SchedIdx, SegmentOptions, SegmentTiming, schedule_order};
+use crate::pipeline::{
+    Dag, LayerConstraint, PipelineSegment, SchedIdx, SegmentOptions, SegmentTiming, schedule_order,
+};
 use crate::util::Lru;
 
 pub use layer::{
@@ -263,7 +265,12 @@ impl Partial {
         match s {
             Source::Input => &self.input_layout,
             Source::Ext(i) => &self.ext_layouts[i],
-            Source::Layer(id) => &self.by_layer[id.0].as_ref().expect("producers are scheduled first").ofmap_layout,
+            Source::Layer(id) => {
+                &self.by_layer[id.0]
+                    .as_ref()
+                    .expect("producers are scheduled first")
+                    .ofmap_layout
+            }
         }
     }
 
@@ -277,12 +284,21 @@ impl Partial {
             .prevs(r.layer)
             .iter()
             .filter_map(|p| match p {
-                Source::Layer(id) if self.by_layer[id.0].as_ref().is_some_and(|q| q.sched_seq.0 == seg) => self.seg_pos[id.0],
+                Source::Layer(id)
+                    if self.by_layer[id.0]
+                        .as_ref()
+                        .is_some_and(|q| q.sched_seq.0 == seg) =>
+                {
+                    self.seg_pos[id.0]
+                }
                 _ => None,
             })
             .collect();
         let times = r.layer_times(net.layer(r.layer).is_conv());
-        self.timings.last_mut().expect("a segment is open").add(sp, tm, times, &prevs);
+        self.timings
+            .last_mut()
+            .expect("a segment is open")
+            .add(sp, tm, times, &prevs);
         self.sum_cost += r.cost;
         self.sum_static += r.cost_static;
         self.sum_time += r.time;
@@ -301,7 +317,16 @@ struct Searcher<'a> {
     n_layers: usize,
     node_cache: HashMap<(Layer, PartitionScheme, Placement, TopConstraint), Arc<NodeSchemes>>,
     memo: HopMemo,
-    sched_memo: Lru<(Layer, Placement, TopConstraint, DataLayout, (usize, usize, usize)), Vec<LayerResult>>,
+    sched_memo: Lru<
+        (
+            Layer,
+            Placement,
+            TopConstraint,
+            DataLayout,
+            (usize, usize, usize),
+        ),
+        Vec<LayerResult>,
+    >,
     evaluated: u64,
     /// Why each layer failed, for the error message.
     failures: HashMap<LayerId, NoSchedule>,
@@ -327,24 +352,57 @@ impl Searcher<'_> {
         let nl = self.net.get(id);
         let key = (nl.layer, *pl, *cstr, ifmap, seq);
         if let Some(r) = self.sched_memo.get(&key) {
-            return r.into_iter().map(|r| LayerResult { layer: id, name: nl.name.clone(), ..r }).collect();
+            return r
+                .into_iter()
+                .map(|r| LayerResult {
+                    layer: id,
+                    name: nl.name.clone(),
+                    ..r
+                })
+                .collect();
         }
         let slice = nl.layer.group_slice();
-        let parts = gen_partition(PartTarget::Layer(&slice), self.cfg.batch, pl.proc.dim, &self.cfg.partition, true);
-        let missing: Vec<&PartitionScheme> =
-            parts.iter().filter(|p| !self.node_cache.contains_key(&(slice, **p, *pl, *cstr))).collect();
+        let parts = gen_partition(
+            PartTarget::Layer(&slice),
+            self.cfg.batch,
+            pl.proc.dim,
+            &self.cfg.partition,
+            true,
+        );
+        let missing: Vec<&PartitionScheme> = parts
+            .iter()
+            .filter(|p| !self.node_cache.contains_key(&(slice, **p, *pl, *cstr)))
+            .collect();
         let (hw, cfg) = (self.hw, self.cfg);
-        let found: Vec<NodeSchemes> =
-            missing.par_iter().map(|p| search_node(&slice, cfg.batch, p, pl, hw, cfg, cstr)).collect();
+        let found: Vec<NodeSchemes> = missing
+            .par_iter()
+            .map(|p| search_node(&slice, cfg.batch, p, pl, hw, cfg, cstr))
+            .collect();
         for ns in found {
             self.evaluated += ns.evaluated;
-            self.node_cache.insert((slice, ns.part, *pl, *cstr), Arc::new(ns));
+            self.node_cache
+                .insert((slice, ns.part, *pl, *cstr), Arc::new(ns));
         }
-        let nodes: Vec<Arc<NodeSchemes>> = parts.iter().map(|p| self.node_cache[&(slice, *p, *pl, *cstr)].clone()).collect();
-        let ctx = LayerCtx { id, name: &nl.name, layer: &nl.layer, slice: &slice, batch: self.cfg.batch, placement: pl, hw: self.hw, cfg: self.cfg };
+        let nodes: Vec<Arc<NodeSchemes>> = parts
+            .iter()
+            .map(|p| self.node_cache[&(slice, *p, *pl, *cstr)].clone())
+            .collect();
+        let ctx = LayerCtx {
+            id,
+            name: &nl.name,
+            layer: &nl.layer,
+            slice: &slice,
+            batch: self.cfg.batch,
+            placement: pl,
+            hw: self.hw,
+            cfg: self.cfg,
+        };
         let results = layer_results(&ctx, &nodes, &key.3, &mut self.memo, seq);
         if results.is_empty() {
-            let reason = nodes.iter().find_map(|n| n.failure.clone()).unwrap_or(NoSchedule::Constraints);
+            let reason = nodes
+                .iter()
+                .find_map(|n| n.failure.clone())
+                .unwrap_or(NoSchedule::Constraints);
             self.failures.entry(id).or_insert(reason);
         }
         self.sched_memo.insert(key, results.clone());
@@ -365,7 +423,12 @@ impl Searcher<'_> {
     ) -> Vec<Partial> {
         let mut out = Vec::new();
         for prev in prev_tops {
-            let parts: Vec<&DataLayout> = self.net.prevs(id).iter().map(|&s| prev.source_layout(s)).collect();
+            let parts: Vec<&DataLayout> = self
+                .net
+                .prevs(id)
+                .iter()
+                .map(|&s| prev.source_layout(s))
+                .collect();
             let mut ifmap = DataLayout::concat(&parts);
             if let Some(r) = fwd {
                 ifmap.regions = vec![*r; ifmap.frngs.len()];
@@ -375,10 +438,16 @@ impl Searcher<'_> {
             // nn_dataflow updates the shared constraint in place: the first
             // previous schedule decides for all.
             if let Some(c) = cstr.update_from.take() {
-                let conv = prev.by_layer[c.0].as_ref().expect("the conv precedes in the segment");
+                let conv = prev.by_layer[c.0]
+                    .as_ref()
+                    .expect("the conv precedes in the segment");
                 cstr.topofm = conv.scheme.blocking.ts[0][LoopDim::Ofm];
             }
-            let top = TopConstraint { topbat: cstr.topbat, topifm: cstr.topifm, topofm: cstr.topofm };
+            let top = TopConstraint {
+                topbat: cstr.topbat,
+                topifm: cstr.topifm,
+                topofm: cstr.topofm,
+            };
             for r in self.schedule_layer(id, pl, &top, ifmap, (seg, sp, tm)) {
                 let mut p = prev.clone();
                 p.push(self.net, r);
@@ -397,14 +466,25 @@ impl Searcher<'_> {
         let mut frontier: Vec<Vec<u64>> = Vec::new();
         let mut tops = Vec::new();
         for (mut cstr, hints) in seg.constraints(max_ovhd) {
-            if frontier.iter().any(|f| hints.iter().zip(f).all(|(h, f)| h >= f)) {
+            if frontier
+                .iter()
+                .any(|f| hints.iter().zip(f).all(|(h, f)| h >= f))
+            {
                 continue;
             }
             let mut curr = prev_tops.to_vec();
             for (sp, slot) in seg.slots.iter().enumerate() {
                 for (tm, &id) in slot.iter().enumerate() {
                     let idx = SchedIdx { sp, tm };
-                    curr = self.layer_step(id, &seg.placements[sp][tm], &mut cstr[sp][tm], sp, tm, fwd.get(&idx), &curr);
+                    curr = self.layer_step(
+                        id,
+                        &seg.placements[sp][tm],
+                        &mut cstr[sp][tm],
+                        sp,
+                        tm,
+                        fwd.get(&idx),
+                        &curr,
+                    );
                 }
             }
             curr.retain(|p| p.timings.iter().all(|t| t.time_overhead() <= max_ovhd));
@@ -454,7 +534,11 @@ pub fn schedule(
         let mut here = Vec::new();
         for seg in segments.iter().filter(|g| g.last() == id) {
             let first = pos[seg.slots[0][0].0];
-            let prev = if first == 0 { &initial } else { &tops[first - 1] };
+            let prev = if first == 0 {
+                &initial
+            } else {
+                &tops[first - 1]
+            };
             if prev.is_empty() {
                 continue;
             }
@@ -472,7 +556,10 @@ pub fn schedule(
             .iter()
             .find_map(|id| s.failures.get(id).map(|r| (*id, r.clone())))
             .unwrap_or((order[0], NoSchedule::Constraints));
-        return Err(SearchError::NoSchedule { layer: net.layer_name(layer).to_string(), reason });
+        return Err(SearchError::NoSchedule {
+            layer: net.layer_name(layer).to_string(),
+            reason,
+        });
     };
     let sched = finish(net, hw, best, s.evaluated);
     check_consistency(net, cfg, &sched)?;
@@ -482,8 +569,16 @@ pub fn schedule(
 /// Candidate segments in nn_dataflow's order: every layer alone, then the
 /// vertex runs as spatial pipelines (one slot per vertex) and temporal ones
 /// (everything in one slot), when enabled and valid.
-fn gen_segments(net: &Network, dag: &Dag, cfg: &SearchConfig, whole: &Placement, gbuf_words: u64) -> Vec<PipelineSegment> {
-    let opts = SegmentOptions { with_opt: cfg.pipeline.optimize };
+fn gen_segments(
+    net: &Network,
+    dag: &Dag,
+    cfg: &SearchConfig,
+    whole: &Placement,
+    gbuf_words: u64,
+) -> Vec<PipelineSegment> {
+    let opts = SegmentOptions {
+        with_opt: cfg.pipeline.optimize,
+    };
     let mut out: Vec<PipelineSegment> = Vec::new();
     let push = |seg: Option<PipelineSegment>, out: &mut Vec<PipelineSegment>| {
         if let Some(seg) = seg {
@@ -493,7 +588,10 @@ fn gen_segments(net: &Network, dag: &Dag, cfg: &SearchConfig, whole: &Placement,
         }
     };
     for id in net.ids() {
-        push(PipelineSegment::new(vec![vec![id]], net, cfg.batch, whole, gbuf_words, opts), &mut out);
+        push(
+            PipelineSegment::new(vec![vec![id]], net, cfg.batch, whole, gbuf_words, opts),
+            &mut out,
+        );
     }
     if !(cfg.pipeline.interlayer || cfg.pipeline.save_writeback) {
         return out;
@@ -516,7 +614,10 @@ fn gen_segments(net: &Network, dag: &Dag, cfg: &SearchConfig, whole: &Placement,
             }
         }
         for c in cands {
-            push(PipelineSegment::new(c, net, cfg.batch, whole, gbuf_words, opts), &mut out);
+            push(
+                PipelineSegment::new(c, net, cfg.batch, whole, gbuf_words, opts),
+                &mut out,
+            );
         }
     }
     out
@@ -526,17 +627,31 @@ fn gen_segments(net: &Network, dag: &Dag, cfg: &SearchConfig, whole: &Placement,
 /// inputs, partitioned alike) over the source region.
 fn initial_partials(net: &Network, cfg: &SearchConfig, pl: &Placement) -> Vec<Partial> {
     let inp = net.input();
-    let target = PartTarget::Input { nofm: inp.n, hofm: inp.h, wofm: inp.w };
+    let target = PartTarget::Input {
+        nofm: inp.n,
+        hofm: inp.h,
+        wofm: inp.w,
+    };
     gen_partition(target, cfg.batch, pl.src.dim, &cfg.partition, true)
         .into_iter()
         .map(|part| {
             let proj = part.projection(&pl.src, true);
-            let layout = |n, h, w| Arc::new(DataLayout::single(FmapRange::full(cfg.batch, n, h, w), pl.src, proj));
+            let layout = |n, h, w| {
+                Arc::new(DataLayout::single(
+                    FmapRange::full(cfg.batch, n, h, w),
+                    pl.src,
+                    proj,
+                ))
+            };
             Partial {
                 layers: Vec::new(),
                 by_layer: vec![None; net.len()],
                 input_layout: layout(inp.n, inp.h, inp.w),
-                ext_layouts: net.exts().iter().map(|e| layout(e.shape.n, e.shape.h, e.shape.w)).collect(),
+                ext_layouts: net
+                    .exts()
+                    .iter()
+                    .map(|e| layout(e.shape.n, e.shape.h, e.shape.w))
+                    .collect(),
                 sum_cost: 0.0,
                 sum_static: 0.0,
                 sum_time: 0,
@@ -565,17 +680,27 @@ fn finish(net: &Network, hw: &Hardware, p: Partial, evaluated: u64) -> NetworkSc
     // The breakdown is recomputed from the totals, so static energy follows
     // the schedule's time rather than the sum of layer times.
     let e = &hw.energy;
-    let c_acc = MemLevel::ALL.iter().fold(0.0, |s, &m| s + acc[m] * e.access(m));
+    let c_acc = MemLevel::ALL
+        .iter()
+        .fold(0.0, |s, &m| s + acc[m] * e.access(m));
     let mut segments: Vec<Segment> = p
         .timings
         .iter()
-        .map(|t| Segment { slots: Vec::new(), time: t.time(), dram_time: t.dram_time, critical_time: t.critical_time })
+        .map(|t| Segment {
+            slots: Vec::new(),
+            time: t.time(),
+            dram_time: t.dram_time,
+            critical_time: t.critical_time,
+        })
         .collect();
     for r in &layers {
         let (g, sp, _) = r.sched_seq;
         let slots = &mut segments[g].slots;
         if slots.len() <= sp {
-            slots.push(SegmentSlot { layers: Vec::new(), region: r.placement.proc });
+            slots.push(SegmentSlot {
+                layers: Vec::new(),
+                region: r.placement.proc,
+            });
         }
         slots[sp].layers.push(r.name.clone());
     }
@@ -655,12 +780,42 @@ mod tests {
     #[test]
     fn segments_and_constraints_match_nn_dataflow() {
         // (interlayer, save-writeback, optimizations) -> (segments, constraints)
-        let flags = [(false, false, true), (true, false, true), (true, true, true), (false, true, true), (true, false, false)];
+        let flags = [
+            (false, false, true),
+            (true, false, true),
+            (true, true, true),
+            (false, true, true),
+            (true, false, false),
+        ];
         let cases: [(&str, u64, u64, u64, [(usize, usize); 5]); 4] = [
-            ("alex_net", 16, 4, 133032, [(19, 19), (33, 1224), (59, 1354), (51, 179), (31, 79)]),
-            ("lstm_phoneme", 4, 2, 32768, [(10, 10), (17, 31), (18, 34), (14, 22), (13, 19)]),
-            ("mlp_l", 64, 4, 133032, [(4, 4), (6, 123), (12, 165), (10, 46), (6, 18)]),
-            ("googlenet", 4, 4, 133032, [(63, 63), (96, 528), (118, 594), (90, 144), (80, 114)]),
+            (
+                "alex_net",
+                16,
+                4,
+                133032,
+                [(19, 19), (33, 1224), (59, 1354), (51, 179), (31, 79)],
+            ),
+            (
+                "lstm_phoneme",
+                4,
+                2,
+                32768,
+                [(10, 10), (17, 31), (18, 34), (14, 22), (13, 19)],
+            ),
+            (
+                "mlp_l",
+                64,
+                4,
+                133032,
+                [(4, 4), (6, 123), (12, 165), (10, 46), (6, 18)],
+            ),
+            (
+                "googlenet",
+                4,
+                4,
+                133032,
+                [(63, 63), (96, 528), (118, 594), (90, 144), (80, 114)],
+            ),
         ];
         for (name, batch, nodes, gbuf, want) in cases {
             let net = zoo::get(name).unwrap();
@@ -672,8 +827,15 @@ mod tests {
                 cfg.pipeline.save_writeback = *swb;
                 cfg.pipeline.optimize = *opt;
                 let segs = gen_segments(&net, &dag, &cfg, &whole_chip(&hw), hw.gbuf_words);
-                let cstrs: usize = segs.iter().map(|s| s.constraints(f64::INFINITY).len()).sum();
-                assert_eq!((segs.len(), cstrs), (nseg, ncstr), "{name} interlayer={il} savewb={swb} opt={opt}");
+                let cstrs: usize = segs
+                    .iter()
+                    .map(|s| s.constraints(f64::INFINITY).len())
+                    .sum();
+                assert_eq!(
+                    (segs.len(), cstrs),
+                    (nseg, ncstr),
+                    "{name} interlayer={il} savewb={swb} opt={opt}"
+                );
             }
         }
     }
@@ -685,7 +847,15 @@ mod tests {
         let net = zoo::get("alex_net").unwrap();
         let hw = hw(4, 133032);
         let (fc1, fc2) = (net.find("fc1").unwrap(), net.find("fc2").unwrap());
-        let seg = PipelineSegment::new(vec![vec![fc1], vec![fc2]], &net, 16, &whole_chip(&hw), hw.gbuf_words, SegmentOptions { with_opt: true }).unwrap();
+        let seg = PipelineSegment::new(
+            vec![vec![fc1], vec![fc2]],
+            &net,
+            16,
+            &whole_chip(&hw),
+            hw.gbuf_words,
+            SegmentOptions { with_opt: true },
+        )
+        .unwrap();
         let cs = seg.constraints(f64::INFINITY);
         assert_eq!(cs.len(), 25);
         let vals = [1, 2, 4, 8, 16];
