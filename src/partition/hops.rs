@@ -1,12 +1,18 @@
 //! NoC hops to bring one copy of each data category to the nodes that
 //! process a partitioned layer, and to send results to where they are stored.
 
-use super::layout::{DataLayout, FmapRange, spanning_tree};
+use super::layout::{DataLayout, FmapRange, Pieces, spanning_tree};
 use super::region::{Coord, NodeRegion};
 use super::scheme::{PartDim, PartIdx, PartitionScheme};
 use crate::dims::PerCat;
 use crate::network::Layer;
 use crate::util::{Lru, idivc, ith_range};
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use crate::dims::DataCat;
 
 /// The filter channel ranges (input, output), input and output ranges one
 /// part processes.
@@ -54,10 +60,27 @@ pub fn proc_data_range(
 }
 
 /// Groups of nodes by the range they need, in first-seen order.
-fn group<K: PartialEq + Copy>(groups: &mut Vec<(K, Vec<Coord>)>, k: K, c: Coord) {
-    match groups.iter_mut().find(|(g, _)| *g == k) {
-        Some((_, v)) => v.push(c),
-        None => groups.push((k, vec![c])),
+struct Grouper<K> {
+    groups: Vec<(K, Vec<Coord>)>,
+    index: HashMap<K, usize>,
+}
+
+impl<K: Eq + std::hash::Hash + Copy> Grouper<K> {
+    fn new() -> Self {
+        Grouper {
+            groups: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+
+    fn add(&mut self, k: K, c: Coord) {
+        match self.index.get(&k) {
+            Some(&i) => self.groups[i].1.push(c),
+            None => {
+                self.index.insert(k, self.groups.len());
+                self.groups.push((k, vec![c]));
+            }
+        }
     }
 }
 
@@ -77,23 +100,23 @@ fn node_groups(
     region: &NodeRegion,
     part: &PartitionScheme,
 ) -> NodeGroups {
-    let mut g = NodeGroups {
-        fil: Vec::new(),
-        ifm: Vec::new(),
-        ofm: Vec::new(),
-    };
+    let (mut fil, mut ifm, mut ofm) = (Grouper::new(), Grouper::new(), Grouper::new());
     for pidx in part.pidxs() {
         let c = part.coordinate(region, &pidx);
         let (fi, fo, i, o) = proc_data_range(layer, batch, part, &pidx);
         if i.size() > 0 && o.size() > 0 {
-            group(&mut g.ifm, i, c);
-            group(&mut g.ofm, o, c);
+            ifm.add(i, c);
+            ofm.add(o, c);
             if fi.1 > fi.0 && fo.1 > fo.0 {
-                group(&mut g.fil, (fi, fo), c);
+                fil.add((fi, fo), c);
             }
         }
     }
-    g
+    NodeGroups {
+        fil: fil.groups,
+        ifm: ifm.groups,
+        ofm: ofm.groups,
+    }
 }
 
 fn fil_hops(
@@ -124,13 +147,14 @@ fn fil_hops(
     n
 }
 
-fn ifm_hops(layout: &DataLayout, ifm: &[(FmapRange, Vec<Coord>)], forwarding: bool) -> u64 {
+fn ifm_hops(pieces: &Pieces, ifm: &[(FmapRange, Vec<Coord>)], forwarding: bool) -> u64 {
     ifm.iter()
-        .map(|(i, coords)| layout.nhops_to(i, coords, forwarding))
+        .map(|(i, coords)| pieces.nhops_to(i, coords, forwarding))
         .sum()
 }
 
 fn ofm_hops(layout: &DataLayout, ofm: &[(FmapRange, Vec<Coord>)], forwarding: bool) -> u64 {
+    let layout = layout.pieces();
     let mut n = 0;
     for (o, coords) in ofm {
         n += if forwarding {
@@ -213,80 +237,128 @@ impl HopMemo {
         }
     }
 
-    /// Hops to move each data category of `layer` once between the nodes
-    /// of `region` running `part` and where the data is: filters from the
-    /// `filter_nodes`, inputs from `ifmap_layout`, outputs to
-    /// `ofmap_layout`. With `forwarding`, nodes needing the same data fetch
-    /// it once and pass it on.
-    #[allow(clippy::too_many_arguments)]
-    pub fn unit_nhops(
-        &mut self,
-        layer: &Layer,
-        batch: u64,
-        region: &NodeRegion,
-        part: &PartitionScheme,
-        filter_nodes: &[Coord],
-        ifmap_layout: &DataLayout,
-        ofmap_layout: &DataLayout,
-        forwarding: bool,
-    ) -> PerCat<u64> {
-        let g = node_groups(layer, batch, region, part);
-        let in_place = ofmap_layout.parts.as_slice() == [*part]
-            && ofmap_layout.regions.as_slice() == [*region];
+    /// Hops to move each data category once between the processing nodes
+    /// and where the data is, for each query in order. The counts are
+    /// computed in parallel; the memo is then consulted and filled in
+    /// query order, as nn_dataflow's calls would.
+    pub fn unit_nhops(&mut self, queries: &[HopQuery<'_>]) -> Vec<PerCat<u64>> {
+        // Queries mostly share their input layout: resolve each once.
+        let mut layouts: Vec<&DataLayout> = Vec::new();
+        for q in queries {
+            if !layouts
+                .iter()
+                .any(|l| std::ptr::eq(*l, q.ifmap_layout) || *l == q.ifmap_layout)
+            {
+                layouts.push(q.ifmap_layout);
+            }
+        }
+        let pieces: Vec<Pieces> = layouts.par_iter().map(|l| l.pieces()).collect();
+        let computed: Vec<Computed> = queries
+            .par_iter()
+            .map(|q| {
+                let i = layouts
+                    .iter()
+                    .position(|l| std::ptr::eq(*l, q.ifmap_layout) || *l == q.ifmap_layout)
+                    .expect("collected above");
+                compute(q, &pieces[i], self.exact)
+            })
+            .collect();
         if self.exact {
-            let ofm = if in_place {
-                0
-            } else {
-                ofm_hops(ofmap_layout, &g.ofm, forwarding)
-            };
-            return PerCat([
-                fil_hops(layer, filter_nodes, &g.fil, forwarding),
-                ifm_hops(ifmap_layout, &g.ifm, forwarding),
-                ofm,
-            ]);
+            return computed.into_iter().map(|c| c.value).collect();
         }
-        let mut fnodes = filter_nodes.to_vec();
-        fnodes.sort();
-        fnodes.dedup();
-        let okey = (
-            *layer,
-            batch,
-            *region,
-            *part,
-            fnodes.clone(),
-            ifmap_layout.clone(),
-            ofmap_layout.clone(),
-            forwarding,
-        );
-        if let Some(v) = self.outer.get(&okey) {
-            return v;
-        }
-        let fkey = (*layer, fnodes, group_key(&g.fil), forwarding);
-        let fil = self.fil.get(&fkey).unwrap_or_else(|| {
-            let v = fil_hops(layer, filter_nodes, &g.fil, forwarding);
-            self.fil.insert(fkey, v);
-            v
-        });
-        let ikey = (ifmap_layout.clone(), group_key(&g.ifm), forwarding);
-        let ifm = self.ifm.get(&ikey).unwrap_or_else(|| {
-            let v = ifm_hops(ifmap_layout, &g.ifm, forwarding);
-            self.ifm.insert(ikey, v);
-            v
-        });
-        let ofm = if in_place {
-            0
-        } else {
-            let okey2 = (ofmap_layout.clone(), group_key(&g.ofm), forwarding);
-            self.ofm.get(&okey2).unwrap_or_else(|| {
-                let v = ofm_hops(ofmap_layout, &g.ofm, forwarding);
-                self.ofm.insert(okey2, v);
+        computed
+            .into_iter()
+            .map(|c| {
+                let keys = c.keys.expect("keys are made unless exact");
+                if let Some(v) = self.outer.get(&keys.outer) {
+                    return v;
+                }
+                let fil = self.fil.get(&keys.fil).unwrap_or_else(|| {
+                    self.fil.insert(keys.fil, c.value[DataCat::Fil]);
+                    c.value[DataCat::Fil]
+                });
+                let ifm = self.ifm.get(&keys.ifm).unwrap_or_else(|| {
+                    self.ifm.insert(keys.ifm, c.value[DataCat::Ifm]);
+                    c.value[DataCat::Ifm]
+                });
+                let ofm = match keys.ofm {
+                    None => 0,
+                    Some(k) => self.ofm.get(&k).unwrap_or_else(|| {
+                        self.ofm.insert(k, c.value[DataCat::Ofm]);
+                        c.value[DataCat::Ofm]
+                    }),
+                };
+                let v = PerCat([fil, ifm, ofm]);
+                self.outer.insert(keys.outer, v);
                 v
             })
-        };
-        let v = PerCat([fil, ifm, ofm]);
-        self.outer.insert(okey, v);
-        v
+            .collect()
     }
+}
+
+/// One hop count to make: filters from `filter_nodes`, inputs from
+/// `ifmap_layout` and outputs to `ofmap_layout`, for `layer` run by
+/// `region` under `part`. With `forwarding`, nodes needing the same data
+/// fetch it once and pass it on.
+#[derive(Clone, Copy, Debug)]
+pub struct HopQuery<'a> {
+    pub layer: &'a Layer,
+    pub batch: u64,
+    pub region: &'a NodeRegion,
+    pub part: &'a PartitionScheme,
+    pub filter_nodes: &'a [Coord],
+    pub ifmap_layout: &'a DataLayout,
+    pub ofmap_layout: &'a DataLayout,
+    pub forwarding: bool,
+}
+
+struct MemoKeys {
+    outer: OuterKey,
+    fil: (Layer, Vec<Coord>, GroupKey<FilRange>, bool),
+    ifm: (DataLayout, GroupKey<FmapRange>, bool),
+    ofm: Option<(DataLayout, GroupKey<FmapRange>, bool)>,
+}
+
+struct Computed {
+    value: PerCat<u64>,
+    keys: Option<MemoKeys>,
+}
+
+fn compute(q: &HopQuery<'_>, ifmap_pieces: &Pieces, exact: bool) -> Computed {
+    let g = node_groups(q.layer, q.batch, q.region, q.part);
+    let in_place = q.ofmap_layout.parts.as_slice() == [*q.part]
+        && q.ofmap_layout.regions.as_slice() == [*q.region];
+    let ofm = if in_place {
+        0
+    } else {
+        ofm_hops(q.ofmap_layout, &g.ofm, q.forwarding)
+    };
+    let value = PerCat([
+        fil_hops(q.layer, q.filter_nodes, &g.fil, q.forwarding),
+        ifm_hops(ifmap_pieces, &g.ifm, q.forwarding),
+        ofm,
+    ]);
+    let keys = (!exact).then(|| {
+        let mut fnodes = q.filter_nodes.to_vec();
+        fnodes.sort();
+        fnodes.dedup();
+        MemoKeys {
+            outer: (
+                *q.layer,
+                q.batch,
+                *q.region,
+                *q.part,
+                fnodes.clone(),
+                q.ifmap_layout.clone(),
+                q.ofmap_layout.clone(),
+                q.forwarding,
+            ),
+            fil: (*q.layer, fnodes, group_key(&g.fil), q.forwarding),
+            ifm: (q.ifmap_layout.clone(), group_key(&g.ifm), q.forwarding),
+            ofm: (!in_place).then(|| (q.ofmap_layout.clone(), group_key(&g.ofm), q.forwarding)),
+        }
+    });
+    Computed { value, keys }
 }
 
 #[cfg(test)]

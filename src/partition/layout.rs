@@ -95,32 +95,24 @@ impl DataLayout {
         }
     }
 
+    /// The stored pieces: each node with the range it holds.
+    pub fn pieces(&self) -> Pieces {
+        let mut pieces = Vec::new();
+        for ((f, region), part) in self.frngs.iter().zip(&self.regions).zip(&self.parts) {
+            for pidx in part.pidxs() {
+                pieces.push((part.coordinate(region, &pidx), part.fmap_range(f, &pidx)));
+            }
+        }
+        Pieces {
+            pieces,
+            complete: self.complete_fmap_range(),
+        }
+    }
+
     /// Word-hops to bring `frng` to each of `dests`: with `forwarding`, to
     /// the nearest one, which passes it on along a minimum spanning tree.
     pub fn nhops_to(&self, frng: &FmapRange, dests: &[Coord], forwarding: bool) -> u64 {
-        let mut per_dest = vec![0u64; dests.len()];
-        for ((f, region), part) in self.frngs.iter().zip(&self.regions).zip(&self.parts) {
-            if frng.overlap_size(f) == 0 {
-                continue;
-            }
-            for pidx in part.pidxs() {
-                let src = part.coordinate(region, &pidx);
-                let size = frng.overlap_size(&part.fmap_range(f, &pidx));
-                if size == 0 {
-                    continue;
-                }
-                for (n, d) in per_dest.iter_mut().zip(dests) {
-                    *n += size * d.hop_dist(src);
-                }
-            }
-        }
-        if forwarding {
-            let nearest = per_dest.iter().copied().min().unwrap_or(0);
-            let total = self.complete_fmap_range().overlap_size(frng);
-            nearest + total * spanning_tree(&[], dests)
-        } else {
-            per_dest.iter().sum()
-        }
+        self.pieces().nhops_to(frng, dests, forwarding)
     }
 
     /// Whether every node of the layout lies in one of `regions` of the
@@ -130,6 +122,35 @@ impl DataLayout {
             r.nodes()
                 .all(|c| regions.iter().any(|o| o.kind == r.kind && o.contains(c)))
         })
+    }
+}
+
+/// A layout resolved to nodes, for repeated hop counts.
+#[derive(Clone, Debug)]
+pub struct Pieces {
+    pieces: Vec<(Coord, FmapRange)>,
+    complete: FmapRange,
+}
+
+impl Pieces {
+    /// See `DataLayout::nhops_to`.
+    pub fn nhops_to(&self, frng: &FmapRange, dests: &[Coord], forwarding: bool) -> u64 {
+        let mut per_dest = vec![0u64; dests.len()];
+        for (src, piece) in &self.pieces {
+            let size = frng.overlap_size(piece);
+            if size == 0 {
+                continue;
+            }
+            for (n, d) in per_dest.iter_mut().zip(dests) {
+                *n += size * d.hop_dist(*src);
+            }
+        }
+        if forwarding {
+            let nearest = per_dest.iter().copied().min().unwrap_or(0);
+            nearest + self.complete.overlap_size(frng) * spanning_tree(&[], dests)
+        } else {
+            per_dest.iter().sum()
+        }
     }
 }
 

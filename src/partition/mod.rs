@@ -9,7 +9,7 @@ mod region;
 mod scheme;
 
 pub use bufshr::BufShr;
-pub use hops::{HopMemo, proc_data_range};
-pub use layout::{DataLayout, FmapRange, spanning_tree};
+pub use hops::{HopMemo, HopQuery, proc_data_range};
+pub use layout::{DataLayout, FmapRange, Pieces, spanning_tree};
 pub use region::{Coord, NodeRegion, RegionKind};
 pub use scheme::{PartDim, PartIdx, PartTarget, PartitionOptions, PartitionScheme, gen_partition};

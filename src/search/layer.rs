@@ -14,7 +14,8 @@ use crate::hw::Hardware;
 use crate::mapping::{MappingError, NestedLoopDesc, row_stationary};
 use crate::network::{Layer, LayerId};
 use crate::partition::{
-    BufShr, Coord, DataLayout, FmapRange, HopMemo, NodeRegion, PartitionScheme, RegionKind,
+    BufShr, Coord, DataLayout, FmapRange, HopMemo, HopQuery, NodeRegion, PartitionScheme,
+    RegionKind,
 };
 use crate::pipeline::LayerTimes;
 
@@ -263,48 +264,49 @@ pub fn layer_results(
     let fwd = ctx.cfg.access_forwarding || ctx.cfg.gbuf_sharing;
     let l = ctx.layer;
     let ofrng = FmapRange::full(ctx.batch, l.nofm(), l.hofm(), l.wofm());
-    let mut out = Vec::new();
-    for ns in nodes {
-        if ns.schemes.is_empty() {
-            continue;
-        }
-        let part = &ns.part;
-        let ofmap_layout = Arc::new(DataLayout::single(
-            ofrng,
-            pl.dst,
-            part.projection(&pl.dst, true),
-        ));
-        let slice_layout = if ctx.slice == ctx.layer {
-            ofmap_layout.clone()
-        } else {
-            let s = ctx.slice;
-            let r = FmapRange::full(ctx.batch, s.nofm(), s.hofm(), s.wofm());
-            Arc::new(DataLayout::single(
-                r,
-                pl.dst,
-                part.projection(&pl.dst, true),
-            ))
-        };
-        let unh = memo.unit_nhops(
-            ctx.slice,
-            ctx.batch,
-            &pl.proc,
-            part,
-            &filter_nodes,
+    // Output layouts of the layer (and of one group, which hops count).
+    let live: Vec<&NodeSchemes> = nodes
+        .iter()
+        .map(|n| n.as_ref())
+        .filter(|n| !n.schemes.is_empty())
+        .collect();
+    let layouts: Vec<(Arc<DataLayout>, Arc<DataLayout>)> = live
+        .iter()
+        .map(|ns| {
+            let proj = ns.part.projection(&pl.dst, true);
+            let full = Arc::new(DataLayout::single(ofrng, pl.dst, proj));
+            let slice = if ctx.slice == ctx.layer {
+                full.clone()
+            } else {
+                let s = ctx.slice;
+                Arc::new(DataLayout::single(
+                    FmapRange::full(ctx.batch, s.nofm(), s.hofm(), s.wofm()),
+                    pl.dst,
+                    proj,
+                ))
+            };
+            (full, slice)
+        })
+        .collect();
+    let queries: Vec<HopQuery<'_>> = live
+        .iter()
+        .zip(&layouts)
+        .map(|(ns, (_, slice))| HopQuery {
+            layer: ctx.slice,
+            batch: ctx.batch,
+            region: &pl.proc,
+            part: &ns.part,
+            filter_nodes: &filter_nodes,
             ifmap_layout,
-            &slice_layout,
-            fwd,
-        );
+            ofmap_layout: slice,
+            forwarding: fwd,
+        })
+        .collect();
+    let hops = memo.unit_nhops(&queries);
+    let mut out = Vec::new();
+    for ((ns, (full, _)), unh) in live.iter().zip(&layouts).zip(hops) {
         for (nld, s) in &ns.schemes {
-            out.push(make_result(
-                ctx,
-                nld,
-                s,
-                unh,
-                part,
-                &ofmap_layout,
-                sched_seq,
-            ));
+            out.push(make_result(ctx, nld, s, unh, &ns.part, full, sched_seq));
         }
     }
     let goal = ctx.cfg.goal;
