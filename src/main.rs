@@ -275,7 +275,7 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
         ),
         ("--layer-pipeline-max-degree", a.layer_pipeline_max_degree),
     ] {
-        if v.is_some_and(|v| !(v >= 0.0)) {
+        if v.is_some_and(|v| v.is_nan() || v < 0.0) {
             user(Err(anyhow::anyhow!("{flag} must be a non-negative number")))?;
         }
     }

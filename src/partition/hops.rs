@@ -414,17 +414,18 @@ mod tests {
         let d = Dim2::new;
         let il = layout(8, 6, 18, 18, Coord::new(-2, -2), d(2, 1), d(1, 1), d(2, 2));
         let ol = layout(8, 8, 16, 16, Coord::new(2, 2), d(1, 1), d(2, 1), d(2, 2));
-        let mut memo = HopMemo::new(true);
-        let n = memo.unit_nhops(
-            &layer,
-            8,
-            &region,
-            &part,
-            &[Coord::new(0, 0)],
-            &il,
-            &ol,
-            false,
-        );
+        let fnodes = [Coord::new(0, 0)];
+        let q = HopQuery {
+            layer: &layer,
+            batch: 8,
+            region: &region,
+            part: &part,
+            filter_nodes: &fnodes,
+            ifmap_layout: &il,
+            ofmap_layout: &ol,
+            forwarding: false,
+        };
+        let n = HopMemo::new(true).unit_nhops(&[q])[0];
         let fil: u64 = 6 * 4 * 3 * 3 * (0..4).flat_map(|h| (0..4).map(move |w| h + w)).sum::<u64>();
         let ifm = 4
             * 6
@@ -447,21 +448,14 @@ mod tests {
                 + (6 + 8) * 9);
         let ofm = 4 * 4 * 8 * 8 * ((4 + 2 + 3 + 1) + (4 + 2 + 3 + 1) + (3 + 1 + 2) + (3 + 1 + 2));
         assert_eq!(n.0, [fil, ifm, ofm]);
-        // The memoized count agrees on a first call.
+        // The memoized count agrees on a first call, and on a repeat.
         let mut memo = HopMemo::new(false);
         assert_eq!(
-            memo.unit_nhops(
-                &layer,
-                8,
-                &region,
-                &part,
-                &[Coord::new(0, 0)],
-                &il,
-                &ol,
-                false
-            )
-            .0,
-            [fil, ifm, ofm]
+            memo.unit_nhops(&[q, q])
+                .iter()
+                .map(|v| v.0)
+                .collect::<Vec<_>>(),
+            [[fil, ifm, ofm]; 2]
         );
     }
 }

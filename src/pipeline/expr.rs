@@ -58,11 +58,7 @@ impl Expr {
     /// Symbols the expression mentions.
     pub fn symbols(&self, out: &mut Vec<SymId>) {
         match self {
-            Expr::Sym(s) => {
-                if !out.contains(s) {
-                    out.push(*s)
-                }
-            }
+            Expr::Sym(s) if !out.contains(s) => out.push(*s),
             Expr::Eq(x, _) => x.symbols(out),
             Expr::Pw { then, cond, other } => {
                 then.symbols(out);

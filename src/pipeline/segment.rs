@@ -516,10 +516,10 @@ impl PipelineSegment {
                         sym2conv.push((s, l));
                     }
                 }
-            } else if let Expr::Sym(s) = topofm {
-                if sym2conv.iter().any(|e| e.0 == s) {
-                    sym2lrs.entry(s).or_default().push(l);
-                }
+            } else if let Expr::Sym(s) = topofm
+                && sym2conv.iter().any(|e| e.0 == s)
+            {
+                sym2lrs.entry(s).or_default().push(l);
             }
         }
         let mut lr2conv: HashMap<LayerId, LayerId> = HashMap::new();

@@ -110,10 +110,10 @@ impl SearchConfig {
         if self.solve_loopblocking && self.pipeline.save_writeback {
             return bad("the loop blocking solver cannot be combined with save-writeback");
         }
-        if !(self.pipeline.time_overhead >= 0.0) {
+        if self.pipeline.time_overhead.is_nan() || self.pipeline.time_overhead < 0.0 {
             return bad("the layer pipeline time overhead must be non-negative");
         }
-        if !(self.pipeline.max_degree >= 0.0) {
+        if self.pipeline.max_degree.is_nan() || self.pipeline.max_degree < 0.0 {
             return bad("the layer pipeline degree must be non-negative");
         }
         Ok(())
@@ -309,6 +309,16 @@ impl Partial {
     }
 }
 
+/// A layer's scheduling condition, as nn_dataflow memoizes layer searches:
+/// layer, placement, constraint, input layout, (segment, slot, position).
+type SchedKey = (
+    Layer,
+    Placement,
+    TopConstraint,
+    DataLayout,
+    (usize, usize, usize),
+);
+
 /// The search state shared by all segments: hardware, options, memos.
 struct Searcher<'a> {
     net: &'a Network,
@@ -317,16 +327,7 @@ struct Searcher<'a> {
     n_layers: usize,
     node_cache: HashMap<(Layer, PartitionScheme, Placement, TopConstraint), Arc<NodeSchemes>>,
     memo: HopMemo,
-    sched_memo: Lru<
-        (
-            Layer,
-            Placement,
-            TopConstraint,
-            DataLayout,
-            (usize, usize, usize),
-        ),
-        Vec<LayerResult>,
-    >,
+    sched_memo: Lru<SchedKey, Vec<LayerResult>>,
     evaluated: u64,
     /// Why each layer failed, for the error message.
     failures: HashMap<LayerId, NoSchedule>,
@@ -581,10 +582,10 @@ fn gen_segments(
     };
     let mut out: Vec<PipelineSegment> = Vec::new();
     let push = |seg: Option<PipelineSegment>, out: &mut Vec<PipelineSegment>| {
-        if let Some(seg) = seg {
-            if !out.iter().any(|o| o.slots == seg.slots) {
-                out.push(seg);
-            }
+        if let Some(seg) = seg
+            && !out.iter().any(|o| o.slots == seg.slots)
+        {
+            out.push(seg);
         }
     };
     for id in net.ids() {
@@ -787,7 +788,9 @@ mod tests {
             (false, true, true),
             (true, false, false),
         ];
-        let cases: [(&str, u64, u64, u64, [(usize, usize); 5]); 4] = [
+        // (network, batch, nodes, buffer bytes, counts per flag set)
+        type Case = (&'static str, u64, u64, u64, [(usize, usize); 5]);
+        let cases: [Case; 4] = [
             (
                 "alex_net",
                 16,
