@@ -462,3 +462,131 @@ impl TopConstraint {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hw::Dim2;
+    use crate::mapping::row_stationary;
+    use crate::network::Layer;
+
+    /// A small conv on an 8x8 array, against nn_dataflow's
+    /// MapStrategyEyeriss and LoopBlockingScheme on the same inputs
+    /// (4096-word buffer, 64-word register files, a 2-word bus, 4 DRAM
+    /// words per cycle, all data allowed to bypass).
+    #[test]
+    fn small_conv_matches_nn_dataflow() {
+        let layer = Layer::conv(8, 16, (8, 8), (3, 3), (1, 1)).unwrap();
+        let nlds = row_stationary(&layer, 4, 1.0, Dim2::new(8, 8)).unwrap();
+        assert_eq!(nlds.len(), 2);
+        let n = &nlds[0];
+        assert_eq!(n.loopcnt.0, [8, 8, 4]);
+        assert_eq!(n.usize_gbuf.0, [18, 100, 128]);
+        assert_eq!(n.usize_regf.0, [3, 3, 1]);
+        assert_eq!((n.unit_ops, n.unit_time), (1152.0, 24));
+        assert_eq!(
+            n.unit_access.0.map(|a| a.0),
+            [
+                [18.0, 100.0, 128.0],
+                [18.0, 100.0, 128.0],
+                [144.0, 480.0, 384.0],
+                [1152.0, 1152.0, 1152.0]
+            ]
+        );
+        assert_eq!(
+            (nlds[1].loopcnt.0, nlds[1].usize_gbuf.0),
+            ([4, 16, 4], [18, 200, 64])
+        );
+
+        let env = NodeEnv {
+            gbuf_words: 4096,
+            regf_words: 64,
+            num_nodes: 1,
+            bus_words: Some(2),
+            dram_bw: 4.0,
+            src: DataSite::Dram,
+            dst: DataSite::Dram,
+            no_time_mux: false,
+            bypass: PerCat::splat(true),
+            accfwd: PerCat::splat(1),
+            share_grp: PerCat::splat(1),
+        };
+        let energy = Energy {
+            mac: 1.0,
+            dram: 200.0,
+            gbuf: 6.0,
+            itcn: 2.0,
+            regf: 1.0,
+            noc_hop: 0.0,
+            idle: 0.0,
+        };
+        let ts = [PerLoop([2, 1, 2]), PerLoop([2, 2, 2]), PerLoop([2, 4, 1])];
+        // (orders, accesses, access cost, (time, proc, bus, dram), fetches,
+        // stored, sizes)
+        type Want = (
+            [[u8; 3]; 2],
+            [[f64; 3]; 4],
+            f64,
+            [u64; 4],
+            [[u64; 3]; 2],
+            [bool; 3],
+            [[u64; 3]; 2],
+        );
+        let cases: [Want; 2] = [
+            (
+                [[0, 1, 2], [1, 0, 2]],
+                [
+                    [2304.0, 3200.0, 4096.0],
+                    [4608.0, 0.0, 28672.0],
+                    [36864.0, 15360.0, 86016.0],
+                    [294912.0, 294912.0, 589824.0],
+                ],
+                3575808.0,
+                [14336, 6144, 14336, 2400],
+                [[2, 1, 1], [4, 1, 7]],
+                [true, false, true],
+                [[576, 0, 2048], [24, 6, 4]],
+            ),
+            (
+                [[2, 1, 0], [0, 1, 2]],
+                [
+                    [1152.0, 3200.0, 12288.0],
+                    [4608.0, 6400.0, 0.0],
+                    [36864.0, 30720.0, 36864.0],
+                    [294912.0, 294912.0, 589824.0],
+                ],
+                4782592.0,
+                [6144, 6144, 3200, 4160],
+                [[1, 1, 3], [4, 2, 3]],
+                [true, true, false],
+                [[576, 800, 0], [24, 6, 4]],
+            ),
+        ];
+        for (ords, acc, cost, times, fetch, stored, size) in cases {
+            let b = Blocking {
+                ts,
+                ords: ords.map(PerLoop),
+            };
+            let s = evaluate(n, &env, &energy, &b).unwrap();
+            assert_eq!(s.access.0.map(|a| a.0), acc);
+            assert_eq!(s.access_cost, cost);
+            assert_eq!([s.time, s.proc_time, s.bus_time, s.dram_time], times);
+            assert_eq!(s.fetch.map(|f| f.0), fetch);
+            assert_eq!(s.stored_in_gbuf.0, stored);
+            assert_eq!([s.gbuf_words.0, s.regf_words.0], size);
+        }
+        // A register file too small for the innermost block.
+        let small = NodeEnv {
+            regf_words: 16,
+            ..env
+        };
+        let b = Blocking {
+            ts,
+            ords: [PerLoop([0, 1, 2]); 2],
+        };
+        assert_eq!(
+            evaluate(n, &small, &energy, &b),
+            Err(Infeasible::RegfOverflow { need: 34, have: 16 })
+        );
+    }
+}
