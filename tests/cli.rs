@@ -228,3 +228,42 @@ fn bad_input_exits_2_with_a_clear_message() {
         assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
     }
 }
+
+/// `--layer-pipeline-max-degree 1` keeps segments within one scheduling
+/// vertex (a conv with the pooling after it), so no two convs share one.
+#[test]
+fn pipeline_degree_limits_segments() {
+    let free = run_reference("P05_alexnet_t16_interlayer", &[]);
+    let one = run_reference(
+        "P05_alexnet_t16_interlayer",
+        &["--layer-pipeline-max-degree", "1"],
+    );
+    let convs_per_segment = |s: &Value| -> usize {
+        let types: std::collections::HashMap<&str, &str> = s["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| (l["name"].as_str().unwrap(), l["type"].as_str().unwrap()))
+            .collect();
+        s["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                g["slots"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|sl| sl["layers"].as_array().unwrap())
+                    .filter(|l| types[l.as_str().unwrap()] != "pool")
+                    .count()
+            })
+            .max()
+            .unwrap()
+    };
+    assert!(
+        convs_per_segment(&free) > 1,
+        "the unrestricted search pipelines convs"
+    );
+    assert_eq!(convs_per_segment(&one), 1);
+}
