@@ -217,6 +217,24 @@ impl Hardware {
     pub fn word_bytes(&self) -> u64 {
         self.word_bits.div_ceil(8)
     }
+
+    /// A file-format description that converts back to this hardware.
+    pub fn to_spec(&self) -> HwSpec {
+        let wb = self.word_bytes();
+        let dram = self.dram_words_per_cycle * wb as f64;
+        HwSpec {
+            name: self.name.clone(),
+            word_bits: self.word_bits as i64,
+            nodes: [self.nodes.h as i64, self.nodes.w as i64],
+            pe_array: [self.pe_array.h as i64, self.pe_array.w as i64],
+            regf_bytes: (self.regf_words * wb) as i64,
+            gbuf_bytes: (self.gbuf_words * wb) as i64,
+            memory: self.memory,
+            array_bus_bits: self.array_bus_words.map_or(0, |w| (w * self.word_bits) as i64),
+            dram_bandwidth: if dram.is_finite() { MaybeInf::Num(dram) } else { MaybeInf::Text("inf".into()) },
+            energy: self.energy,
+        }
+    }
 }
 
 /// serde_yaml's message with its location, and the key path where it has one.

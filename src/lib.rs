@@ -3,6 +3,7 @@
 
 pub mod blocking;
 pub mod dims;
+pub mod evaluate;
 pub mod hw;
 pub mod mapping;
 pub mod network;

@@ -39,6 +39,26 @@ struct Cli {
 enum Command {
     /// Per-layer data sizes, MACs and minimal buffer of a network.
     Stats(StatsArgs),
+    /// Recompute the costs of a schedule file from its fields alone.
+    Evaluate(EvaluateArgs),
+}
+
+#[derive(Args, Debug)]
+struct EvaluateArgs {
+    /// A schedule written by nnsched (.json or .yaml), possibly edited.
+    schedule: PathBuf,
+    /// Hardware to evaluate on (default: the one recorded in the file).
+    #[arg(long)]
+    hw: Option<PathBuf>,
+    /// Network (default: the one named in the file).
+    #[arg(long)]
+    model: Option<String>,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Write the recomputed schedule to this file (.json or .yaml).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -194,6 +214,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Stats(a)) => stats(a),
+        Some(Command::Evaluate(a)) => evaluate(a),
         None => schedule(cli.schedule),
     }
 }
@@ -232,6 +253,47 @@ fn stats(a: StatsArgs) -> Result<()> {
             let doc = serde_json::json!({"network": net.name(), "batch": a.batch, "layers": s});
             print_doc(&doc, a.format)?;
         }
+    }
+    Ok(())
+}
+
+fn evaluate(a: EvaluateArgs) -> Result<()> {
+    let path = &a.schedule;
+    let text = user(std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display())))?;
+    let doc: serde_json::Value = if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+        user(serde_yaml::from_str(&text).with_context(|| format!("{}: not YAML", path.display())))?
+    } else {
+        user(serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display())))?
+    };
+    let in_file = |e: String| anyhow::anyhow!("{}: {e}", path.display());
+    let model = match &a.model {
+        Some(m) => m.clone(),
+        None => user(doc.get("network").and_then(|v| v.as_str()).map(String::from).ok_or_else(|| in_file("no 'network' key".into())))?,
+    };
+    let net = user(load_model(&model))?;
+    let hw = match &a.hw {
+        Some(p) => user(Hardware::load(p))?,
+        None => user(nnsched::evaluate::read_hardware(&doc).map_err(in_file))?,
+    };
+    let cfg = user(nnsched::evaluate::read_config(&doc).map_err(in_file))?;
+    let sched = user(nnsched::evaluate::evaluate(&doc, &net, &hw).map_err(|e| in_file(e.to_string())))?;
+    search::check_consistency(&net, &cfg, &sched)?;
+    let out = report::schedule_document(&net, &hw, &cfg, &sched);
+    match a.format {
+        Format::Table => {
+            println!("{} on {}, batch {} (recomputed from {})", net.name(), hw.name, cfg.batch, path.display());
+            println!("{}", report::layer_table(&net, &hw, &sched));
+            let written = doc.pointer("/totals/cost").and_then(|v| v.as_f64());
+            match written {
+                Some(c) if c == sched.total_cost => println!("total: {} energy, equal to the file's", report::fmt_energy(sched.total_cost)),
+                Some(c) => println!("total: {} energy; the file says {}", report::fmt_energy(sched.total_cost), report::fmt_energy(c)),
+                None => println!("total: {} energy", report::fmt_energy(sched.total_cost)),
+            }
+        }
+        f => print_doc(&out, f)?,
+    }
+    if let Some(o) = &a.output {
+        write_doc(o, &out)?;
     }
     Ok(())
 }

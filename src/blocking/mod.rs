@@ -133,7 +133,12 @@ pub enum Infeasible {
 /// A costed blocking choice.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct BlockingScheme {
+    /// The blocking as run: with buffer sharing, the buffer-level order is
+    /// the sharing arrangement's.
     pub blocking: Blocking,
+    /// The buffer-level order the search chose, before buffer sharing
+    /// rearranged it.
+    pub searched_gbuf_order: PerLoop<u8>,
     /// Buffer sharing, when enabled and some data is shared.
     pub sharing: Option<SharingStats>,
     pub stored_in_gbuf: PerCat<bool>,
@@ -364,6 +369,7 @@ pub fn evaluate(
     access_cost += energy.gbuf * remote.sum();
     Ok(BlockingScheme {
         blocking: b,
+        searched_gbuf_order: b.ords[1],
         sharing: sharing_stats,
         stored_in_gbuf: stored,
         fetch,

@@ -57,8 +57,12 @@ fn loop_name(l: LoopDim) -> &'static str {
 
 /// Loop order of a level, outermost first, all three loops.
 fn order(b: &Blocking, lvl: usize) -> Value {
+    order_of(&b.ords[lvl])
+}
+
+fn order_of(ord: &PerLoop<u8>) -> Value {
     let mut ls = LoopDim::ALL;
-    ls.sort_by_key(|&l| std::cmp::Reverse(b.ords[lvl][l]));
+    ls.sort_by_key(|&l| std::cmp::Reverse(ord[l]));
     json!(ls.map(loop_name))
 }
 
@@ -113,7 +117,18 @@ fn layer_doc(net: &Network, r: &LayerResult) -> Value {
         "blocking": {
             "factors": {"dram": per_loop(&b.ts[0]), "gbuf": per_loop(&b.ts[1]), "regf": per_loop(&b.ts[2])},
             "orders": {"dram": order(b, 0), "gbuf": order(b, 1)},
+            "searched_gbuf_order": order_of(&s.searched_gbuf_order),
         },
+        "sharing": s.sharing.as_ref().map(|sh| json!({
+            "subgroup_size": per_cat_u(&sh.subgrp),
+            "level_factors": per_loop(&sh.bs_t),
+            "level_order": order_of(&sh.bs_ord),
+            "rotation_rounds": per_cat_u(&sh.rot_round_cnt),
+            "rotation_units": per_cat_u(&sh.rot_unit_cnt),
+            "rotation_hops": per_cat(&sh.rot_fetch),
+            "wide_fetch_hops": per_cat(&sh.wide_fetch),
+            "wide_fetch_width": per_cat(&sh.wide_fetch_width),
+        })),
         "stored_in_gbuf": per_cat_b(&s.stored_in_gbuf),
         "fetches": {"dram": per_cat_u(&s.fetch[0]), "gbuf": per_cat_u(&s.fetch[1])},
         "buffer_words": {"gbuf": per_cat_u(&s.gbuf_words), "regf": per_cat_u(&s.regf_words)},
@@ -189,19 +204,34 @@ pub fn schedule_document(
     doc.insert("schema".into(), json!(SCHEMA));
     doc.insert("network".into(), json!(net.name()));
     doc.insert("batch".into(), json!(cfg.batch));
-    doc.insert(
-        "hardware".into(),
-        serde_json::to_value(hw).expect("hardware serializes"),
-    );
+    doc.insert("hardware".into(), serde_json::to_value(hw.to_spec()).expect("hardware serializes"));
+    let finite = |v: f64| if v.is_finite() { json!(v) } else { Value::Null };
     doc.insert(
         "options".into(),
         json!({
             "goal": cfg.goal,
             "bypass": per_cat_b(&cfg.bypass),
             "solve_loopblocking": cfg.solve_loopblocking,
+            "partition": {"hybrid": cfg.partition.hybrid, "batch": cfg.partition.batch, "ifmaps": cfg.partition.ifmaps},
+            "access_forwarding": cfg.access_forwarding,
+            "gbuf_sharing": cfg.gbuf_sharing,
+            "pipeline": {
+                "interlayer": cfg.pipeline.interlayer,
+                "save_writeback": cfg.pipeline.save_writeback,
+                "time_overhead": finite(cfg.pipeline.time_overhead),
+                "max_degree": finite(cfg.pipeline.max_degree),
+                "optimize": cfg.pipeline.optimize,
+            },
             "top": cfg.ntops,
+            "noc_hops": if cfg.exact_noc_hops { "exact" } else { "nn_dataflow" },
         }),
     );
+    doc.insert("input_layout".into(), layout(&s.input_layout));
+    let mut exts = Map::new();
+    for (e, l) in net.exts().iter().zip(&s.ext_layouts) {
+        exts.insert(e.name.clone(), layout(l));
+    }
+    doc.insert("ext_layouts".into(), Value::Object(exts));
     doc.insert(
         "totals".into(),
         json!({

@@ -179,29 +179,7 @@ pub fn search_node(
             };
         }
     };
-    let bufshr = BufShr::new(&pl.proc, part, p_layer.data_loops());
-    let sizes = PerCat::from_fn(|d| bufshr.size(d));
-    let env = NodeEnv {
-        gbuf_words: hw.gbuf_words,
-        regf_words: hw.regf_words,
-        num_nodes: pl.proc.dim.size(),
-        bus_words: hw.array_bus_words,
-        dram_bw: hw.dram_words_per_cycle,
-        src: pl.site(&pl.src),
-        dst: pl.site(&pl.dst),
-        no_time_mux: pl.no_time_mux,
-        bypass: cfg.bypass,
-        accfwd: if cfg.access_forwarding || cfg.gbuf_sharing {
-            sizes
-        } else {
-            PerCat::splat(1)
-        },
-        share_grp: if cfg.gbuf_sharing {
-            sizes
-        } else {
-            PerCat::splat(1)
-        },
-    };
+    let (env, bufshr) = node_env(pl, part, p_layer.data_loops(), hw, cfg);
     let shared = cfg.gbuf_sharing.then_some(&bufshr);
     let mut schemes = Vec::new();
     let mut evaluated = 0;
@@ -234,6 +212,33 @@ pub fn search_node(
         evaluated,
         failure,
     }
+}
+
+/// The node resources one partition of a layer runs on, and its buffer
+/// sharing groups.
+pub(crate) fn node_env(
+    pl: &Placement,
+    part: &PartitionScheme,
+    loops: DataLoops,
+    hw: &Hardware,
+    cfg: &SearchConfig,
+) -> (NodeEnv, BufShr) {
+    let bufshr = BufShr::new(&pl.proc, part, loops);
+    let sizes = PerCat::from_fn(|d| bufshr.size(d));
+    let env = NodeEnv {
+        gbuf_words: hw.gbuf_words,
+        regf_words: hw.regf_words,
+        num_nodes: pl.proc.dim.size(),
+        bus_words: hw.array_bus_words,
+        dram_bw: hw.dram_words_per_cycle,
+        src: pl.site(&pl.src),
+        dst: pl.site(&pl.dst),
+        no_time_mux: pl.no_time_mux,
+        bypass: cfg.bypass,
+        accfwd: if cfg.access_forwarding || cfg.gbuf_sharing { sizes } else { PerCat::splat(1) },
+        share_grp: if cfg.gbuf_sharing { sizes } else { PerCat::splat(1) },
+    };
+    (env, bufshr)
 }
 
 /// What a layer needs besides its per-node schemes to become results.
@@ -317,7 +322,7 @@ pub fn layer_results(
 
 /// Full cost of a blocking, summed in nn_dataflow's order: ops, accesses,
 /// NoC, static. A grouped conv runs its groups one after another.
-fn make_result(
+pub(crate) fn make_result(
     ctx: &LayerCtx<'_>,
     nld: &Arc<NestedLoopDesc>,
     s: &BlockingScheme,

@@ -32,6 +32,7 @@ use crate::pipeline::{
 };
 use crate::util::Lru;
 
+pub(crate) use layer::{make_result, node_env};
 pub use layer::{
     LayerCtx, LayerResult, NoSchedule, NodeSchemes, Placement, layer_results, search_node,
 };
@@ -565,6 +566,32 @@ pub fn schedule(
     let sched = finish(net, hw, best, s.evaluated);
     check_consistency(net, cfg, &sched)?;
     Ok(sched)
+}
+
+/// Builds a network schedule from layer results in scheduling order, their
+/// `sched_seq` placing them in segments, as the search assembles it.
+pub fn assemble(
+    net: &Network,
+    hw: &Hardware,
+    results: Vec<LayerResult>,
+    input_layout: Arc<DataLayout>,
+    ext_layouts: Vec<Arc<DataLayout>>,
+) -> NetworkSchedule {
+    let mut p = Partial {
+        layers: Vec::new(),
+        by_layer: vec![None; net.len()],
+        input_layout,
+        ext_layouts,
+        sum_cost: 0.0,
+        sum_static: 0.0,
+        sum_time: 0,
+        timings: Vec::new(),
+        seg_pos: vec![None; net.len()],
+    };
+    for r in results {
+        p.push(net, r);
+    }
+    finish(net, hw, p, 0)
 }
 
 /// Candidate segments in nn_dataflow's order: every layer alone, then the
