@@ -318,7 +318,9 @@ fn eval_layer(
             });
         }
         let mut ifmap = DataLayout::concat(&parts);
-        if ifmap.regions.iter().any(|r| *r != pl.src) {
+        // Data forwarded on chip: inputs stored in DRAM but read from the
+        // nodes of the layer that fetched or produced them.
+        if pl.src.kind == RegionKind::Proc && ifmap.regions.iter().any(|r| r.kind == RegionKind::Dram) {
             ifmap.regions = vec![pl.src; ifmap.frngs.len()];
             ifmap.parts = ifmap.parts.iter().map(|p| p.projection(&pl.src, true)).collect();
         }
