@@ -230,8 +230,14 @@ impl Hardware {
             regf_bytes: (self.regf_words * wb) as i64,
             gbuf_bytes: (self.gbuf_words * wb) as i64,
             memory: self.memory,
-            array_bus_bits: self.array_bus_words.map_or(0, |w| (w * self.word_bits) as i64),
-            dram_bandwidth: if dram.is_finite() { MaybeInf::Num(dram) } else { MaybeInf::Text("inf".into()) },
+            array_bus_bits: self
+                .array_bus_words
+                .map_or(0, |w| (w * self.word_bits) as i64),
+            dram_bandwidth: if dram.is_finite() {
+                MaybeInf::Num(dram)
+            } else {
+                MaybeInf::Text("inf".into())
+            },
             energy: self.energy,
         }
     }

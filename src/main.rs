@@ -259,7 +259,9 @@ fn stats(a: StatsArgs) -> Result<()> {
 
 fn evaluate(a: EvaluateArgs) -> Result<()> {
     let path = &a.schedule;
-    let text = user(std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display())))?;
+    let text = user(
+        std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display())),
+    )?;
     let doc: serde_json::Value = if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
         user(serde_yaml::from_str(&text).with_context(|| format!("{}: not YAML", path.display())))?
     } else {
@@ -268,7 +270,12 @@ fn evaluate(a: EvaluateArgs) -> Result<()> {
     let in_file = |e: String| anyhow::anyhow!("{}: {e}", path.display());
     let model = match &a.model {
         Some(m) => m.clone(),
-        None => user(doc.get("network").and_then(|v| v.as_str()).map(String::from).ok_or_else(|| in_file("no 'network' key".into())))?,
+        None => user(
+            doc.get("network")
+                .and_then(|v| v.as_str())
+                .map(String::from)
+                .ok_or_else(|| in_file("no 'network' key".into())),
+        )?,
     };
     let net = user(load_model(&model))?;
     let hw = match &a.hw {
@@ -276,17 +283,31 @@ fn evaluate(a: EvaluateArgs) -> Result<()> {
         None => user(nnsched::evaluate::read_hardware(&doc).map_err(in_file))?,
     };
     let cfg = user(nnsched::evaluate::read_config(&doc).map_err(in_file))?;
-    let sched = user(nnsched::evaluate::evaluate(&doc, &net, &hw).map_err(|e| in_file(e.to_string())))?;
+    let sched =
+        user(nnsched::evaluate::evaluate(&doc, &net, &hw).map_err(|e| in_file(e.to_string())))?;
     search::check_consistency(&net, &cfg, &sched)?;
     let out = report::schedule_document(&net, &hw, &cfg, &sched);
     match a.format {
         Format::Table => {
-            println!("{} on {}, batch {} (recomputed from {})", net.name(), hw.name, cfg.batch, path.display());
+            println!(
+                "{} on {}, batch {} (recomputed from {})",
+                net.name(),
+                hw.name,
+                cfg.batch,
+                path.display()
+            );
             println!("{}", report::layer_table(&net, &hw, &sched));
             let written = doc.pointer("/totals/cost").and_then(|v| v.as_f64());
             match written {
-                Some(c) if c == sched.total_cost => println!("total: {} energy, equal to the file's", report::fmt_energy(sched.total_cost)),
-                Some(c) => println!("total: {} energy; the file says {}", report::fmt_energy(sched.total_cost), report::fmt_energy(c)),
+                Some(c) if c == sched.total_cost => println!(
+                    "total: {} energy, equal to the file's",
+                    report::fmt_energy(sched.total_cost)
+                ),
+                Some(c) => println!(
+                    "total: {} energy; the file says {}",
+                    report::fmt_energy(sched.total_cost),
+                    report::fmt_energy(c)
+                ),
                 None => println!("total: {} energy", report::fmt_energy(sched.total_cost)),
             }
         }

@@ -267,3 +267,38 @@ fn pipeline_degree_limits_segments() {
     );
     assert_eq!(convs_per_segment(&one), 1);
 }
+
+/// The table stays within 100 columns, with pipelining and partitions.
+#[test]
+fn table_fits_100_columns() {
+    let r = common::reference("P05_alexnet_t16_interlayer");
+    let dir = scratch("table");
+    let hw = dir.join("hw.yaml");
+    std::fs::write(&hw, r["hw_yaml"].as_str().unwrap()).unwrap();
+    let mut args = vec![
+        "alex_net".to_string(),
+        "--hw".into(),
+        hw.to_str().unwrap().into(),
+    ];
+    args.extend(
+        r["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap().to_string()),
+    );
+    let out = bin().args(&args).arg("-q").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let widest = text.lines().map(|l| l.chars().count()).max().unwrap();
+    assert!(widest <= 100, "{widest} columns:\n{text}");
+    for want in [
+        "conv1_a",
+        "B4x1 F1x4",
+        "0:0.1",
+        "static",
+        "total",
+        "Pipelined segments",
+    ] {
+        assert!(text.contains(want), "{want}");
+    }
+}

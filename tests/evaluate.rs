@@ -29,13 +29,26 @@ fn validator() -> jsonschema::Validator {
 }
 
 fn evaluate(path: &std::path::Path, extra: &[&str]) -> (i32, String, String) {
-    let out = bin().arg("evaluate").arg(path).args(extra).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    let out = bin()
+        .arg("evaluate")
+        .arg(path)
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 fn write(name: &str, extra: &[&str]) -> (std::path::PathBuf, Value) {
     let (out, path) = run_reference_raw(name, extra, "json");
-    assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     (path, v)
 }
@@ -49,16 +62,28 @@ fn schedules_validate_and_round_trip() {
     for name in RUNS {
         for extra in [&[][..], &["--exact-noc-hops"][..]] {
             let (path, written) = write(name, extra);
-            let errors: Vec<String> = schema.iter_errors(&written).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+            let errors: Vec<String> = schema
+                .iter_errors(&written)
+                .map(|e| format!("{} at {}", e, e.instance_path()))
+                .collect();
             assert!(errors.is_empty(), "{name}: {errors:?}");
             let (rc, out, err) = evaluate(&path, &["--format", "json"]);
             assert_eq!(rc, 0, "{name} {extra:?}: {err}");
             let again: Value = serde_json::from_str(&out).unwrap();
             assert_eq!(again["totals"], written["totals"], "{name} {extra:?}");
             assert_eq!(again["segments"], written["segments"], "{name} {extra:?}");
-            for (a, w) in again["layers"].as_array().unwrap().iter().zip(written["layers"].as_array().unwrap()) {
+            for (a, w) in again["layers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(written["layers"].as_array().unwrap())
+            {
                 assert_eq!(a["cost"], w["cost"], "{name} {extra:?} {}", w["name"]);
-                assert_eq!(a["unit_nhops"], w["unit_nhops"], "{name} {extra:?} {}", w["name"]);
+                assert_eq!(
+                    a["unit_nhops"], w["unit_nhops"],
+                    "{name} {extra:?} {}",
+                    w["name"]
+                );
             }
         }
     }
@@ -82,8 +107,16 @@ fn invalid_edits_are_rejected() {
     let dir = scratch("edits");
     type Edit = (&'static str, fn(&mut Value), &'static str);
     let cases: [Edit; 9] = [
-        ("schema", |v| v["schema"] = "nnsched-schedule/9".into(), "unsupported schema 'nnsched-schedule/9'"),
-        ("unknown layer", |v| v["layers"][0]["name"] = "conv9".into(), "layer 'conv9' is not in network 'alex_net'"),
+        (
+            "schema",
+            |v| v["schema"] = "nnsched-schedule/9".into(),
+            "unsupported schema 'nnsched-schedule/9'",
+        ),
+        (
+            "unknown layer",
+            |v| v["layers"][0]["name"] = "conv9".into(),
+            "layer 'conv9' is not in network 'alex_net'",
+        ),
         (
             "factor does not divide",
             |v| v["layers"][0]["blocking"]["factors"]["dram"]["bat"] = 3.into(),
@@ -94,7 +127,10 @@ fn invalid_edits_are_rejected() {
             |v| {
                 let f = &mut v["layers"][2]["blocking"]["factors"];
                 for lp in ["ifm", "ofm", "bat"] {
-                    let total: u64 = ["dram", "gbuf", "regf"].iter().map(|l| f[l][lp].as_u64().unwrap()).product();
+                    let total: u64 = ["dram", "gbuf", "regf"]
+                        .iter()
+                        .map(|l| f[l][lp].as_u64().unwrap())
+                        .product();
                     f["dram"][lp] = 1.into();
                     f["gbuf"][lp] = 1.into();
                     f["regf"][lp] = total.into();
@@ -107,7 +143,10 @@ fn invalid_edits_are_rejected() {
             |v| {
                 let f = &mut v["layers"][2]["blocking"]["factors"];
                 for lp in ["ifm", "ofm", "bat"] {
-                    let total: u64 = ["dram", "gbuf"].iter().map(|l| f[l][lp].as_u64().unwrap()).product();
+                    let total: u64 = ["dram", "gbuf"]
+                        .iter()
+                        .map(|l| f[l][lp].as_u64().unwrap())
+                        .product();
                     f["dram"][lp] = 1.into();
                     f["gbuf"][lp] = total.into();
                 }
@@ -129,7 +168,11 @@ fn invalid_edits_are_rejected() {
             |v| v["layers"][0]["mapping"]["replicated_ifms"] = 99.into(),
             "layer 'conv1_a': no row-stationary mapping replicates 99 input",
         ),
-        ("segment order", |v| v["layers"][1]["segment"] = 7.into(), "layer 'pool1_a': segment position (7, 0, 0) cannot follow"),
+        (
+            "segment order",
+            |v| v["layers"][1]["segment"] = 7.into(),
+            "layer 'pool1_a': segment position (7, 0, 0) cannot follow",
+        ),
     ];
     for (what, edit, want) in cases {
         let mut v = base.clone();

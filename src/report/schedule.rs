@@ -204,7 +204,10 @@ pub fn schedule_document(
     doc.insert("schema".into(), json!(SCHEMA));
     doc.insert("network".into(), json!(net.name()));
     doc.insert("batch".into(), json!(cfg.batch));
-    doc.insert("hardware".into(), serde_json::to_value(hw.to_spec()).expect("hardware serializes"));
+    doc.insert(
+        "hardware".into(),
+        serde_json::to_value(hw.to_spec()).expect("hardware serializes"),
+    );
     let finite = |v: f64| if v.is_finite() { json!(v) } else { Value::Null };
     doc.insert(
         "options".into(),

@@ -87,7 +87,9 @@ fn partition_summary(p: &PartitionScheme) -> String {
 
 /// The pipelined segments: slots side by side, layers in turn.
 fn segment_summary(s: &NetworkSchedule) -> String {
-    let mut out = String::from("\nseg: segment:slot.position; pipelined segments:");
+    let mut out = String::from(
+        "\nseg: segment:slot.position. Pipelined segments (slots side by side, layers in turn):",
+    );
     for (i, g) in s.segments.iter().enumerate() {
         if g.slots.iter().map(|sl| sl.layers.len()).sum::<usize>() < 2 {
             continue;
@@ -112,40 +114,28 @@ fn segment_summary(s: &NetworkSchedule) -> String {
     out
 }
 
-/// Per-layer schedule table: cycles, energy and its breakdown, active PEs
-/// and blocking, then totals. Fits 100 columns for typical layers.
+/// Per-layer tables, each within 100 columns: the schedule (cycles,
+/// energy, active PEs, partition, blocking) and the energy breakdown, both
+/// with totals, then legends.
 pub fn layer_table(net: &Network, hw: &Hardware, s: &NetworkSchedule) -> String {
     let e = &hw.energy;
-    // The NoC column only where there is NoC traffic (multi-node chips).
-    let noc = s.total_noc_cost > 0.0;
-    // Segments only where layers are pipelined.
+    // Segments only where layers are pipelined; partitions only on
+    // multi-node chips.
     let piped = s
         .segments
         .iter()
         .any(|g| g.slots.iter().map(|sl| sl.layers.len()).sum::<usize>() > 1);
+    let multi = s.layers.iter().any(|r| r.num_nodes > 1);
     let mut header = vec!["layer", "type"];
     if piped {
         header.push("seg");
     }
-    header.extend(["cycles", "energy", "MAC", "DRAM", "buffer", "array", "RF"]);
-    if noc {
-        header.push("NoC");
-    }
-    let multi = s.layers.iter().any(|r| r.num_nodes > 1);
+    header.extend(["cycles", "energy", "PEs"]);
     if multi {
         header.push("partition");
     }
-    header.extend(["PEs", "blocking"]);
+    header.push("blocking");
     let mut t = new_table(&header);
-    let energies = |a: &PerLevel<f64>| {
-        [
-            MemLevel::Dram,
-            MemLevel::Gbuf,
-            MemLevel::Itcn,
-            MemLevel::Regf,
-        ]
-        .map(|m| right(fmt_energy(a[m] * e.access(m))))
-    };
     for r in &s.layers {
         let mut row = vec![
             Cell::new(&r.name),
@@ -158,16 +148,11 @@ pub fn layer_table(net: &Network, hw: &Hardware, s: &NetworkSchedule) -> String 
         row.extend([
             right(fmt_count(r.time as f64)),
             right(fmt_energy(r.cost)),
-            right(fmt_energy(r.cost_op)),
+            right(format!("{:.1}", r.active_pes())),
         ]);
-        row.extend(energies(&r.total_accesses()));
-        if noc {
-            row.push(right(fmt_energy(r.cost_noc)));
-        }
         if multi {
             row.push(Cell::new(partition_summary(&r.part)));
         }
-        row.push(right(format!("{:.1}", r.active_pes())));
         row.push(Cell::new(blocking_summary(&r.scheme.blocking)));
         t.add_row(row);
     }
@@ -178,29 +163,56 @@ pub fn layer_table(net: &Network, hw: &Hardware, s: &NetworkSchedule) -> String 
     row.extend([
         right(fmt_count(s.total_time as f64)),
         right(fmt_energy(s.total_cost)),
-        right(fmt_energy(s.total_op_cost)),
     ]);
-    row.extend(energies(&s.total_accesses));
-    if noc {
-        row.push(right(fmt_energy(s.total_noc_cost)));
-    }
     t.add_row(row);
-    for c in t.column_iter_mut() {
-        c.set_padding((0, 1));
+
+    // Energy by component; static energy is the schedule's, spread over
+    // layers by their time.
+    let mut b = new_table(&[
+        "layer", "MAC", "DRAM", "buffer", "array", "RF", "NoC", "static", "energy",
+    ]);
+    let parts = |a: &PerLevel<f64>| {
+        [
+            MemLevel::Dram,
+            MemLevel::Gbuf,
+            MemLevel::Itcn,
+            MemLevel::Regf,
+        ]
+        .map(|m| right(fmt_energy(a[m] * e.access(m))))
+    };
+    for r in &s.layers {
+        let mut row = vec![Cell::new(&r.name), right(fmt_energy(r.cost_op))];
+        row.extend(parts(&r.total_accesses()));
+        row.extend([
+            right(fmt_energy(r.cost_noc)),
+            right(fmt_energy(r.cost_static)),
+            right(fmt_energy(r.cost)),
+        ]);
+        b.add_row(row);
     }
-    format!(
-        "{}\nblocking: loops outside the buffer | in the buffer | in a register file, outer first (I ifm, O ofm, B batch){}",
-        t.trim_fmt(),
-        if multi {
-            "\npartition: over the node grid, outer first (O output channels, F output tiles, B batch, I input channels)"
-        } else {
-            ""
-        }
-    ) + &if piped {
-        segment_summary(s)
-    } else {
-        String::new()
+    let mut row = vec![Cell::new("total"), right(fmt_energy(s.total_op_cost))];
+    row.extend(parts(&s.total_accesses));
+    row.extend([
+        right(fmt_energy(s.total_noc_cost)),
+        right(fmt_energy(s.total_static_cost)),
+        right(fmt_energy(s.total_cost)),
+    ]);
+    b.add_row(row);
+    for c in t.column_iter_mut().chain(b.column_iter_mut()) {
+        c.set_padding((0, 2));
     }
+    let mut out = format!("{}\n\n{}\n", t.trim_fmt(), b.trim_fmt());
+    out.push_str(
+        "blocking: loops outside the buffer | in the buffer | in a register file, outer first\n",
+    );
+    out.push_str("  (I input channels, O output channels, B batch)");
+    if multi {
+        out.push_str("\npartition: over the node grid, outer first (O output channels, F output tiles, B batch,\n  I input channels)");
+    }
+    if piped {
+        out.push_str(&segment_summary(s));
+    }
+    out
 }
 
 /// The layer statistics table.

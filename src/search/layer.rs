@@ -235,8 +235,16 @@ pub(crate) fn node_env(
         dst: pl.site(&pl.dst),
         no_time_mux: pl.no_time_mux,
         bypass: cfg.bypass,
-        accfwd: if cfg.access_forwarding || cfg.gbuf_sharing { sizes } else { PerCat::splat(1) },
-        share_grp: if cfg.gbuf_sharing { sizes } else { PerCat::splat(1) },
+        accfwd: if cfg.access_forwarding || cfg.gbuf_sharing {
+            sizes
+        } else {
+            PerCat::splat(1)
+        },
+        share_grp: if cfg.gbuf_sharing {
+            sizes
+        } else {
+            PerCat::splat(1)
+        },
     };
     (env, bufshr)
 }

@@ -32,10 +32,10 @@ use crate::pipeline::{
 };
 use crate::util::Lru;
 
-pub(crate) use layer::{make_result, node_env};
 pub use layer::{
     LayerCtx, LayerResult, NoSchedule, NodeSchemes, Placement, layer_results, search_node,
 };
+pub(crate) use layer::{make_result, node_env};
 
 /// Search options.
 #[derive(Clone, Debug, PartialEq, Serialize)]
