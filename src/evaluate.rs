@@ -376,7 +376,9 @@ fn eval_layer(
 
     let plv = get(lv, "placement")?;
     let proc = read_region(get(plv, "proc")?)?;
-    if proc.kind != RegionKind::Proc
+    if proc.dim.h > hw.nodes.h
+        || proc.dim.w > hw.nodes.w
+        || proc.kind != RegionKind::Proc
         || proc
             .nodes()
             .any(|c| c.h < 0 || c.w < 0 || c.h as u64 >= hw.nodes.h || c.w as u64 >= hw.nodes.w)
@@ -394,7 +396,12 @@ fn eval_layer(
         no_time_mux: bool_of(plv, "filters_pinned_possible")?,
     };
     let part = read_partition(get(lv, "partition")?)?;
-    if part.dim() != proc.dim {
+    if part
+        .pdims
+        .iter()
+        .any(|d| d.h > proc.dim.h || d.w > proc.dim.w)
+        || part.dim() != proc.dim
+    {
         return Err(format!(
             "partition spans {} nodes, the processing region has {}",
             part.dim(),

@@ -155,18 +155,41 @@ impl Hardware {
             }
             Ok(v as u64)
         };
-        let word_bits = positive("word_bits", spec.word_bits)?;
+        // Bounds keep searches finite and arithmetic far from overflow.
+        let at_most = |key: &str, v: u64, max: u64| -> Result<u64> {
+            if v > max {
+                bail!("key '{key}': at most {max} supported (got {v})");
+            }
+            Ok(v)
+        };
+        let word_bits = at_most("word_bits", positive("word_bits", spec.word_bits)?, 64)?;
         let word_bytes = word_bits.div_ceil(8);
         let nodes = Dim2::new(
-            positive("nodes[0]", spec.nodes[0])?,
-            positive("nodes[1]", spec.nodes[1])?,
+            at_most("nodes[0]", positive("nodes[0]", spec.nodes[0])?, 64)?,
+            at_most("nodes[1]", positive("nodes[1]", spec.nodes[1])?, 64)?,
         );
         let pe_array = Dim2::new(
-            positive("pe_array[0]", spec.pe_array[0])?,
-            positive("pe_array[1]", spec.pe_array[1])?,
+            at_most(
+                "pe_array[0]",
+                positive("pe_array[0]", spec.pe_array[0])?,
+                1024,
+            )?,
+            at_most(
+                "pe_array[1]",
+                positive("pe_array[1]", spec.pe_array[1])?,
+                1024,
+            )?,
         );
-        let regf_bytes = positive("regf_bytes", spec.regf_bytes)?;
-        let gbuf_bytes = positive("gbuf_bytes", spec.gbuf_bytes)?;
+        let regf_bytes = at_most(
+            "regf_bytes",
+            positive("regf_bytes", spec.regf_bytes)?,
+            1 << 30,
+        )?;
+        let gbuf_bytes = at_most(
+            "gbuf_bytes",
+            positive("gbuf_bytes", spec.gbuf_bytes)?,
+            1 << 40,
+        )?;
         if regf_bytes < word_bytes {
             bail!("key 'regf_bytes': {regf_bytes} B holds no {word_bits}-bit word");
         }

@@ -239,6 +239,10 @@ fn positive(v: u64, flag: &str) -> Result<u64> {
     if v == 0 {
         bail!("{flag} must be positive");
     }
+    // Larger batches than this overflow operation counts of large layers.
+    if v > 1 << 20 {
+        bail!("{flag} must be at most {}", 1u64 << 20);
+    }
     Ok(v)
 }
 

@@ -159,6 +159,44 @@ mod tests {
     }
 }
 
+/// All orderings of `v` in `itertools.permutations` order (lexicographic in
+/// positions), which search enumerations follow.
+pub fn permutations<T: Copy>(v: &[T]) -> Vec<Vec<T>> {
+    if v.len() <= 1 {
+        return vec![v.to_vec()];
+    }
+    let mut out = Vec::new();
+    for i in 0..v.len() {
+        let mut rest = v.to_vec();
+        let x = rest.remove(i);
+        for mut p in permutations(&rest) {
+            p.insert(0, x);
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Positions (0 innermost) of three loops listed innermost first; loops not
+/// listed follow, in loop order.
+pub fn positions_from_inner(
+    inner_first: impl IntoIterator<Item = crate::dims::LoopDim>,
+) -> crate::dims::PerLoop<u8> {
+    let mut ord = crate::dims::PerLoop([u8::MAX; 3]);
+    let mut pos = 0;
+    for l in inner_first {
+        ord[l] = pos;
+        pos += 1;
+    }
+    for l in crate::dims::LoopDim::ALL {
+        if ord[l] == u8::MAX {
+            ord[l] = pos;
+            pos += 1;
+        }
+    }
+    ord
+}
+
 /// A least-recently-used map of bounded size.
 #[derive(Debug)]
 pub struct Lru<K, V> {

@@ -15,18 +15,16 @@ use crate::dims::{DataLoops, LoopDim, PerLoop};
 use crate::hw::Energy;
 use crate::mapping::NestedLoopDesc;
 use crate::partition::BufShr;
-use crate::util::factorize;
+use crate::util::{factorize, permutations};
 
 /// The six orders of one level in `itertools.permutations` order; entry
 /// `[l]` is loop `l`'s position (0 innermost).
-const PERMS: [[u8; 3]; 6] = [
-    [0, 1, 2],
-    [0, 2, 1],
-    [1, 0, 2],
-    [1, 2, 0],
-    [2, 0, 1],
-    [2, 1, 0],
-];
+static PERMS: std::sync::LazyLock<Vec<[u8; 3]>> = std::sync::LazyLock::new(|| {
+    permutations(&[0u8, 1, 2])
+        .into_iter()
+        .map(|p| [p[0], p[1], p[2]])
+        .collect()
+});
 
 fn perm_index(p: [u8; 3]) -> usize {
     PERMS.iter().position(|&q| q == p).expect("a permutation")

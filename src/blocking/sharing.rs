@@ -9,7 +9,7 @@ use super::Blocking;
 use crate::dims::{DataCat, LoopDim, MemLevel, PerCat, PerLoop};
 use crate::mapping::NestedLoopDesc;
 use crate::partition::BufShr;
-use crate::util::{factorize, idivc};
+use crate::util::{factorize, idivc, permutations, positions_from_inner};
 
 /// The chosen buffer-sharing arrangement of a blocking.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -70,22 +70,6 @@ fn innt_dim_loop(
         .into_iter()
         .filter(|&l| nld.data_loops.has(d, l) && t[l] > 1)
         .min_by_key(|&l| ord[l])
-}
-
-fn permutations(v: &[LoopDim]) -> Vec<Vec<LoopDim>> {
-    if v.len() <= 1 {
-        return vec![v.to_vec()];
-    }
-    let mut out = Vec::new();
-    for i in 0..v.len() {
-        let mut rest = v.to_vec();
-        let x = rest.remove(i);
-        for mut p in permutations(&rest) {
-            p.insert(0, x);
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// Chooses subgroup sizes and the sharing level for blocking `b`, rewriting
@@ -157,15 +141,8 @@ pub(super) fn set_bufshr(
     };
     let mut cands = vec![sgs0];
     let mut seen = Vec::new();
-    for p in [
-        [0, 1, 2],
-        [0, 2, 1],
-        [1, 0, 2],
-        [1, 2, 0],
-        [2, 0, 1],
-        [2, 1, 0],
-    ] {
-        let c = min_sgs(&p.map(|i| DataCat::ALL[i]));
+    for p in permutations(&DataCat::ALL) {
+        let c = min_sgs(&p);
         if !seen.contains(&c) {
             seen.push(c);
         }
@@ -218,33 +195,8 @@ pub(super) fn set_bufshr(
     } = a;
     // Rewrite the buffer-level order: bottom loops, then fixed ones, inner
     // to outer; the rest above in loop order.
-    let mut new_ord = PerLoop([u8::MAX; 3]);
-    let mut pos = 0;
-    for &l in loops_bot.iter().chain(&fixed).rev() {
-        new_ord[l] = pos;
-        pos += 1;
-    }
-    for l in LoopDim::ALL {
-        if new_ord[l] == u8::MAX {
-            new_ord[l] = pos;
-            pos += 1;
-        }
-    }
-    b.ords[1] = new_ord;
-    let mut bs_ord = PerLoop([u8::MAX; 3]);
-    let mut pos = 0;
-    for &l in loops_bs.iter().rev() {
-        if t_bs[l] > 1 {
-            bs_ord[l] = pos;
-            pos += 1;
-        }
-    }
-    for l in LoopDim::ALL {
-        if bs_ord[l] == u8::MAX {
-            bs_ord[l] = pos;
-            pos += 1;
-        }
-    }
+    b.ords[1] = positions_from_inner(loops_bot.iter().chain(&fixed).rev().copied());
+    let bs_ord = positions_from_inner(loops_bs.iter().rev().copied().filter(|&l| t_bs[l] > 1));
     stats.bs_t = t_bs;
     stats.bs_ord = bs_ord;
     stats.subgrp = sgs;

@@ -7,7 +7,7 @@ use super::layout::FmapRange;
 use super::region::{Coord, NodeRegion};
 use crate::hw::Dim2;
 use crate::network::Layer;
-use crate::util::{approx_dividable, factorize, idivc, ith_range};
+use crate::util::{approx_dividable, factorize, idivc, ith_range, permutations};
 
 /// A dimension a layer can be partitioned along.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -308,7 +308,8 @@ pub fn gen_partition(
                     continue;
                 }
             }
-            for order in permutations4() {
+            for order in permutations(&PartDim::ALL) {
+                let order: [PartDim; 4] = order.try_into().expect("four dimensions");
                 let ok = order.windows(2).all(|pair| {
                     let (a, b) = (pair[0], pair[1]);
                     let (da, db) = (pd(a), pd(b));
@@ -338,24 +339,6 @@ pub fn gen_partition(
             order: PartDim::ALL,
             pdims,
         });
-    }
-    out
-}
-
-/// The 24 orders in `itertools.permutations` order.
-fn permutations4() -> Vec<[PartDim; 4]> {
-    let mut out = Vec::with_capacity(24);
-    for a in 0..4 {
-        for b in 0..4 {
-            for c in 0..4 {
-                for d in 0..4 {
-                    let v = [a, b, c, d];
-                    if (0..4).all(|i| v.contains(&i)) {
-                        out.push(v.map(|i| PartDim::ALL[i]));
-                    }
-                }
-            }
-        }
     }
     out
 }
