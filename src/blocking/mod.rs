@@ -163,13 +163,6 @@ pub struct BlockingScheme {
     pub access_cost: f64,
 }
 
-impl BlockingScheme {
-    /// Node time: processing or array bus, whichever is longer.
-    pub fn node_time(&self) -> u64 {
-        self.proc_time.max(self.bus_time)
-    }
-}
-
 /// Data words at the buffer and register-file levels for given blocking
 /// factors and buffer residency.
 #[inline]

@@ -26,10 +26,6 @@ impl FmapRange {
         (0..4).map(|i| self.end[i] - self.beg[i]).product()
     }
 
-    pub fn is_empty(&self) -> bool {
-        (0..4).any(|i| self.end[i] <= self.beg[i])
-    }
-
     /// Elements in common with `o`.
     #[inline]
     pub fn overlap_size(&self, o: &FmapRange) -> u64 {
@@ -109,12 +105,6 @@ impl DataLayout {
         }
     }
 
-    /// Word-hops to bring `frng` to each of `dests`: with `forwarding`, to
-    /// the nearest one, which passes it on along a minimum spanning tree.
-    pub fn nhops_to(&self, frng: &FmapRange, dests: &[Coord], forwarding: bool) -> u64 {
-        self.pieces().nhops_to(frng, dests, forwarding)
-    }
-
     /// Whether every node of the layout lies in one of `regions` of the
     /// same kind.
     pub fn is_in(&self, regions: &[&NodeRegion]) -> bool {
@@ -133,7 +123,8 @@ pub struct Pieces {
 }
 
 impl Pieces {
-    /// See `DataLayout::nhops_to`.
+    /// Word-hops to bring `frng` to each of `dests`: with `forwarding`, to
+    /// the nearest one, which passes it on along a minimum spanning tree.
     pub fn nhops_to(&self, frng: &FmapRange, dests: &[Coord], forwarding: bool) -> u64 {
         let mut per_dest = vec![0u64; dests.len()];
         for (src, piece) in &self.pieces {

@@ -145,11 +145,6 @@ impl PipelineSegment {
         Some(seg)
     }
 
-    /// The layer at a position.
-    pub fn layer(&self, i: SchedIdx) -> LayerId {
-        self.slots[i.sp][i.tm]
-    }
-
     /// The last layer (of the last slot).
     pub fn last(&self) -> LayerId {
         *self

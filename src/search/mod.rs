@@ -28,7 +28,7 @@ use crate::partition::{
     PartitionScheme, RegionKind, gen_partition,
 };
 use crate::pipeline::{
-    Dag, LayerConstraint, PipelineSegment, SchedIdx, SegmentOptions, SegmentTiming, schedule_order,
+    Dag, LayerConstraint, PipelineSegment, SchedIdx, SegmentOptions, SegmentTiming,
 };
 use crate::util::Lru;
 
@@ -782,11 +782,6 @@ pub fn check_consistency(
         )));
     }
     Ok(())
-}
-
-/// The layers of `net` in scheduling order (for callers that report).
-pub fn order(net: &Network) -> Vec<LayerId> {
-    schedule_order(net)
 }
 
 #[cfg(test)]
