@@ -16,7 +16,7 @@ use nnsched::hw::Hardware;
 use nnsched::network::{Network, zoo};
 use nnsched::partition::PartitionOptions;
 use nnsched::report;
-use nnsched::search::{self, PipelineOptions, Progress, SearchConfig, SearchError};
+use nnsched::search::{self, OptionsError, PipelineOptions, Progress, SearchConfig, SearchError};
 use nnsched::stats::layer_stats;
 
 /// Finds energy-efficient dataflow schedules for neural networks on
@@ -337,40 +337,6 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
     let net = user(load_model(model))?;
     let hw = user(Hardware::load(hw_path))?;
     user(positive(a.batch, "--batch"))?;
-    if a.top == 0 {
-        user(Err(anyhow::anyhow!("--top must be positive")))?;
-    }
-    if a.ifmaps_partition && !a.hybrid_partition {
-        user(Err(anyhow::anyhow!(
-            "--ifmaps-partition requires --hybrid-partition"
-        )))?;
-    }
-    if a.enable_gbuf_sharing && a.solve_loopblocking {
-        user(Err(anyhow::anyhow!(
-            "--enable-gbuf-sharing cannot be combined with --solve-loopblocking"
-        )))?;
-    }
-    if a.enable_save_writeback && a.solve_loopblocking {
-        user(Err(anyhow::anyhow!(
-            "--enable-save-writeback cannot be combined with --solve-loopblocking"
-        )))?;
-    }
-    for (flag, v) in [
-        (
-            "--layer-pipeline-time-overhead",
-            a.layer_pipeline_time_overhead,
-        ),
-        ("--layer-pipeline-max-degree", a.layer_pipeline_max_degree),
-    ] {
-        if v.is_some_and(|v| v.is_nan() || v < 0.0) {
-            user(Err(anyhow::anyhow!("{flag} must be a non-negative number")))?;
-        }
-    }
-    if a.enable_gbuf_sharing && a.enable_access_forwarding {
-        user(Err(anyhow::anyhow!(
-            "--enable-gbuf-sharing implies access forwarding; drop --enable-access-forwarding"
-        )))?;
-    }
     let mut bypass = PerCat::splat(true);
     for c in &a.disable_bypass {
         match c {
@@ -401,6 +367,9 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
             optimize: !a.disable_interlayer_opt,
         },
     };
+    if let Err(SearchError::Options(e)) = cfg.validate() {
+        return user(Err(anyhow::anyhow!(flag_conflict(e))));
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(a.threads.unwrap_or(0))
         .build()
@@ -460,6 +429,26 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
         write_doc(out, &doc)?;
     }
     Ok(())
+}
+
+/// An option conflict in terms of the flags the user typed.
+fn flag_conflict(e: OptionsError) -> String {
+    use OptionsError::*;
+    match e {
+        BatchZero => "--batch must be positive",
+        TopZero => "--top must be positive",
+        SolverWithSharing => "--enable-gbuf-sharing cannot be combined with --solve-loopblocking",
+        ForwardingWithSharing => {
+            "--enable-gbuf-sharing implies access forwarding; drop --enable-access-forwarding"
+        }
+        IfmapsWithoutHybrid => "--ifmaps-partition requires --hybrid-partition",
+        SolverWithSaveWriteback => {
+            "--enable-save-writeback cannot be combined with --solve-loopblocking"
+        }
+        NegativeOverhead => "--layer-pipeline-time-overhead must be a non-negative number",
+        NegativeDegree => "--layer-pipeline-max-degree must be a non-negative number",
+    }
+    .to_string()
 }
 
 fn write_doc(path: &Path, doc: &serde_json::Value) -> Result<()> {

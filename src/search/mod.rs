@@ -92,33 +92,61 @@ impl SearchConfig {
 
     /// Rejects combinations nn_dataflow rejects.
     pub fn validate(&self) -> Result<(), SearchError> {
-        let bad = |m: &str| Err(SearchError::Options(m.to_string()));
-        if self.batch == 0 {
-            return bad("the batch size must be positive");
+        use OptionsError::*;
+        let checks = [
+            (self.batch == 0, BatchZero),
+            (self.ntops == 0, TopZero),
+            (
+                self.solve_loopblocking && self.gbuf_sharing,
+                SolverWithSharing,
+            ),
+            (
+                self.access_forwarding && self.gbuf_sharing,
+                ForwardingWithSharing,
+            ),
+            (
+                self.partition.ifmaps && !self.partition.hybrid,
+                IfmapsWithoutHybrid,
+            ),
+            (
+                self.solve_loopblocking && self.pipeline.save_writeback,
+                SolverWithSaveWriteback,
+            ),
+            (
+                self.pipeline.time_overhead.is_nan() || self.pipeline.time_overhead < 0.0,
+                NegativeOverhead,
+            ),
+            (
+                self.pipeline.max_degree.is_nan() || self.pipeline.max_degree < 0.0,
+                NegativeDegree,
+            ),
+        ];
+        match checks.into_iter().find(|c| c.0) {
+            Some((_, e)) => Err(SearchError::Options(e)),
+            None => Ok(()),
         }
-        if self.ntops == 0 {
-            return bad("the number of tops must be positive");
-        }
-        if self.solve_loopblocking && self.gbuf_sharing {
-            return bad("the loop blocking solver cannot be combined with buffer sharing");
-        }
-        if self.access_forwarding && self.gbuf_sharing {
-            return bad("buffer sharing implies access forwarding; enable only one of them");
-        }
-        if self.partition.ifmaps && !self.partition.hybrid {
-            return bad("input-channel partitioning requires hybrid partitioning");
-        }
-        if self.solve_loopblocking && self.pipeline.save_writeback {
-            return bad("the loop blocking solver cannot be combined with save-writeback");
-        }
-        if self.pipeline.time_overhead.is_nan() || self.pipeline.time_overhead < 0.0 {
-            return bad("the layer pipeline time overhead must be non-negative");
-        }
-        if self.pipeline.max_degree.is_nan() || self.pipeline.max_degree < 0.0 {
-            return bad("the layer pipeline degree must be non-negative");
-        }
-        Ok(())
     }
+}
+
+/// Option combinations the search rejects (as nn_dataflow does).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OptionsError {
+    #[error("the batch size must be positive")]
+    BatchZero,
+    #[error("the number of tops must be positive")]
+    TopZero,
+    #[error("the loop blocking solver cannot be combined with buffer sharing")]
+    SolverWithSharing,
+    #[error("buffer sharing implies access forwarding; enable only one of them")]
+    ForwardingWithSharing,
+    #[error("input-channel partitioning requires hybrid partitioning")]
+    IfmapsWithoutHybrid,
+    #[error("the loop blocking solver cannot be combined with save-writeback")]
+    SolverWithSaveWriteback,
+    #[error("the layer pipeline time overhead must be non-negative")]
+    NegativeOverhead,
+    #[error("the layer pipeline degree must be non-negative")]
+    NegativeDegree,
 }
 
 /// Counters a caller may watch from another thread.
@@ -134,7 +162,7 @@ pub enum SearchError {
     #[error("layer '{layer}': {reason}")]
     NoSchedule { layer: String, reason: NoSchedule },
     #[error("invalid options: {0}")]
-    Options(String),
+    Options(OptionsError),
     #[error("internal consistency check failed: {0}")]
     Inconsistent(String),
 }
