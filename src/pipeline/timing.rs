@@ -135,45 +135,50 @@ impl SegmentTiming {
 mod tests {
     use super::*;
 
-    fn lt(time: u64, top_bat: u64, top_ofm: u64, is_conv: bool) -> LayerTimes {
-        LayerTimes {
-            time,
-            node_time: time,
-            dram_time: 0,
-            num_nodes: 4,
-            top_bat,
-            top_ifm: 1,
-            top_ofm,
-            is_conv,
-        }
+    /// A layer result as nn_dataflow's timing tests make them: 4 nodes,
+    /// no DRAM time, outermost loops batch then output or input groups.
+    fn lt(time: u64, top_ifm: u64, top_ofm: u64, top_bat: u64, is_conv: bool) -> LayerTimes {
+        LayerTimes { time, node_time: time, dram_time: 0, num_nodes: 4, top_bat, top_ifm, top_ofm, is_conv }
     }
 
     #[test]
     fn single_layer_takes_its_time() {
         let mut s = SegmentTiming::new();
-        s.add(
-            0,
-            0,
-            LayerTimes {
-                dram_time: 30,
-                ..lt(100, 4, 2, true)
-            },
-            &[],
-        );
+        s.add(0, 0, LayerTimes { dram_time: 30, ..lt(100, 1, 2, 4, true) }, &[]);
         assert_eq!((s.critical_time, s.node_time, s.time()), (100, 100, 100));
     }
 
+    /// nn_dataflow's test_time_bat_ngrp on its chain '0', '1' > '1p', '2',
+    /// '3' (FC, FC > pooling, FC, FC), one slot each.
     #[test]
-    fn temporal_layers_overlap_by_groups() {
-        // A conv in 4 output groups then a pooling layer in the same 4
-        // groups: the pooling starts after the first group.
-        let mut s = SegmentTiming::new();
-        s.add(0, 0, lt(120, 1, 4, true), &[]);
-        s.add(0, 1, lt(40, 1, 4, false), &[(0, 0)]);
-        // td = max(120 + 40, 30 + 40) = 160.
-        assert_eq!(s.critical_time, 160);
-        // A spatial consumer in the same groups starts after a quarter.
-        s.add(1, 0, lt(100, 1, 1, true), &[(0, 1)]);
-        assert_eq!(s.critical_time, 160);
+    fn batch_groups_overlap() {
+        let mut t = SegmentTiming::new();
+        t.add(0, 0, lt(120, 1, 1, 4, true), &[]);
+        t.add(1, 0, lt(130, 1, 1, 4, true), &[(0, 0)]);
+        t.add(1, 1, lt(20, 1, 1, 4, false), &[(1, 0)]);
+        t.add(2, 0, lt(136, 1, 1, 4, true), &[(1, 1)]);
+        assert_eq!(t.critical_time, 150);
+        assert_eq!(t.time(), 120 / 4 + 130 + 20 + 136 / 4);
+        let want = t.time() as f64 / ((120 + 130 + 20 + 136) as f64 / 3.0) - 1.0;
+        assert!((t.time_overhead() - want).abs() < 1e-12);
+        // A layer in other batch groups serializes everything.
+        t.add(3, 0, lt(100, 1, 1, 2, true), &[(2, 0)]);
+        assert_eq!(t.time(), 120 + 130 + 20 + 136 + 100);
+    }
+
+    /// nn_dataflow's test_time_ifm_ofm_ngrp: a consumer waits for the first
+    /// output group when its input groups match, else for all of it.
+    #[test]
+    fn channel_groups_overlap() {
+        let two = |a: LayerTimes, b: LayerTimes| {
+            let mut t = SegmentTiming::new();
+            t.add(0, 0, a, &[]);
+            t.add(1, 0, b, &[(0, 0)]);
+            (t.critical_time, t.time())
+        };
+        assert_eq!(two(lt(120, 1, 3, 2, true), lt(90, 3, 1, 2, true)), (120, 120 - 120 / 2 + 120 / 2 / 3 + 90 / 2));
+        assert_eq!(two(lt(120, 1, 3, 2, true), lt(150, 3, 1, 2, true)), (150, 120 / 2 / 3 + 150));
+        assert_eq!(two(lt(120, 1, 3, 2, true), lt(90, 1, 3, 2, true)), (120, 120 + 90 / 2));
+        assert_eq!(two(lt(120, 3, 1, 2, true), lt(150, 3, 1, 2, true)), (150, 120 / 2 + 150));
     }
 }
