@@ -864,3 +864,46 @@ fn alloc_resource(
     }
     Some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hw::Dim2;
+    use crate::network::{FmapShape, Layer, NetworkBuilder};
+    use crate::partition::{Coord, RegionKind};
+
+    /// nn_dataflow's test_alloc_proc: the chain net1 (ops 200, 600 + 30,
+    /// 1200, 2000) on 8x8 nodes.
+    #[test]
+    fn nodes_follow_ops() {
+        let mut b = NetworkBuilder::new("net1", FmapShape { n: 10, h: 1, w: 1 });
+        b.add("0", Layer::fc(10, 20, (1, 1)).unwrap(), &[]);
+        b.add("1", Layer::fc(20, 30, (1, 1)).unwrap(), &[]);
+        b.add("1p", Layer::pool(30, (1, 1), (1, 1), (1, 1)).unwrap(), &[]);
+        b.add("2", Layer::fc(30, 40, (1, 1)).unwrap(), &[]);
+        b.add("3", Layer::fc(40, 50, (1, 1)).unwrap(), &[]);
+        let net = b.build().unwrap();
+        let proc = NodeRegion::new(
+            Dim2::new(8, 8),
+            Coord::new(0, 0),
+            Coord::new(1, 1),
+            RegionKind::Proc,
+        );
+        let id = |n: &str| net.find(n).unwrap();
+        let nodes = |slots: Vec<Vec<LayerId>>| -> Vec<u64> {
+            alloc_proc(&slots, &net, &proc)
+                .unwrap()
+                .iter()
+                .map(|r| r.dim.size())
+                .collect()
+        };
+        assert_eq!(nodes(vec![vec![id("0")]]), [64]);
+        assert_eq!(
+            nodes(vec![vec![id("0")], vec![id("1"), id("1p")]]),
+            [16, 48]
+        );
+        assert_eq!(nodes(vec![vec![id("2")], vec![id("3")]]), [24, 40]);
+        let mid = nodes(vec![vec![id("1"), id("1p")], vec![id("2")]]);
+        assert!(mid == [24, 40] || mid == [22, 42], "{mid:?}");
+    }
+}

@@ -138,13 +138,30 @@ mod tests {
     /// A layer result as nn_dataflow's timing tests make them: 4 nodes,
     /// no DRAM time, outermost loops batch then output or input groups.
     fn lt(time: u64, top_ifm: u64, top_ofm: u64, top_bat: u64, is_conv: bool) -> LayerTimes {
-        LayerTimes { time, node_time: time, dram_time: 0, num_nodes: 4, top_bat, top_ifm, top_ofm, is_conv }
+        LayerTimes {
+            time,
+            node_time: time,
+            dram_time: 0,
+            num_nodes: 4,
+            top_bat,
+            top_ifm,
+            top_ofm,
+            is_conv,
+        }
     }
 
     #[test]
     fn single_layer_takes_its_time() {
         let mut s = SegmentTiming::new();
-        s.add(0, 0, LayerTimes { dram_time: 30, ..lt(100, 1, 2, 4, true) }, &[]);
+        s.add(
+            0,
+            0,
+            LayerTimes {
+                dram_time: 30,
+                ..lt(100, 1, 2, 4, true)
+            },
+            &[],
+        );
         assert_eq!((s.critical_time, s.node_time, s.time()), (100, 100, 100));
     }
 
@@ -176,9 +193,21 @@ mod tests {
             t.add(1, 0, b, &[(0, 0)]);
             (t.critical_time, t.time())
         };
-        assert_eq!(two(lt(120, 1, 3, 2, true), lt(90, 3, 1, 2, true)), (120, 120 - 120 / 2 + 120 / 2 / 3 + 90 / 2));
-        assert_eq!(two(lt(120, 1, 3, 2, true), lt(150, 3, 1, 2, true)), (150, 120 / 2 / 3 + 150));
-        assert_eq!(two(lt(120, 1, 3, 2, true), lt(90, 1, 3, 2, true)), (120, 120 + 90 / 2));
-        assert_eq!(two(lt(120, 3, 1, 2, true), lt(150, 3, 1, 2, true)), (150, 120 / 2 + 150));
+        assert_eq!(
+            two(lt(120, 1, 3, 2, true), lt(90, 3, 1, 2, true)),
+            (120, 120 - 120 / 2 + 120 / 2 / 3 + 90 / 2)
+        );
+        assert_eq!(
+            two(lt(120, 1, 3, 2, true), lt(150, 3, 1, 2, true)),
+            (150, 120 / 2 / 3 + 150)
+        );
+        assert_eq!(
+            two(lt(120, 1, 3, 2, true), lt(90, 1, 3, 2, true)),
+            (120, 120 + 90 / 2)
+        );
+        assert_eq!(
+            two(lt(120, 3, 1, 2, true), lt(150, 3, 1, 2, true)),
+            (150, 120 / 2 + 150)
+        );
     }
 }
