@@ -202,7 +202,7 @@ pub fn positions_from_inner(
 pub struct Lru<K, V> {
     cap: usize,
     tick: u64,
-    map: HashMap<K, (V, u64)>,
+    map: rustc_hash::FxHashMap<K, (V, u64)>,
     order: std::collections::BTreeMap<u64, K>,
 }
 
@@ -211,7 +211,7 @@ impl<K: std::hash::Hash + Eq + Clone, V: Clone> Lru<K, V> {
         Lru {
             cap,
             tick: 0,
-            map: HashMap::new(),
+            map: rustc_hash::FxHashMap::default(),
             order: std::collections::BTreeMap::new(),
         }
     }

@@ -8,8 +8,6 @@ use crate::dims::PerCat;
 use crate::network::Layer;
 use crate::util::{Lru, idivc, ith_range};
 
-use std::collections::HashMap;
-
 use rayon::prelude::*;
 
 use crate::dims::DataCat;
@@ -62,14 +60,14 @@ pub fn proc_data_range(
 /// Groups of nodes by the range they need, in first-seen order.
 struct Grouper<K> {
     groups: Vec<(K, Vec<Coord>)>,
-    index: HashMap<K, usize>,
+    index: rustc_hash::FxHashMap<K, usize>,
 }
 
 impl<K: Eq + std::hash::Hash + Copy> Grouper<K> {
     fn new() -> Self {
         Grouper {
             groups: Vec::new(),
-            index: HashMap::new(),
+            index: rustc_hash::FxHashMap::default(),
         }
     }
 

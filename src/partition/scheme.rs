@@ -238,6 +238,14 @@ impl PartitionScheme {
     }
 }
 
+/// The 24 nestings of the partition dimensions, in enumeration order.
+static ORDERS: std::sync::LazyLock<Vec<[PartDim; 4]>> = std::sync::LazyLock::new(|| {
+    permutations(&PartDim::ALL)
+        .into_iter()
+        .map(|o| o.try_into().expect("four dimensions"))
+        .collect()
+});
+
 /// Every partition of `target` onto `nodes` the options allow, in
 /// nn_dataflow's order; with `guaranteed`, a fallback when none qualifies.
 pub fn gen_partition(
@@ -308,8 +316,7 @@ pub fn gen_partition(
                     continue;
                 }
             }
-            for order in permutations(&PartDim::ALL) {
-                let order: [PartDim; 4] = order.try_into().expect("four dimensions");
+            for &order in ORDERS.iter() {
                 let ok = order.windows(2).all(|pair| {
                     let (a, b) = (pair[0], pair[1]);
                     let (da, db) = (pd(a), pd(b));

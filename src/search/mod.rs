@@ -354,7 +354,8 @@ struct Searcher<'a> {
     hw: &'a Hardware,
     cfg: &'a SearchConfig,
     n_layers: usize,
-    node_cache: HashMap<(Layer, PartitionScheme, Placement, TopConstraint), Arc<NodeSchemes>>,
+    node_cache:
+        rustc_hash::FxHashMap<(Layer, PartitionScheme, Placement, TopConstraint), Arc<NodeSchemes>>,
     memo: HopMemo,
     sched_memo: Lru<SchedKey, Vec<LayerResult>>,
     evaluated: u64,
@@ -552,7 +553,7 @@ pub fn schedule(
         hw,
         cfg,
         n_layers: net.len(),
-        node_cache: HashMap::new(),
+        node_cache: rustc_hash::FxHashMap::default(),
         memo: HopMemo::new(cfg.exact_noc_hops),
         sched_memo: Lru::new(1024),
         evaluated: 0,
