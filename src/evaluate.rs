@@ -376,8 +376,11 @@ fn eval_layer(
 
     let plv = get(lv, "placement")?;
     let proc = read_region(get(plv, "proc")?)?;
-    if proc.dim.h > hw.nodes.h
-        || proc.dim.w > hw.nodes.w
+    if proc
+        .dim
+        .h
+        .checked_mul(proc.dim.w)
+        .is_none_or(|n| n > hw.nodes.size())
         || proc.kind != RegionKind::Proc
         || proc
             .nodes()
