@@ -70,6 +70,8 @@ pub fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
 
+/// Equal to floating-point rounding: within `tol` relative (approx's
+/// relative comparison, which also accepts exact zeros).
 pub fn rel_close(a: f64, b: f64, tol: f64) -> bool {
-    (a - b).abs() <= tol * a.abs().max(b.abs()).max(1e-300)
+    approx::relative_eq!(a, b, epsilon = 0.0, max_relative = tol)
 }
