@@ -42,6 +42,9 @@ MODELS = {
     'resnext50': (lambda: tv.resnext50_32x4d(weights=None), (1, 3, 224, 224)),
     'squeezenet': (lambda: tv.squeezenet1_0(weights=None), (1, 3, 224, 224)),
     'mlp': (mlp, (1, 784)),
+    # Transformers: nnsched stops at their first unsupported node.
+    'vit_b_16': (lambda: tv.vit_b_16(weights=None), (1, 3, 224, 224)),
+    'swin_t': (lambda: tv.swin_t(weights=None), (1, 3, 224, 224)),
 }
 
 
@@ -92,5 +95,6 @@ def export(name):
 
 if __name__ == '__main__':
     torch.manual_seed(0)
+    torch.backends.mha.set_fastpath_enabled(False)  # ViT exports plain ops
     for n in sys.argv[1:] or MODELS:
         export(n)

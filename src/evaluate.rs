@@ -207,6 +207,7 @@ fn read_layout(v: &Value) -> R<DataLayout> {
         frngs: Vec::new(),
         regions: Vec::new(),
         parts: Vec::new(),
+        views: Vec::new(),
     };
     for p in pieces {
         let arr = |k: &str| -> R<[u64; 4]> {
@@ -228,6 +229,7 @@ fn read_layout(v: &Value) -> R<DataLayout> {
         });
         l.regions.push(read_region(get(p, "region")?)?);
         l.parts.push(read_partition(get(p, "partition")?)?);
+        l.views.push(None);
     }
     Ok(l)
 }
@@ -414,7 +416,7 @@ fn eval_layer(
     let slice = layer.group_slice();
     let (p_layer, p_batch, p_occ) = part.part_layer(&slice, cfg.batch);
     let mv = get(lv, "mapping")?;
-    let nlds = row_stationary(&p_layer, p_batch, p_occ, hw.pe_array).map_err(|e| e.to_string())?;
+    let nlds = row_stationary(&p_layer, p_batch, p_occ, hw.pe_array);
     let (ri, ro) = (
         u64_of(mv, "replicated_ifms")?,
         u64_of(mv, "replicated_ofms")?,
@@ -479,9 +481,9 @@ fn eval_layer(
     let proj = part.projection(&pl.dst, true);
     let ofmap_layout = Arc::new(DataLayout::single(ofrng, pl.dst, proj));
     let unh = if cfg.exact_noc_hops {
-        let mut parts: Vec<&DataLayout> = Vec::new();
-        for &s in net.prevs(id) {
-            parts.push(match s {
+        let mut parts: Vec<(&DataLayout, std::ops::Range<u64>)> = Vec::new();
+        for (&s, chans) in net.prevs(id).iter().zip(net.prev_channels(id)) {
+            let l = match s {
                 Source::Input => input_layout,
                 Source::Ext(i) => &ext_layouts[i],
                 Source::Layer(p) => outputs[p.0].as_deref().ok_or_else(|| {
@@ -490,7 +492,8 @@ fn eval_layer(
                         net.layer_name(p)
                     )
                 })?,
-            });
+            };
+            parts.push((l, chans.clone()));
         }
         let mut ifmap = DataLayout::concat(&parts);
         // Data forwarded on chip: inputs stored in DRAM but read from the

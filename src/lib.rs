@@ -7,6 +7,8 @@ pub mod evaluate;
 pub mod hw;
 pub mod mapping;
 pub mod network;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 pub mod partition;
 pub mod pipeline;
 pub mod report;

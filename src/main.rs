@@ -63,17 +63,31 @@ struct EvaluateArgs {
 
 #[derive(Args, Debug)]
 struct StatsArgs {
-    /// A built-in network name.
+    /// A built-in network name or an ONNX model file.
     model: String,
-    /// Batch size.
-    #[arg(long, default_value_t = 1)]
-    batch: u64,
+    #[command(flatten)]
+    load: LoadArgs,
     /// Word size in bits.
     #[arg(long, default_value_t = 16)]
     word: u64,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+}
+
+/// How a model is loaded.
+#[derive(Args, Debug)]
+struct LoadArgs {
+    /// Batch size (default: the model's, or 1).
+    #[arg(long)]
+    batch: Option<u64>,
+    /// Pass unsupported ONNX operators through, with a warning, instead of
+    /// failing.
+    #[arg(long)]
+    skip_unsupported: bool,
+    /// Refuse ONNX files that declare a tensor of more elements than this.
+    #[arg(long, default_value_t = 1 << 28)]
+    max_tensor_elements: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
@@ -92,15 +106,14 @@ enum BypassCat {
 
 #[derive(Args, Debug)]
 struct ScheduleArgs {
-    /// A built-in network name.
+    /// A built-in network name or an ONNX model file.
     #[arg(required = true)]
     model: Option<String>,
     /// Hardware description (YAML).
     #[arg(long, required = true)]
     hw: Option<PathBuf>,
-    /// Batch size.
-    #[arg(long, default_value_t = 1)]
-    batch: u64,
+    #[command(flatten)]
+    load: LoadArgs,
     /// Optimization goal: energy, delay, or energy-delay product.
     #[arg(short, long, value_enum, default_value_t = Goal::Energy, ignore_case = true)]
     goal: Goal,
@@ -220,17 +233,64 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn load_model(name: &str) -> Result<Network> {
-    if let Some(net) = zoo::get(name) {
-        return Ok(net);
-    }
-    if Path::new(name)
+    let defaults = LoadArgs {
+        batch: None,
+        skip_unsupported: false,
+        max_tensor_elements: 1 << 28,
+    };
+    Ok(load_model_batch(name, &defaults)?.0)
+}
+
+/// A built-in network or an ONNX file, and the batch: the flag's, else the
+/// model's, else 1 (said when an ONNX model's batch is symbolic). Skipped
+/// ONNX operators are reported on stderr.
+fn load_model_batch(name: &str, a: &LoadArgs) -> Result<(Network, u64)> {
+    let (net, model_batch) = match zoo::get(name) {
+        Some(net) => (net, Some(1)),
+        None => load_file(name, a)?,
+    };
+    let batch = match (a.batch, model_batch) {
+        (Some(b), _) | (None, Some(b)) => b,
+        (None, None) => {
+            eprintln!(
+                "nnsched: {name}: the model's batch size is symbolic; using 1 (set it with --batch)"
+            );
+            1
+        }
+    };
+    Ok((net, positive(batch, "--batch")?))
+}
+
+#[cfg(feature = "onnx")]
+fn load_file(name: &str, a: &LoadArgs) -> Result<(Network, Option<u64>)> {
+    let path = Path::new(name);
+    if !path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
     {
-        bail!("{name}: ONNX import is not available in this build yet");
+        bail!(
+            "unknown model '{name}'; built-in networks: {} (or an .onnx file)",
+            zoo::NAMES.join(", ")
+        );
     }
+    let opts = nnsched::onnx::ImportOptions {
+        skip_unsupported: a.skip_unsupported,
+        max_tensor_elements: a.max_tensor_elements,
+    };
+    let imp = nnsched::onnx::import(path, &opts)?;
+    if !imp.skipped.is_empty() {
+        eprintln!(
+            "nnsched: warning: {name}: passed through unsupported nodes: {}",
+            imp.skipped.join(", ")
+        );
+    }
+    Ok((imp.network, imp.batch))
+}
+
+#[cfg(not(feature = "onnx"))]
+fn load_file(name: &str, _: &LoadArgs) -> Result<(Network, Option<u64>)> {
     bail!(
-        "unknown model '{name}'; built-in networks: {}",
+        "unknown model '{name}'; built-in networks: {} (this build has no ONNX import)",
         zoo::NAMES.join(", ")
     )
 }
@@ -247,14 +307,13 @@ fn positive(v: u64, flag: &str) -> Result<u64> {
 }
 
 fn stats(a: StatsArgs) -> Result<()> {
-    let net = user(load_model(&a.model))?;
-    user(positive(a.batch, "--batch"))?;
+    let (net, batch) = user(load_model_batch(&a.model, &a.load))?;
     user(positive(a.word, "--word"))?;
-    let s = layer_stats(&net, a.batch, a.word.div_ceil(8));
+    let s = layer_stats(&net, batch, a.word.div_ceil(8));
     match a.format {
         Format::Table => println!("{}", report::stats_table(&s)),
         Format::Json | Format::Yaml => {
-            let doc = serde_json::json!({"network": net.name(), "batch": a.batch, "layers": s});
+            let doc = serde_json::json!({"network": net.name(), "batch": batch, "layers": s});
             print_doc(&doc, a.format)?;
         }
     }
@@ -334,9 +393,8 @@ fn print_doc(doc: &serde_json::Value, f: Format) -> Result<()> {
 fn schedule(a: ScheduleArgs) -> Result<()> {
     let model = a.model.as_deref().expect("clap requires MODEL");
     let hw_path = a.hw.as_deref().expect("clap requires --hw");
-    let net = user(load_model(model))?;
+    let (net, batch) = user(load_model_batch(model, &a.load))?;
     let hw = user(Hardware::load(hw_path))?;
-    user(positive(a.batch, "--batch"))?;
     let mut bypass = PerCat::splat(true);
     for c in &a.disable_bypass {
         match c {
@@ -346,7 +404,7 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
         }
     }
     let cfg = SearchConfig {
-        batch: a.batch,
+        batch,
         goal: a.goal,
         bypass,
         solve_loopblocking: a.solve_loopblocking,
@@ -406,7 +464,7 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
                 net.name(),
                 hw.name,
                 hw_path.display(),
-                a.batch
+                batch
             );
             println!("{}", report::layer_table(&net, &hw, &sched));
             println!(

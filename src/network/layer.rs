@@ -324,11 +324,13 @@ impl Layer {
 
     /// Whether a producer of `h` x `w` maps can feed this layer: anything
     /// between the strided output extent and the full input extent, the
-    /// difference being padding.
+    /// difference being padding, plus up to `stride - 1` trailing rows and
+    /// columns that no window reaches (a 7x7/2 conv reading 224 rows for
+    /// 109 outputs).
     pub fn accepts_input_size(&self, h: u64, w: u64) -> bool {
-        let within = |v: u64, a: u64, b: u64| a.min(b) <= v && v <= a.max(b);
-        within(h, self.hofm * self.htrd, self.hifm())
-            && within(w, self.wofm * self.wtrd, self.wifm())
+        let within = |v: u64, a: u64, b: u64, s: u64| a.min(b) <= v && v < a.max(b) + s;
+        within(h, self.hofm * self.htrd, self.hifm(), self.htrd)
+            && within(w, self.wofm * self.wtrd, self.wifm(), self.wtrd)
     }
 }
 
@@ -369,6 +371,9 @@ mod tests {
         assert_eq!(l.total_ops(16), 48 * 55 * 55 * 121 * 3 * 16);
         assert!(l.accepts_input_size(224, 224));
         assert!(l.accepts_input_size(227, 227));
+        // Up to stride - 1 trailing rows no window reaches.
+        assert!(l.accepts_input_size(230, 230));
+        assert!(!l.accepts_input_size(231, 227));
         assert!(!l.accepts_input_size(219, 227));
     }
 

@@ -3,6 +3,8 @@
 //!
 //! Several predecessors of a conv, FC or pooling layer are concatenated along
 //! channels in the order given; an eltwise layer combines its predecessors.
+//! A predecessor may also give only a range of its channels (a channel
+//! split, as in ShuffleNet's units).
 //! A `Network` is immutable once built and always valid: every predecessor
 //! exists, there is no cycle, and channel counts and map sizes agree.
 
@@ -10,6 +12,7 @@ mod layer;
 pub mod zoo;
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 pub use layer::{FmapShape, Layer, LayerError, LayerKind};
 
@@ -34,6 +37,8 @@ pub struct NetLayer {
     pub name: String,
     pub layer: Layer,
     pub prevs: Vec<Source>,
+    /// The channels taken from each predecessor (all of them unless split).
+    pub channels: Vec<Range<u64>>,
 }
 
 /// A named external input.
@@ -74,6 +79,14 @@ pub enum NetworkError {
         got_w: u64,
         want_h: u64,
         want_w: u64,
+    },
+    #[error("layer '{layer}': takes channels {beg}..{end} of '{prev}', which has {have}")]
+    Slice {
+        layer: String,
+        prev: String,
+        beg: u64,
+        end: u64,
+        have: u64,
     },
     #[error("network '{0}' has no layers")]
     Empty(String),
@@ -120,6 +133,10 @@ impl Network {
     pub fn prevs(&self, id: LayerId) -> &[Source] {
         &self.layers[id.0].prevs
     }
+    /// The channel range taken from each predecessor, in `prevs` order.
+    pub fn prev_channels(&self, id: LayerId) -> &[Range<u64>] {
+        &self.layers[id.0].channels
+    }
     /// Consumers of a layer's output, in definition order.
     pub fn nexts(&self, id: LayerId) -> &[LayerId] {
         &self.nexts[id.0]
@@ -165,7 +182,15 @@ pub struct NetworkBuilder {
     name: String,
     input: FmapShape,
     exts: Vec<ExtInput>,
-    decls: Vec<(String, Layer, Vec<String>)>,
+    decls: Vec<Decl>,
+}
+
+#[derive(Clone, Debug)]
+struct Decl {
+    name: String,
+    layer: Layer,
+    /// Predecessor names, each with the channels taken (`None`: all).
+    prevs: Vec<(String, Option<Range<u64>>)>,
 }
 
 impl NetworkBuilder {
@@ -191,21 +216,45 @@ impl NetworkBuilder {
     /// (or the input when it is the first).
     pub fn add(&mut self, name: &str, layer: Layer, prevs: &[&str]) -> &mut Self {
         let prevs = if prevs.is_empty() {
-            vec![
+            vec![(
                 self.decls
                     .last()
-                    .map_or(Network::INPUT.to_string(), |d| d.0.clone()),
-            ]
+                    .map_or(Network::INPUT.to_string(), |d| d.name.clone()),
+                None,
+            )]
         } else {
-            prevs.iter().map(|s| s.to_string()).collect()
+            prevs.iter().map(|s| (s.to_string(), None)).collect()
         };
-        self.decls.push((name.to_string(), layer, prevs));
+        self.decls.push(Decl {
+            name: name.to_string(),
+            layer,
+            prevs,
+        });
+        self
+    }
+
+    /// Declares a layer fed by channel ranges of its predecessors (`None`:
+    /// all channels), concatenated in order.
+    pub fn add_sliced(
+        &mut self,
+        name: &str,
+        layer: Layer,
+        prevs: &[(&str, Option<Range<u64>>)],
+    ) -> &mut Self {
+        self.decls.push(Decl {
+            name: name.to_string(),
+            layer,
+            prevs: prevs
+                .iter()
+                .map(|(p, r)| (p.to_string(), r.clone()))
+                .collect(),
+        });
         self
     }
 
     /// Name of the last declared layer.
     pub fn last(&self) -> Option<&str> {
-        self.decls.last().map(|d| d.0.as_str())
+        self.decls.last().map(|d| d.name.as_str())
     }
 
     /// Validates and builds. Layers keep their declaration order when it is
@@ -222,19 +271,19 @@ impl NetworkBuilder {
             }
         }
         for (i, d) in self.decls.iter().enumerate() {
-            if index.insert(&d.0, Source::Layer(LayerId(i))).is_some() {
-                return Err(NetworkError::Duplicate(d.0.clone()));
+            if index.insert(&d.name, Source::Layer(LayerId(i))).is_some() {
+                return Err(NetworkError::Duplicate(d.name.clone()));
             }
         }
         let mut prevs = Vec::with_capacity(self.decls.len());
         for d in &self.decls {
             let mut ps = Vec::new();
-            for p in &d.2 {
+            for (p, _) in &d.prevs {
                 match index.get(p.as_str()) {
                     Some(&s) => ps.push(s),
                     None => {
                         return Err(NetworkError::UnknownPrev {
-                            layer: d.0.clone(),
+                            layer: d.name.clone(),
                             prev: p.clone(),
                         });
                     }
@@ -243,16 +292,34 @@ impl NetworkBuilder {
             prevs.push(ps);
         }
         let order =
-            topological(&prevs).map_err(|i| NetworkError::Cycle(self.decls[i].0.clone()))?;
+            topological(&prevs).map_err(|i| NetworkError::Cycle(self.decls[i].name.clone()))?;
         let mut new_id = vec![0; order.len()];
         for (new, &old) in order.iter().enumerate() {
             new_id[old] = new;
         }
-        let mut decls: Vec<Option<(String, Layer, Vec<String>)>> =
-            self.decls.into_iter().map(Some).collect();
+        let source_channels = |s: Source| match s {
+            Source::Input => self.input.n,
+            Source::Ext(i) => self.exts[i].shape.n,
+            Source::Layer(LayerId(o)) => self.decls[o].layer.nofm(),
+        };
         let mut layers = Vec::with_capacity(order.len());
         for &old in &order {
-            let (name, layer, _) = decls[old].take().expect("each layer placed once");
+            let d = &self.decls[old];
+            let mut channels = Vec::with_capacity(d.prevs.len());
+            for ((p, r), &s) in d.prevs.iter().zip(&prevs[old]) {
+                let have = source_channels(s);
+                let r = r.clone().unwrap_or(0..have);
+                if r.start >= r.end || r.end > have {
+                    return Err(NetworkError::Slice {
+                        layer: d.name.clone(),
+                        prev: p.clone(),
+                        beg: r.start,
+                        end: r.end,
+                        have,
+                    });
+                }
+                channels.push(r);
+            }
             let ps = prevs[old]
                 .iter()
                 .map(|&s| match s {
@@ -261,9 +328,10 @@ impl NetworkBuilder {
                 })
                 .collect();
             layers.push(NetLayer {
-                name,
-                layer,
+                name: d.name.clone(),
+                layer: d.layer,
                 prevs: ps,
+                channels,
             });
         }
         let mut nexts = vec![Vec::new(); layers.len()];
@@ -327,8 +395,9 @@ fn check_prevs(net: &Network, id: LayerId) -> Result<(), NetworkError> {
     let nl = net.get(id);
     let layer = &nl.layer;
     let mut channels = 0;
-    for &p in &nl.prevs {
+    for (&p, taken) in nl.prevs.iter().zip(&nl.channels) {
         let s = net.source_shape(p);
+        let n = taken.end - taken.start;
         if !layer.accepts_input_size(s.h, s.w) {
             return Err(NetworkError::Size {
                 layer: nl.name.clone(),
@@ -340,15 +409,15 @@ fn check_prevs(net: &Network, id: LayerId) -> Result<(), NetworkError> {
             });
         }
         if let LayerKind::Eltwise { .. } = layer.kind()
-            && s.n != layer.nofm()
+            && n != layer.nofm()
         {
             return Err(NetworkError::Channels {
                 layer: nl.name.clone(),
-                got: s.n,
+                got: n,
                 want: layer.nofm(),
             });
         }
-        channels += s.n;
+        channels += n;
     }
     if channels != layer.nifm() {
         return Err(NetworkError::Channels {
@@ -452,5 +521,41 @@ mod tests {
             }
             assert_eq!(b.build().unwrap_err().to_string(), msg);
         }
+    }
+
+    #[test]
+    fn channel_slices_are_checked() {
+        let conv = |c, k| Layer::conv(c, k, (8, 8), (1, 1), (1, 1)).unwrap();
+        let mut b = NetworkBuilder::new("t", img(3, 8));
+        b.add("a", conv(3, 8), &[]);
+        b.add_sliced("b", conv(5, 4), &[("a", Some(3..8))]);
+        b.add_sliced("c", conv(7, 4), &[("a", Some(0..3)), ("b", None)]);
+        let net = b.clone().build().unwrap();
+        assert_eq!(net.prev_channels(LayerId(1)).len(), 1);
+        assert_eq!(net.prev_channels(LayerId(1))[0], 3..8);
+        assert_eq!(net.prev_channels(LayerId(2)), [0..3, 0..4]);
+
+        let mut bad = b.clone();
+        bad.add_sliced("d", conv(4, 4), &[("a", Some(6..10))]);
+        assert_eq!(
+            bad.build().unwrap_err(),
+            NetworkError::Slice {
+                layer: "d".into(),
+                prev: "a".into(),
+                beg: 6,
+                end: 10,
+                have: 8
+            }
+        );
+        let mut short = b;
+        short.add_sliced("d", conv(4, 4), &[("a", Some(0..3))]);
+        assert!(matches!(
+            short.build().unwrap_err(),
+            NetworkError::Channels {
+                got: 3,
+                want: 4,
+                ..
+            }
+        ));
     }
 }

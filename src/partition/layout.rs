@@ -1,6 +1,8 @@
 //! Where feature maps live: ranges of (batch, channel, height, width) and
 //! data layouts mapping them onto node regions through partitions.
 
+use std::ops::Range;
+
 use serde::Serialize;
 
 use super::region::{Coord, NodeRegion};
@@ -49,6 +51,17 @@ pub struct DataLayout {
     pub frngs: Vec<FmapRange>,
     pub regions: Vec<NodeRegion>,
     pub parts: Vec<PartitionScheme>,
+    /// Per range, the part of it in use when only some of its channels are
+    /// (a channel split); `None`: all of `frngs[i]`, as stored.
+    pub views: Vec<Option<ChannelView>>,
+}
+
+/// Channels `beg..end` of a stored range, seen from channel `at` on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct ChannelView {
+    pub beg: u64,
+    pub end: u64,
+    pub at: u64,
 }
 
 impl DataLayout {
@@ -58,45 +71,93 @@ impl DataLayout {
             frngs: vec![frng],
             regions: vec![region],
             parts: vec![part],
+            views: vec![None],
         }
     }
 
-    /// The layouts side by side along channels, in order.
-    pub fn concat(layouts: &[&DataLayout]) -> DataLayout {
+    /// Channels of range `i` as seen in this layout.
+    fn seen_channels(&self, i: usize) -> Range<u64> {
+        match self.views[i] {
+            Some(v) => v.at..v.at + (v.end - v.beg),
+            None => self.frngs[i].beg[1]..self.frngs[i].end[1],
+        }
+    }
+
+    /// Channel ranges of layouts side by side, in order. A whole layout
+    /// keeps its ranges (moved along channels); a part of one is a view.
+    pub fn concat(parts: &[(&DataLayout, Range<u64>)]) -> DataLayout {
         let mut out = DataLayout {
             frngs: Vec::new(),
             regions: Vec::new(),
             parts: Vec::new(),
+            views: Vec::new(),
         };
         let mut n_off = 0;
-        for dl in layouts {
-            for f in &dl.frngs {
-                let mut g = *f;
-                g.beg[1] += n_off;
-                g.end[1] += n_off;
-                n_off += f.end[1] - f.beg[1];
+        for (dl, take) in parts {
+            let all = dl.complete_fmap_range();
+            let whole = dl.views.iter().all(Option::is_none)
+                && take.start == all.beg[1]
+                && take.end == all.end[1];
+            for i in 0..dl.frngs.len() {
+                let f = dl.frngs[i];
+                let seen = dl.seen_channels(i);
+                let view = if whole {
+                    None
+                } else {
+                    let (b, e) = (seen.start.max(take.start), seen.end.min(take.end));
+                    if b >= e {
+                        continue;
+                    }
+                    let stored = dl.views[i].map_or(f.beg[1], |v| v.beg);
+                    Some(ChannelView {
+                        beg: stored + (b - seen.start),
+                        end: stored + (e - seen.start),
+                        at: n_off + (b - take.start),
+                    })
+                };
+                let mut g = f;
+                if view.is_none() {
+                    g.beg[1] += n_off;
+                    g.end[1] += n_off;
+                }
                 out.frngs.push(g);
+                out.regions.push(dl.regions[i]);
+                out.parts.push(dl.parts[i]);
+                out.views.push(view);
             }
-            out.regions.extend_from_slice(&dl.regions);
-            out.parts.extend_from_slice(&dl.parts);
+            n_off += take.end - take.start;
         }
         out
     }
 
     /// The range covered by all pieces.
     pub fn complete_fmap_range(&self) -> FmapRange {
-        FmapRange {
+        let last = self.frngs.len() - 1;
+        let mut r = FmapRange {
             beg: self.frngs[0].beg,
-            end: self.frngs[self.frngs.len() - 1].end,
-        }
+            end: self.frngs[last].end,
+        };
+        r.beg[1] = self.seen_channels(0).start;
+        r.end[1] = self.seen_channels(last).end;
+        r
     }
 
     /// The stored pieces: each node with the range it holds.
     pub fn pieces(&self) -> Pieces {
         let mut pieces = Vec::new();
-        for ((f, region), part) in self.frngs.iter().zip(&self.regions).zip(&self.parts) {
+        for (i, (f, region)) in self.frngs.iter().zip(&self.regions).enumerate() {
+            let part = &self.parts[i];
             for pidx in part.pidxs() {
-                pieces.push((part.coordinate(region, &pidx), part.fmap_range(f, &pidx)));
+                let mut piece = part.fmap_range(f, &pidx);
+                if let Some(v) = self.views[i] {
+                    let (b, e) = (piece.beg[1].max(v.beg), piece.end[1].min(v.end));
+                    if b >= e {
+                        continue;
+                    }
+                    piece.beg[1] = v.at + (b - v.beg);
+                    piece.end[1] = v.at + (e - v.beg);
+                }
+                pieces.push((part.coordinate(region, &pidx), piece));
             }
         }
         Pieces {
@@ -187,4 +248,53 @@ pub fn spanning_tree(roots: &[Coord], dests: &[Coord]) -> u64 {
         }
     }
     total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hw::Dim2;
+    use crate::partition::region::RegionKind;
+    use crate::partition::scheme::PartDim;
+
+    /// `n` channels split by output channel over a 1 x 2 region at `w`.
+    fn split_by_channels(n: u64, w: i64) -> DataLayout {
+        let region = NodeRegion::new(
+            Dim2::new(1, 2),
+            Coord::new(0, w),
+            Coord::new(1, 1),
+            RegionKind::Dram,
+        );
+        let mut part = PartitionScheme::single();
+        part.pdims[PartDim::Outp as usize] = Dim2::new(1, 2);
+        DataLayout::single(FmapRange::full(1, n, 4, 4), region, part)
+    }
+
+    fn channels(l: &DataLayout) -> Vec<(i64, [u64; 2])> {
+        l.pieces()
+            .pieces
+            .iter()
+            .map(|(c, f)| (c.w, [f.beg[1], f.end[1]]))
+            .collect()
+    }
+
+    #[test]
+    fn a_channel_slice_is_a_view_of_the_stored_pieces() {
+        let a = split_by_channels(8, 0);
+        let b = split_by_channels(6, 4);
+        // Channels 2..6 of `a` (2..4 on node 0, 4..6 on node 1), then all of `b`.
+        let l = DataLayout::concat(&[(&a, 2..6), (&b, 0..6)]);
+        assert_eq!(
+            channels(&l),
+            [(0, [0, 2]), (1, [2, 4]), (4, [4, 7]), (5, [7, 10])]
+        );
+        let all = l.complete_fmap_range();
+        assert_eq!((all.beg[1], all.end[1]), (0, 10));
+        // A slice of a slice; whole layouts stay as stored, moved.
+        let ll = DataLayout::concat(&[(&l, 3..5)]);
+        assert_eq!(channels(&ll), [(1, [0, 1]), (4, [1, 2])]);
+        let whole = DataLayout::concat(&[(&b, 0..6), (&a, 0..8)]);
+        assert_eq!(whole.views, [None, None]);
+        assert_eq!(channels(&whole)[2..], [(0, [6, 10]), (1, [10, 14])]);
+    }
 }

@@ -11,7 +11,7 @@ use crate::blocking::{
 };
 use crate::dims::{DataLoops, LoopDim, MemLevel, PerCat, PerLevel, PerLoop};
 use crate::hw::Hardware;
-use crate::mapping::{MappingError, NestedLoopDesc, row_stationary};
+use crate::mapping::{NestedLoopDesc, row_stationary};
 use crate::network::{Layer, LayerId};
 use crate::partition::{
     BufShr, Coord, DataLayout, FmapRange, HopMemo, HopQuery, NodeRegion, PartitionScheme,
@@ -132,8 +132,6 @@ impl LayerResult {
 /// Why a layer has no schedule.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum NoSchedule {
-    #[error("{0}")]
-    Mapping(#[from] MappingError),
     #[error("the register file is too small: a PE needs {need} words, it has {have}")]
     Regf { need: u64, have: u64 },
     #[error(
@@ -168,17 +166,7 @@ pub fn search_node(
     cstr: &TopConstraint,
 ) -> NodeSchemes {
     let (p_layer, p_batch, p_occ) = part.part_layer(layer, batch);
-    let nlds = match row_stationary(&p_layer, p_batch, p_occ, hw.pe_array) {
-        Ok(n) => n,
-        Err(e) => {
-            return NodeSchemes {
-                part: *part,
-                schemes: Vec::new(),
-                evaluated: 0,
-                failure: Some(e.into()),
-            };
-        }
-    };
+    let nlds = row_stationary(&p_layer, p_batch, p_occ, hw.pe_array);
     let (env, bufshr) = node_env(pl, part, p_layer.data_loops(), hw, cfg);
     let shared = cfg.gbuf_sharing.then_some(&bufshr);
     let mut schemes = Vec::new();

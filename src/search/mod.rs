@@ -12,6 +12,7 @@
 mod layer;
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -454,11 +455,12 @@ impl Searcher<'_> {
     ) -> Vec<Partial> {
         let mut out = Vec::new();
         for prev in prev_tops {
-            let parts: Vec<&DataLayout> = self
+            let parts: Vec<(&DataLayout, Range<u64>)> = self
                 .net
                 .prevs(id)
                 .iter()
-                .map(|&s| prev.source_layout(s))
+                .zip(self.net.prev_channels(id))
+                .map(|(&s, c)| (prev.source_layout(s), c.clone()))
                 .collect();
             let mut ifmap = DataLayout::concat(&parts);
             if let Some(r) = fwd {

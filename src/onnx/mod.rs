@@ -1,0 +1,669 @@
+//! ONNX import: an ONNX model file becomes a `Network`.
+//!
+//! The protobuf is decoded and checked first (one model input, no tensor
+//! above the size limit), then tract-onnx infers every tensor's shape; its
+//! typed model keeps the ONNX tensor names as outlet labels. The ONNX nodes,
+//! in file order, decide the layers through the operator registry in
+//! [`ops`]: convs, dense products, pools and eltwise combinations become
+//! layers; concatenations, channel splits and slices become channel ranges
+//! of predecessors; operators without MACs pass their input through.
+//! Anything else stops the import with the node named, or, when asked, is
+//! passed through and reported.
+
+mod ops;
+mod proto;
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use prost::Message;
+use tract_onnx::pb::{GraphProto, ModelProto, NodeProto};
+use tract_onnx::prelude::*;
+
+use crate::network::{FmapShape, Layer, Network, NetworkBuilder};
+use ops::Role;
+use proto::{Constants, int, ints};
+
+/// Tensors above this many elements are refused unless raised: 2^28 f32
+/// values are 1 GiB.
+pub const DEFAULT_MAX_TENSOR_ELEMENTS: u64 = 1 << 28;
+
+/// Protobuf messages cannot exceed 2 GiB.
+const MAX_FILE_BYTES: u64 = 2 << 30;
+
+/// How to import.
+#[derive(Clone, Debug)]
+pub struct ImportOptions {
+    /// Pass unsupported operators through instead of failing.
+    pub skip_unsupported: bool,
+    /// The largest tensor (in elements) the file may declare.
+    pub max_tensor_elements: u64,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            skip_unsupported: false,
+            max_tensor_elements: DEFAULT_MAX_TENSOR_ELEMENTS,
+        }
+    }
+}
+
+/// An imported network and what the import noticed.
+#[derive(Debug)]
+pub struct Imported {
+    pub network: Network,
+    /// The model's batch size, if it fixes one.
+    pub batch: Option<u64>,
+    /// Unsupported nodes passed through, as `name (OpType)`.
+    pub skipped: Vec<String>,
+}
+
+/// Imports an ONNX model file.
+pub fn import(path: &Path, opts: &ImportOptions) -> Result<Imported> {
+    let file = path.display().to_string();
+    let meta = std::fs::metadata(path).with_context(|| format!("{file}: cannot read the file"))?;
+    if meta.len() > MAX_FILE_BYTES {
+        bail!(
+            "{file}: {} bytes, more than an ONNX file can hold",
+            meta.len()
+        );
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("{file}: cannot read the file"))?;
+    import_bytes(&bytes, &file, opts)
+}
+
+/// Imports an ONNX model held in memory; `file` names it in messages and
+/// names the network (so that a schedule leads back to its model file).
+pub fn import_bytes(bytes: &[u8], file: &str, opts: &ImportOptions) -> Result<Imported> {
+    let model =
+        ModelProto::decode(bytes).map_err(|e| anyhow!("{file}: not an ONNX model ({e})"))?;
+    let graph = model
+        .graph
+        .as_ref()
+        .with_context(|| format!("{file}: the ONNX model has no graph"))?;
+    let consts = Constants::collect(graph);
+    let limit = opts.max_tensor_elements;
+    if let Some((what, n)) = proto::oversized(graph, &consts, limit) {
+        bail!(
+            "{file}: {what} declares a tensor of {} elements, above the limit of {limit} (--max-tensor-elements)",
+            n.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string())
+        );
+    }
+    let inputs = proto::activation_inputs(graph);
+    let [input] = inputs.as_slice() else {
+        bail!(
+            "{file}: the model has {} inputs; nnsched imports models with one input",
+            inputs.len()
+        );
+    };
+    let sig = proto::input_sig(input);
+    if sig.dims.len() != 4 && sig.dims.len() != 2 {
+        bail!(
+            "{file}: input '{}' has {} dimensions; nnsched imports NCHW images or batch x features vectors",
+            sig.name,
+            sig.dims.len()
+        );
+    }
+    let batch = sig.dims[0]
+        .and_then(|b| u64::try_from(b).ok())
+        .filter(|&b| b > 0);
+    let mut per_sample = Vec::new();
+    for d in &sig.dims[1..] {
+        match d.and_then(|d| u64::try_from(d).ok()).filter(|&d| d > 0) {
+            Some(d) => per_sample.push(d),
+            None => bail!(
+                "{file}: input '{}' has a symbolic or empty dimension besides the batch",
+                sig.name
+            ),
+        }
+    }
+    let mut concrete = vec![batch.unwrap_or(1)];
+    concrete.extend(&per_sample);
+    if proto::elements(&concrete.iter().map(|&d| d as i64).collect::<Vec<_>>())
+        .is_none_or(|e| e > limit)
+    {
+        bail!(
+            "{file}: input '{}' of shape {concrete:?} is above the limit of {limit} elements (--max-tensor-elements)",
+            sig.name
+        );
+    }
+    let typed = catch_unwind(AssertUnwindSafe(|| type_model(&model, &concrete)))
+        .map_err(|_| anyhow!("{file}: tract failed while inferring the model's shapes"))?
+        .map_err(|e| anyhow!("{file}: tract cannot infer the model's shapes: {e:#}"))?;
+
+    let shape = FmapShape {
+        n: per_sample[0],
+        h: per_sample.get(1).copied().unwrap_or(1),
+        w: per_sample.get(2).copied().unwrap_or(1),
+    };
+    let mut cv = Converter {
+        file,
+        consts: &consts,
+        typed: &typed,
+        skip_unsupported: opts.skip_unsupported,
+        builder: NetworkBuilder::new(file, shape),
+        acts: HashMap::new(),
+        names: HashMap::new(),
+        skipped: Vec::new(),
+    };
+    cv.acts.insert(
+        sig.name.clone(),
+        Act {
+            parts: vec![Taken::all(Network::INPUT, shape.n)],
+            shape,
+        },
+    );
+    cv.graph(graph)?;
+    let skipped = cv.skipped;
+    if cv.builder.last().is_none() {
+        let note = if skipped.is_empty() {
+            String::new()
+        } else {
+            format!(" (passed through: {})", skipped.join(", "))
+        };
+        bail!("{file}: no convs, dense products, pools or eltwise ops to schedule{note}");
+    }
+    let network = cv
+        .builder
+        .build()
+        .map_err(|e| anyhow!("{file}: the imported network is inconsistent: {e}"))?;
+    Ok(Imported {
+        network,
+        batch,
+        skipped,
+    })
+}
+
+fn type_model(model: &ModelProto, input: &[u64]) -> TractResult<TypedModel> {
+    let shape: Vec<usize> = input.iter().map(|&d| d as usize).collect();
+    tract_onnx::onnx()
+        .model_for_proto_model(model)?
+        .with_input_fact(0, f32::fact(&shape).into())?
+        .into_typed()
+}
+
+/// Some channels of a producer (a layer or the input).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Taken {
+    source: String,
+    chans: Range<u64>,
+}
+
+impl Taken {
+    fn all(source: &str, n: u64) -> Taken {
+        Taken {
+            source: source.to_string(),
+            chans: 0..n,
+        }
+    }
+}
+
+/// A feature map tensor: the producers' channels that make it, in order,
+/// and its per-sample shape. A view (reshape, flatten, shuffle) keeps the
+/// shape of the maps it was made from, so that an FC after a flatten sees
+/// the conv's C x H x W.
+#[derive(Clone, Debug)]
+struct Act {
+    parts: Vec<Taken>,
+    shape: FmapShape,
+}
+
+impl Act {
+    /// Channels `r` of this tensor.
+    fn slice(&self, r: Range<u64>) -> Act {
+        let mut parts = Vec::new();
+        let mut off = 0;
+        for p in &self.parts {
+            let len = p.chans.end - p.chans.start;
+            let (b, e) = (r.start.max(off), r.end.min(off + len));
+            if b < e {
+                parts.push(Taken {
+                    source: p.source.clone(),
+                    chans: p.chans.start + (b - off)..p.chans.start + (e - off),
+                });
+            }
+            off += len;
+        }
+        Act {
+            parts,
+            shape: FmapShape {
+                n: r.end - r.start,
+                ..self.shape
+            },
+        }
+    }
+
+    fn size(&self) -> u64 {
+        self.shape.n * self.shape.h * self.shape.w
+    }
+}
+
+struct Converter<'a> {
+    file: &'a str,
+    consts: &'a Constants,
+    typed: &'a TypedModel,
+    skip_unsupported: bool,
+    builder: NetworkBuilder,
+    /// Feature map tensors by ONNX name.
+    acts: HashMap<String, Act>,
+    /// How often each layer name was given.
+    names: HashMap<String, usize>,
+    skipped: Vec<String>,
+}
+
+/// The per-sample shape of an NCHW or N x F tensor.
+fn fmap(s: &[u64]) -> Option<FmapShape> {
+    match *s {
+        [_, n, h, w] => Some(FmapShape { n, h, w }),
+        [_, n] => Some(FmapShape { n, h: 1, w: 1 }),
+        _ => None,
+    }
+}
+
+/// Two spatial values of an attribute, or the default.
+fn pair(v: Option<&[i64]>, default: u64) -> Option<(u64, u64)> {
+    match v {
+        None => Some((default, default)),
+        Some(&[a, b]) => Some((u64::try_from(a).ok()?, u64::try_from(b).ok()?)),
+        Some(_) => None,
+    }
+}
+
+impl Converter<'_> {
+    fn graph(&mut self, graph: &GraphProto) -> Result<()> {
+        for n in &graph.node {
+            let outs = self.node(n)?;
+            if let Some(outs) = outs {
+                for (name, act) in n.output.iter().zip(outs) {
+                    self.acts.insert(name.clone(), act);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The node, for messages.
+    fn what(&self, n: &NodeProto) -> String {
+        let name = if n.name.is_empty() {
+            n.output.first().map_or("", String::as_str)
+        } else {
+            &n.name
+        };
+        format!("{}: node '{name}' ({})", self.file, n.op_type)
+    }
+
+    /// A tensor's shape: from the file for constants, else from tract.
+    fn shape_of(&self, name: &str) -> Option<Vec<u64>> {
+        if let Some(s) = self.consts.shape(name) {
+            return s.iter().map(|&d| u64::try_from(d).ok()).collect();
+        }
+        let o = self.typed.find_outlet_label(name)?;
+        let fact = self.typed.outlet_fact(o).ok()?;
+        let dims = fact.shape.as_concrete()?;
+        Some(dims.iter().map(|&d| d as u64).collect())
+    }
+
+    fn out_fmap(&self, n: &NodeProto) -> Result<FmapShape> {
+        let out = n.output.first().map_or("", String::as_str);
+        let s = self
+            .shape_of(out)
+            .with_context(|| format!("{}: its output has no concrete shape", self.what(n)))?;
+        fmap(&s).with_context(|| {
+            format!(
+                "{}: output of shape {s:?}; nnsched models NCHW feature maps and batch x features vectors",
+                self.what(n)
+            )
+        })
+    }
+
+    /// A readable, unique layer name from the node's scope: torch's
+    /// `/layer1/layer1.0/conv2/Conv` gives `layer1.0.conv2`.
+    fn layer_name(&mut self, n: &NodeProto) -> String {
+        let raw = if n.name.is_empty() {
+            n.output.first().map_or("", String::as_str)
+        } else {
+            &n.name
+        };
+        let parts: Vec<&str> = raw.split('/').filter(|p| !p.is_empty()).collect();
+        let scope = if parts.len() > 1 {
+            &parts[..parts.len() - 1]
+        } else {
+            &parts[..]
+        };
+        let mut comps: Vec<&str> = Vec::new();
+        for p in scope {
+            match comps.last_mut() {
+                Some(last) if p.starts_with(&format!("{last}.")) => *last = p,
+                _ => comps.push(p),
+            }
+        }
+        let base = if comps.is_empty() {
+            n.op_type.to_lowercase()
+        } else {
+            comps.join(".")
+        };
+        let mut name = base.clone();
+        let mut k = 1;
+        while self.names.contains_key(&name) || name == Network::INPUT {
+            k += 1;
+            name = format!("{base}_{k}");
+        }
+        self.names.insert(name.clone(), 1);
+        name
+    }
+
+    /// Adds a layer fed by `inputs` (concatenated) and returns its output.
+    fn add(&mut self, n: &NodeProto, layer: Layer, inputs: &[&Act]) -> Act {
+        let name = self.layer_name(n);
+        let prevs: Vec<(&str, Option<Range<u64>>)> = inputs
+            .iter()
+            .flat_map(|a| &a.parts)
+            .map(|t| (t.source.as_str(), Some(t.chans.clone())))
+            .collect();
+        self.builder.add_sliced(&name, layer, &prevs);
+        let shape = FmapShape {
+            n: layer.nofm(),
+            h: layer.hofm(),
+            w: layer.wofm(),
+        };
+        Act {
+            parts: vec![Taken::all(&name, shape.n)],
+            shape,
+        }
+    }
+
+    /// The node's outputs, or `None` when it computes no feature map.
+    fn node(&mut self, n: &NodeProto) -> Result<Option<Vec<Act>>> {
+        let acts: Vec<Option<Act>> = n.input.iter().map(|i| self.acts.get(i).cloned()).collect();
+        let Some(x) = acts.iter().flatten().next().cloned() else {
+            return Ok(None); // constants and weight arithmetic
+        };
+        let what = || self.what(n);
+        let n_acts = acts.iter().flatten().count();
+        let one = |out: Act| Ok(Some(vec![out; n.output.len().max(1)]));
+        let Some(role) = ops::role(&n.op_type) else {
+            if self.skip_unsupported {
+                self.skipped.push(format!("{} ({})", n.name, n.op_type));
+                return one(x);
+            }
+            bail!(
+                "{}: {} (--skip-unsupported passes it through)",
+                what(),
+                ops::refusal(&n.op_type)
+            );
+        };
+        match role {
+            Role::ShapeOf => Ok(None),
+            Role::PassThrough => one(x),
+            Role::Conv => {
+                if n_acts != 1 || acts[0].is_none() {
+                    bail!(
+                        "{}: convolves an activation with another activation; only constant weights are modelled",
+                        what()
+                    );
+                }
+                let w = n
+                    .input
+                    .get(1)
+                    .and_then(|w| self.shape_of(w))
+                    .with_context(|| format!("{}: its weight has no known shape", what()))?;
+                if w.len() != 4 {
+                    bail!(
+                        "{}: a {}D convolution; nnsched models 2D convolutions only",
+                        what(),
+                        w.len().saturating_sub(2)
+                    );
+                }
+                if let Some(d) = ints(n, "dilations").filter(|d| d.iter().any(|&v| v != 1)) {
+                    bail!(
+                        "{}: dilated convolutions (dilations {d:?}) are not modelled",
+                        what()
+                    );
+                }
+                let strd = pair(ints(n, "strides"), 1).with_context(|| {
+                    format!("{}: strides must be two non-negative values", what())
+                })?;
+                let groups = int(n, "group").unwrap_or(1);
+                let groups = u64::try_from(groups)
+                    .ok()
+                    .filter(|&g| g > 0)
+                    .with_context(|| format!("{}: group {groups} must be positive", what()))?;
+                if w[1] * groups != x.shape.n {
+                    bail!(
+                        "{}: a weight for {} input channels in {groups} groups, but the input has {}",
+                        what(),
+                        w[1] * groups,
+                        x.shape.n
+                    );
+                }
+                let o = self.out_fmap(n)?;
+                let layer =
+                    Layer::grouped_conv(x.shape.n, o.n, (o.h, o.w), (w[2], w[3]), strd, groups)
+                        .with_context(what)?;
+                one(self.add(n, layer, &[&x]))
+            }
+            Role::Dense => {
+                if n_acts != 1 || acts[0].is_none() {
+                    bail!(
+                        "{}: multiplies two activations (as attention does); nnsched models products with a constant weight only",
+                        what()
+                    );
+                }
+                if n.op_type == "Gemm" && int(n, "transA").unwrap_or(0) != 0 {
+                    bail!(
+                        "{}: a transposed activation (transA) is not modelled",
+                        what()
+                    );
+                }
+                let out = n
+                    .output
+                    .first()
+                    .and_then(|o| self.shape_of(o))
+                    .unwrap_or_default();
+                let &[_, nofm] = out.as_slice() else {
+                    bail!(
+                        "{}: output of shape {out:?}; nnsched models batch x features products only",
+                        what()
+                    );
+                };
+                let w = n
+                    .input
+                    .get(1)
+                    .and_then(|w| self.shape_of(w))
+                    .unwrap_or_default();
+                let k = match (n.op_type.as_str(), w.as_slice()) {
+                    ("Gemm", &[_, b]) if int(n, "transB").unwrap_or(0) != 0 => Some(b),
+                    (_, &[a, _]) => Some(a),
+                    _ => None,
+                };
+                if k != Some(x.size()) {
+                    bail!(
+                        "{}: a weight of shape {w:?} for an input of {} features",
+                        what(),
+                        x.size()
+                    );
+                }
+                let layer =
+                    Layer::fc(x.shape.n, nofm, (x.shape.h, x.shape.w)).with_context(what)?;
+                one(self.add(n, layer, &[&x]))
+            }
+            Role::Pool => {
+                if ints(n, "dilations").is_some_and(|d| d.iter().any(|&v| v != 1)) {
+                    bail!("{}: dilated pooling is not modelled", what());
+                }
+                let k = pair(ints(n, "kernel_shape"), 0)
+                    .filter(|&(a, b)| a > 0 && b > 0)
+                    .with_context(|| {
+                        format!("{}: kernel_shape must be two positive values", what())
+                    })?;
+                let s = pair(ints(n, "strides"), 1).with_context(|| {
+                    format!("{}: strides must be two non-negative values", what())
+                })?;
+                let o = self.out_fmap(n)?;
+                if k == (1, 1) && s == (1, 1) {
+                    return one(Act { shape: o, ..x });
+                }
+                let layer = Layer::pool(o.n, (o.h, o.w), k, s).with_context(what)?;
+                one(self.add(n, layer, &[&x]))
+            }
+            Role::GlobalPool => {
+                let o = self.out_fmap(n)?;
+                if o.n != x.shape.n || o.h != 1 || o.w != 1 {
+                    bail!(
+                        "{}: reduces over more than height and width; only spatial reductions are modelled",
+                        what()
+                    );
+                }
+                if x.shape.h * x.shape.w == 1 {
+                    return one(x);
+                }
+                let win = (x.shape.h, x.shape.w);
+                let layer = Layer::pool(o.n, (1, 1), win, win).with_context(what)?;
+                one(self.add(n, layer, &[&x]))
+            }
+            Role::Binary => {
+                let ins: Vec<&Act> = acts.iter().flatten().collect();
+                let big = ins
+                    .iter()
+                    .copied()
+                    .max_by_key(|a| a.size())
+                    .expect("an activation");
+                let same: Vec<&Act> = ins
+                    .iter()
+                    .copied()
+                    .filter(|a| a.shape == big.shape)
+                    .collect();
+                if same.len() < 2 || same.iter().all(|a| a.parts == same[0].parts) {
+                    // With a constant, a per-channel scale (squeeze and
+                    // excitation) or itself (x * sigmoid(x)).
+                    return one(big.clone());
+                }
+                if same.iter().any(|a| a.parts.len() > 1) {
+                    bail!(
+                        "{}: combines a concatenation elementwise; not modelled",
+                        what()
+                    );
+                }
+                let layer =
+                    Layer::eltwise(big.shape.n, (big.shape.h, big.shape.w), same.len() as u64)
+                        .with_context(what)?;
+                one(self.add(n, layer, &same))
+            }
+            Role::Concat => {
+                if n_acts != n.input.len() {
+                    bail!(
+                        "{}: concatenates a constant (such as a class token) with activations; not modelled",
+                        what()
+                    );
+                }
+                self.channel_axis(n, int(n, "axis").unwrap_or(0))?;
+                let ins: Vec<&Act> = acts.iter().flatten().collect();
+                if ins
+                    .iter()
+                    .any(|a| (a.shape.h, a.shape.w) != (x.shape.h, x.shape.w))
+                {
+                    bail!("{}: concatenates maps of different sizes", what());
+                }
+                let parts = ins.iter().flat_map(|a| a.parts.clone()).collect();
+                let c = ins.iter().map(|a| a.shape.n).sum();
+                one(Act {
+                    parts,
+                    shape: FmapShape { n: c, ..x.shape },
+                })
+            }
+            Role::Split => {
+                self.channel_axis(n, int(n, "axis").unwrap_or(0))?;
+                let mut outs = Vec::new();
+                let mut off = 0;
+                for o in &n.output {
+                    let c = self
+                        .shape_of(o)
+                        .and_then(|s| s.get(1).copied())
+                        .with_context(|| format!("{}: output '{o}' has no known shape", what()))?;
+                    if off + c > x.shape.n {
+                        bail!("{}: splits more channels than its input has", what());
+                    }
+                    outs.push(x.slice(off..off + c));
+                    off += c;
+                }
+                Ok(Some(outs))
+            }
+            Role::Slice => {
+                let o = self.out_fmap(n)?;
+                if o == x.shape {
+                    return one(x);
+                }
+                let out = n.output.first().map_or("", String::as_str);
+                let (axis, start) = self.typed_slice(out).with_context(|| {
+                    format!(
+                        "{}: not a constant slice of stride 1; only channel slices are modelled",
+                        what()
+                    )
+                })?;
+                if axis != 1 || (o.h, o.w) != (x.shape.h, x.shape.w) {
+                    bail!(
+                        "{}: slices along axis {axis}; only channel slices are modelled",
+                        what()
+                    );
+                }
+                if start + o.n > x.shape.n {
+                    bail!("{}: an out-of-range channel slice", what());
+                }
+                one(x.slice(start..start + o.n))
+            }
+        }
+    }
+
+    /// The axis and start of the slice tract made of a tensor: a core
+    /// `Slice`, or a strided slice whose starts, axes and steps tract has
+    /// folded into constants (they are often shape arithmetic in the file).
+    fn typed_slice(&self, out: &str) -> Option<(usize, u64)> {
+        use tract_onnx::tract_core::ops::array::Slice;
+        let o = self.typed.find_outlet_label(out)?;
+        let node = self.typed.node(o.node);
+        if let Some(op) = node.op_as::<Slice>() {
+            return Some((op.axis, u64::try_from(op.start.to_i64().ok()?).ok()?));
+        }
+        let konst = |i: usize| -> Option<Vec<i64>> {
+            let fact = self.typed.outlet_fact(*node.inputs.get(i)?).ok()?;
+            let t = fact.konst.as_ref()?.cast_to::<i64>().ok()?;
+            Some(
+                t.to_plain_array_view::<i64>()
+                    .ok()?
+                    .iter()
+                    .copied()
+                    .collect(),
+            )
+        };
+        let rank = self.typed.outlet_fact(*node.inputs.first()?).ok()?.rank() as i64;
+        let starts = konst(1)?;
+        let axes = konst(3).unwrap_or_else(|| (0..starts.len() as i64).collect());
+        let steps = konst(4).unwrap_or_else(|| vec![1; starts.len()]);
+        let (&[start], &[axis], &[1]) = (&starts[..], &axes[..], &steps[..]) else {
+            return None;
+        };
+        let axis = if axis < 0 { axis + rank } else { axis };
+        Some((usize::try_from(axis).ok()?, u64::try_from(start).ok()?))
+    }
+
+    /// Checks that `axis` (of the node's first input) is the channel axis.
+    fn channel_axis(&self, n: &NodeProto, axis: i64) -> Result<()> {
+        let rank = n
+            .input
+            .first()
+            .and_then(|i| self.shape_of(i))
+            .map_or(4, |s| s.len()) as i64;
+        let a = if axis < 0 { axis + rank } else { axis };
+        if a != 1 {
+            bail!(
+                "{}: works along axis {axis}; only the channel axis (1) is modelled",
+                self.what(n)
+            );
+        }
+        Ok(())
+    }
+}

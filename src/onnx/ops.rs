@@ -1,0 +1,121 @@
+//! The operator registry: how each ONNX operator enters the layer graph.
+
+/// What an ONNX operator becomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Role {
+    /// A convolution layer (grouped and depthwise included).
+    Conv,
+    /// A fully-connected layer: an activation times a constant weight.
+    Dense,
+    /// A pooling layer, or a pass-through for a 1x1 window of stride 1.
+    Pool,
+    /// A pooling layer over the whole map.
+    GlobalPool,
+    /// An eltwise layer when it combines distinct activations of one shape;
+    /// otherwise (a constant, a per-channel scale, `x * f(x)`) a
+    /// pass-through of the larger activation.
+    Binary,
+    /// Several predecessors, concatenated along channels.
+    Concat,
+    /// Channel ranges of one activation, one per output.
+    Split,
+    /// One channel range of an activation.
+    Slice,
+    /// No MACs in this model: the activation passes through.
+    PassThrough,
+    /// Computes a shape, not a feature map.
+    ShapeOf,
+}
+
+/// Operators and their roles.
+const REGISTRY: &[(&str, Role)] = &[
+    ("Conv", Role::Conv),
+    ("Gemm", Role::Dense),
+    ("MatMul", Role::Dense),
+    ("MaxPool", Role::Pool),
+    ("AveragePool", Role::Pool),
+    ("GlobalAveragePool", Role::GlobalPool),
+    ("GlobalMaxPool", Role::GlobalPool),
+    ("ReduceMean", Role::GlobalPool),
+    ("ReduceMax", Role::GlobalPool),
+    ("Add", Role::Binary),
+    ("Sum", Role::Binary),
+    ("Mul", Role::Binary),
+    ("Sub", Role::Binary),
+    ("Div", Role::Binary),
+    ("Max", Role::Binary),
+    ("Min", Role::Binary),
+    ("Concat", Role::Concat),
+    ("Split", Role::Split),
+    ("Slice", Role::Slice),
+    ("Shape", Role::ShapeOf),
+    // Activation functions: elementwise, no MACs.
+    ("Relu", Role::PassThrough),
+    ("Clip", Role::PassThrough),
+    ("Sigmoid", Role::PassThrough),
+    ("HardSigmoid", Role::PassThrough),
+    ("HardSwish", Role::PassThrough),
+    ("Tanh", Role::PassThrough),
+    ("LeakyRelu", Role::PassThrough),
+    ("PRelu", Role::PassThrough),
+    ("Elu", Role::PassThrough),
+    ("Selu", Role::PassThrough),
+    ("Softplus", Role::PassThrough),
+    ("Erf", Role::PassThrough),
+    ("Gelu", Role::PassThrough),
+    ("Softmax", Role::PassThrough),
+    ("LogSoftmax", Role::PassThrough),
+    // Folded into the conv before it (scale and shift of its outputs).
+    ("BatchNormalization", Role::PassThrough),
+    // No-ops at inference.
+    ("Dropout", Role::PassThrough),
+    ("Identity", Role::PassThrough),
+    ("Cast", Role::PassThrough),
+    // Views of the same data: a reshape between a conv and an FC, and the
+    // Reshape-Transpose-Reshape of a channel shuffle.
+    ("Flatten", Role::PassThrough),
+    ("Reshape", Role::PassThrough),
+    ("Transpose", Role::PassThrough),
+    ("Squeeze", Role::PassThrough),
+    ("Unsqueeze", Role::PassThrough),
+    // Folded into the next conv or pool, whose input extent includes it.
+    ("Pad", Role::PassThrough),
+];
+
+/// Why some operators are refused, beyond "not supported".
+const REASONS: &[(&str, &str)] = &[
+    (
+        "ConvTranspose",
+        "transposed convolutions (upsampling) are not modelled",
+    ),
+    (
+        "Resize",
+        "resizing feature maps (upsampling) is not modelled",
+    ),
+    (
+        "Upsample",
+        "resizing feature maps (upsampling) is not modelled",
+    ),
+    ("LSTM", "recurrent layers are not imported from ONNX"),
+    ("GRU", "recurrent layers are not imported from ONNX"),
+    ("RNN", "recurrent layers are not imported from ONNX"),
+    (
+        "LayerNormalization",
+        "normalization over channels within a token (transformers) is not modelled",
+    ),
+];
+
+pub(super) fn role(op_type: &str) -> Option<Role> {
+    REGISTRY
+        .iter()
+        .find(|(name, _)| *name == op_type)
+        .map(|&(_, r)| r)
+}
+
+/// Why `op_type` cannot be imported.
+pub(super) fn refusal(op_type: &str) -> &'static str {
+    REASONS
+        .iter()
+        .find(|(name, _)| *name == op_type)
+        .map_or("unsupported operator", |&(_, r)| r)
+}

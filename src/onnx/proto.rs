@@ -1,0 +1,176 @@
+//! What nnsched reads from the ONNX protobuf itself: attributes, the
+//! constants that hold weight shapes, the model input, and the sizes the
+//! file asks to materialize (checked before tract allocates anything).
+
+use std::collections::HashMap;
+
+use tract_onnx::pb::tensor_proto::DataType;
+use tract_onnx::pb::tensor_shape_proto::dimension::Value as DimValue;
+use tract_onnx::pb::type_proto::Value as TypeValue;
+use tract_onnx::pb::{AttributeProto, GraphProto, NodeProto, TensorProto, ValueInfoProto};
+
+pub(super) fn attr<'a>(n: &'a NodeProto, name: &str) -> Option<&'a AttributeProto> {
+    n.attribute.iter().find(|a| a.name == name)
+}
+
+pub(super) fn ints<'a>(n: &'a NodeProto, name: &str) -> Option<&'a [i64]> {
+    attr(n, name).map(|a| a.ints.as_slice())
+}
+
+pub(super) fn int(n: &NodeProto, name: &str) -> Option<i64> {
+    attr(n, name).map(|a| a.i)
+}
+
+/// Elements of a tensor of these dimensions; `None` if a dimension is
+/// negative or the count overflows.
+pub(super) fn elements(dims: &[i64]) -> Option<u64> {
+    dims.iter().try_fold(1u64, |acc, &d| {
+        u64::try_from(d).ok().and_then(|d| acc.checked_mul(d))
+    })
+}
+
+/// The integers a small tensor holds (shapes, axes, starts).
+fn int_values(t: &TensorProto) -> Vec<i64> {
+    if !t.int64_data.is_empty() {
+        return t.int64_data.clone();
+    }
+    if !t.int32_data.is_empty() {
+        return t.int32_data.iter().map(|&v| i64::from(v)).collect();
+    }
+    if t.data_type == DataType::Int64 as i32 {
+        t.raw_data
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().expect("chunks of 8")))
+            .collect()
+    } else if t.data_type == DataType::Int32 as i32 {
+        t.raw_data
+            .chunks_exact(4)
+            .map(|c| i64::from(i32::from_le_bytes(c.try_into().expect("chunks of 4"))))
+            .collect()
+    } else {
+        Vec::new()
+    }
+}
+
+/// Tensors known without running the graph: initializers, `Constant`
+/// outputs and `ConstantOfShape` outputs of a constant shape (the form of
+/// weights in stripped models).
+#[derive(Default)]
+pub(super) struct Constants {
+    shapes: HashMap<String, Vec<i64>>,
+    values: HashMap<String, Vec<i64>>,
+}
+
+impl Constants {
+    pub(super) fn collect(graph: &GraphProto) -> Constants {
+        let mut c = Constants::default();
+        for t in &graph.initializer {
+            c.tensor(&t.name, t);
+        }
+        for n in &graph.node {
+            let Some(out) = n.output.first() else {
+                continue;
+            };
+            match n.op_type.as_str() {
+                "Constant" => {
+                    if let Some(t) = attr(n, "value").and_then(|a| a.t.as_ref()) {
+                        c.tensor(out, t);
+                    }
+                }
+                "ConstantOfShape" => {
+                    if let Some(v) = n.input.first().and_then(|i| c.values.get(i)) {
+                        c.shapes.insert(out.clone(), v.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        c
+    }
+
+    fn tensor(&mut self, name: &str, t: &TensorProto) {
+        self.shapes.insert(name.to_string(), t.dims.clone());
+        // Only small integer tensors matter (shapes, axes, starts).
+        if elements(&t.dims).is_some_and(|e| e <= 16) {
+            self.values.insert(name.to_string(), int_values(t));
+        }
+    }
+
+    pub(super) fn shape(&self, name: &str) -> Option<&[i64]> {
+        self.shapes.get(name).map(Vec::as_slice)
+    }
+
+    pub(super) fn ints(&self, name: &str) -> Option<&[i64]> {
+        self.values.get(name).map(Vec::as_slice)
+    }
+}
+
+/// The model input: its name and dimensions (`None`: symbolic).
+pub(super) struct InputSig {
+    pub name: String,
+    pub dims: Vec<Option<i64>>,
+}
+
+/// The graph inputs that are not initializers.
+pub(super) fn activation_inputs(graph: &GraphProto) -> Vec<&ValueInfoProto> {
+    graph
+        .input
+        .iter()
+        .filter(|i| !graph.initializer.iter().any(|t| t.name == i.name))
+        .collect()
+}
+
+pub(super) fn input_sig(v: &ValueInfoProto) -> InputSig {
+    let dims = match v.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+        Some(TypeValue::TensorType(t)) => t
+            .shape
+            .as_ref()
+            .map(|s| {
+                s.dim
+                    .iter()
+                    .map(|d| match d.value {
+                        Some(DimValue::DimValue(v)) => Some(v),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    InputSig {
+        name: v.name.clone(),
+        dims,
+    }
+}
+
+/// A tensor the file would make tract allocate beyond `limit` elements:
+/// its name (node or initializer) and element count (`None`: overflow).
+pub(super) fn oversized(
+    graph: &GraphProto,
+    consts: &Constants,
+    limit: u64,
+) -> Option<(String, Option<u64>)> {
+    let over = |dims: &[i64]| match elements(dims) {
+        Some(e) if e <= limit => None,
+        e => Some(e),
+    };
+    for t in &graph.initializer {
+        if let Some(e) = over(&t.dims) {
+            return Some((format!("initializer '{}'", t.name), e));
+        }
+    }
+    for n in &graph.node {
+        let dims = match n.op_type.as_str() {
+            "Constant" => attr(n, "value")
+                .and_then(|a| a.t.as_ref())
+                .map(|t| &t.dims[..]),
+            "ConstantOfShape" => n.input.first().and_then(|i| consts.ints(i)),
+            "Expand" => n.input.get(1).and_then(|i| consts.ints(i)),
+            _ => None,
+        };
+        if let Some(e) = dims.and_then(over) {
+            return Some((format!("node '{}' ({})", n.name, n.op_type), e));
+        }
+    }
+    None
+}

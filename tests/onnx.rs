@@ -1,0 +1,890 @@
+//! ONNX import: small graphs built here, op by op, and the shipped models.
+
+#![cfg(feature = "onnx")]
+
+mod common;
+
+use nnsched::hw::Hardware;
+use nnsched::network::{Layer, LayerKind, Network, Source};
+use nnsched::onnx::{ImportOptions, Imported, import, import_bytes};
+use nnsched::search::{SearchConfig, schedule};
+use prost::Message;
+use tract_onnx::pb::attribute_proto::AttributeType;
+use tract_onnx::pb::tensor_proto::DataType;
+use tract_onnx::pb::tensor_shape_proto::{Dimension, dimension};
+use tract_onnx::pb::type_proto::{self, Value as TypeValue};
+use tract_onnx::pb::*;
+
+/// An ONNX graph under construction, with one input `x`.
+struct Graph {
+    nodes: Vec<NodeProto>,
+    inits: Vec<TensorProto>,
+    input: Vec<Option<i64>>,
+    extra_inputs: Vec<&'static str>,
+}
+
+fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Ints as i32,
+        ints: v.to_vec(),
+        ..Default::default()
+    }
+}
+
+fn attr_int(name: &str, v: i64) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Int as i32,
+        i: v,
+        ..Default::default()
+    }
+}
+
+fn attr_str(name: &str, v: &str) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::String as i32,
+        s: v.as_bytes().to_vec(),
+        ..Default::default()
+    }
+}
+
+fn value_info(name: &str, dims: &[Option<i64>]) -> ValueInfoProto {
+    let dim = dims
+        .iter()
+        .map(|d| Dimension {
+            value: Some(match d {
+                Some(v) => dimension::Value::DimValue(*v),
+                None => dimension::Value::DimParam("N".into()),
+            }),
+            ..Default::default()
+        })
+        .collect();
+    ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            value: Some(TypeValue::TensorType(type_proto::Tensor {
+                elem_type: DataType::Float as i32,
+                shape: Some(TensorShapeProto { dim }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+impl Graph {
+    /// A graph whose input `x` has these dimensions (`None`: symbolic).
+    fn new(input: &[Option<i64>]) -> Graph {
+        Graph {
+            nodes: Vec::new(),
+            inits: Vec::new(),
+            input: input.to_vec(),
+            extra_inputs: Vec::new(),
+        }
+    }
+
+    /// NCHW input of batch 1.
+    fn image(c: i64, h: i64, w: i64) -> Graph {
+        Graph::new(&[Some(1), Some(c), Some(h), Some(w)])
+    }
+
+    /// A zero-filled float constant.
+    fn weight(&mut self, dims: &[i64]) -> String {
+        let name = format!("w{}", self.inits.len());
+        let n: i64 = dims.iter().product();
+        self.inits.push(TensorProto {
+            name: name.clone(),
+            dims: dims.to_vec(),
+            data_type: DataType::Float as i32,
+            float_data: vec![0.0; n as usize],
+            ..Default::default()
+        });
+        name
+    }
+
+    /// An int64 constant.
+    fn ints(&mut self, v: &[i64]) -> String {
+        let name = format!("i{}", self.inits.len());
+        self.inits.push(TensorProto {
+            name: name.clone(),
+            dims: vec![v.len() as i64],
+            data_type: DataType::Int64 as i32,
+            int64_data: v.to_vec(),
+            ..Default::default()
+        });
+        name
+    }
+
+    /// A node with `nout` outputs named after it.
+    fn node_n(
+        &mut self,
+        op: &str,
+        name: &str,
+        inputs: &[&str],
+        nout: usize,
+        attrs: Vec<AttributeProto>,
+    ) -> Vec<String> {
+        let outs: Vec<String> = (0..nout).map(|i| format!("{name}:{i}")).collect();
+        self.nodes.push(NodeProto {
+            name: name.into(),
+            op_type: op.into(),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: outs.clone(),
+            attribute: attrs,
+            ..Default::default()
+        });
+        outs
+    }
+
+    fn node(
+        &mut self,
+        op: &str,
+        name: &str,
+        inputs: &[&str],
+        attrs: Vec<AttributeProto>,
+    ) -> String {
+        self.node_n(op, name, inputs, 1, attrs).remove(0)
+    }
+
+    /// A conv of `k` output channels with a `r` x `s` kernel.
+    fn conv(
+        &mut self,
+        name: &str,
+        x: &str,
+        cin: i64,
+        k: i64,
+        rs: (i64, i64),
+        attrs: Vec<AttributeProto>,
+    ) -> String {
+        let group = attrs.iter().find(|a| a.name == "group").map_or(1, |a| a.i);
+        let w = self.weight(&[k, cin / group, rs.0, rs.1]);
+        self.node("Conv", name, &[x, &w], attrs)
+    }
+
+    fn bytes(&self, outputs: &[&str]) -> Vec<u8> {
+        let mut inputs = vec![value_info("x", &self.input)];
+        for name in &self.extra_inputs {
+            inputs.push(value_info(name, &self.input));
+        }
+        ModelProto {
+            ir_version: 8,
+            opset_import: vec![OperatorSetIdProto {
+                domain: String::new(),
+                version: 17,
+            }],
+            graph: Some(GraphProto {
+                name: "g".into(),
+                node: self.nodes.clone(),
+                initializer: self.inits.clone(),
+                input: inputs,
+                output: outputs
+                    .iter()
+                    .map(|o| ValueInfoProto {
+                        name: o.to_string(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
+    fn import_opts(&self, outputs: &[&str], opts: &ImportOptions) -> anyhow::Result<Imported> {
+        import_bytes(&self.bytes(outputs), "test.onnx", opts)
+    }
+
+    fn import(&self, outputs: &[&str]) -> Imported {
+        self.import_opts(outputs, &ImportOptions::default())
+            .unwrap_or_else(|e| panic!("{e:#}"))
+    }
+
+    fn error(&self, outputs: &[&str]) -> String {
+        let e = self
+            .import_opts(outputs, &ImportOptions::default())
+            .expect_err("the import should fail");
+        format!("{e:#}")
+    }
+}
+
+fn layer<'a>(net: &'a Network, name: &str) -> &'a Layer {
+    let id = net.find(name).unwrap_or_else(|| {
+        let names: Vec<&str> = net.layers().iter().map(|l| l.name.as_str()).collect();
+        panic!("no layer '{name}' in {names:?}")
+    });
+    net.layer(id)
+}
+
+fn prev_names(net: &Network, name: &str) -> Vec<String> {
+    let id = net.find(name).unwrap();
+    net.prevs(id)
+        .iter()
+        .map(|&s| net.source_name(s).to_string())
+        .collect()
+}
+
+#[test]
+fn conv_strides_and_asymmetric_pads() {
+    let mut g = Graph::image(3, 32, 32);
+    let y = g.conv(
+        "/features/features.0/Conv",
+        "x",
+        3,
+        16,
+        (3, 3),
+        vec![
+            attr_ints("strides", &[2, 2]),
+            attr_ints("pads", &[0, 0, 1, 1]),
+        ],
+    );
+    let imp = g.import(&[&y]);
+    let net = &imp.network;
+    assert_eq!(net.len(), 1);
+    // (32 + 1 - 3) / 2 + 1 = 16 outputs.
+    assert_eq!(
+        *layer(net, "features.0"),
+        Layer::conv(3, 16, (16, 16), (3, 3), (2, 2)).unwrap()
+    );
+    assert_eq!(prev_names(net, "features.0"), vec![Network::INPUT]);
+    assert_eq!(imp.batch, Some(1));
+}
+
+#[test]
+fn grouped_and_depthwise_convs_are_single_layers() {
+    let mut g = Graph::image(32, 8, 8);
+    let a = g.conv(
+        "grouped",
+        "x",
+        32,
+        64,
+        (3, 3),
+        vec![attr_int("group", 4), attr_ints("pads", &[1, 1, 1, 1])],
+    );
+    let b = g.conv(
+        "depthwise",
+        &a,
+        64,
+        64,
+        (3, 3),
+        vec![attr_int("group", 64), attr_ints("pads", &[1, 1, 1, 1])],
+    );
+    let net = g.import(&[&b]).network;
+    let ga = layer(&net, "grouped");
+    assert_eq!(
+        *ga,
+        Layer::grouped_conv(32, 64, (8, 8), (3, 3), (1, 1), 4).unwrap()
+    );
+    assert_eq!(ga.total_ops(1), 64 * 8 * 8 * 8 * 9);
+    let gb = layer(&net, "depthwise");
+    assert_eq!(gb.groups(), 64);
+    assert_eq!(gb.total_ops(1), 64 * 8 * 8 * 9);
+    assert_eq!(gb.type_name(), "dwconv");
+}
+
+#[test]
+fn same_upper_padding_with_an_even_kernel() {
+    let mut g = Graph::image(8, 10, 10);
+    let y = g.conv(
+        "c",
+        "x",
+        8,
+        8,
+        (4, 4),
+        vec![attr_str("auto_pad", "SAME_UPPER")],
+    );
+    let net = g.import(&[&y]).network;
+    // Output keeps the size; the window reads 10 + 3 rows with padding.
+    assert_eq!(
+        *layer(&net, "c"),
+        Layer::conv(8, 8, (10, 10), (4, 4), (1, 1)).unwrap()
+    );
+}
+
+#[test]
+fn convs_that_are_not_modelled_name_the_node() {
+    let mut g = Graph::image(8, 16, 16);
+    let y = g.conv(
+        "/aspp/dil",
+        "x",
+        8,
+        8,
+        (3, 3),
+        vec![
+            attr_ints("dilations", &[2, 2]),
+            attr_ints("pads", &[2, 2, 2, 2]),
+        ],
+    );
+    let e = g.error(&[&y]);
+    assert!(
+        e.contains("test.onnx: node '/aspp/dil' (Conv): dilated convolutions"),
+        "{e}"
+    );
+
+    let mut g = Graph::new(&[Some(1), Some(4), Some(16)]);
+    let w = g.weight(&[8, 4, 3]);
+    let y = g.node("Conv", "conv1d", &["x", &w], vec![]);
+    let e = g.error(&[&y]);
+    assert!(e.contains("input 'x' has 3 dimensions"), "{e}");
+
+    let mut g = Graph::image(4, 16, 16);
+    let c = g.conv("c", "x", 4, 4, (1, 1), vec![]);
+    let shape = g.ints(&[1, 4, 256]);
+    let sq = g.node("Reshape", "sq", &[&c, &shape], vec![]);
+    let w = g.weight(&[8, 4, 3]);
+    let y = g.node("Conv", "conv1d", &[&sq, &w], vec![]);
+    let e = g.error(&[&y]);
+    assert!(e.contains("node 'conv1d' (Conv): a 1D convolution"), "{e}");
+
+    let mut g = Graph::image(8, 8, 8);
+    let w = g.weight(&[8, 4, 2, 2]);
+    let y = g.node(
+        "ConvTranspose",
+        "/up/ConvTranspose",
+        &["x", &w],
+        vec![attr_ints("strides", &[2, 2])],
+    );
+    let e = g.error(&[&y]);
+    assert!(
+        e.contains("node '/up/ConvTranspose' (ConvTranspose): transposed convolutions"),
+        "{e}"
+    );
+
+    let mut g = Graph::image(8, 8, 8);
+    let scales = g.weight(&[4]);
+    let y = g.node("Resize", "resize", &["x", "", &scales], vec![]);
+    let e = g.error(&[&y]);
+    assert!(
+        e.contains("node 'resize' (Resize): resizing feature maps"),
+        "{e}"
+    );
+}
+
+#[test]
+fn gemm_after_flatten_keeps_the_conv_geometry() {
+    let mut g = Graph::image(3, 8, 8);
+    let c = g.conv("/conv/Conv", "x", 3, 16, (3, 3), vec![]);
+    let r = g.node("Relu", "/relu/Relu", &[&c], vec![]);
+    let f = g.node(
+        "Flatten",
+        "/flatten/Flatten",
+        &[&r],
+        vec![attr_int("axis", 1)],
+    );
+    let w = g.weight(&[10, 16 * 6 * 6]);
+    let y = g.node("Gemm", "/fc/Gemm", &[&f, &w], vec![attr_int("transB", 1)]);
+    let w2 = g.weight(&[10, 5]);
+    let z = g.node("MatMul", "/head/MatMul", &[&y, &w2], vec![]);
+    let net = g.import(&[&z]).network;
+    assert_eq!(net.len(), 3);
+    assert_eq!(*layer(&net, "fc"), Layer::fc(16, 10, (6, 6)).unwrap());
+    assert_eq!(*layer(&net, "head"), Layer::fc(10, 5, (1, 1)).unwrap());
+    assert_eq!(prev_names(&net, "fc"), vec!["conv"]);
+}
+
+#[test]
+fn products_of_two_activations_are_refused() {
+    let mut g = Graph::new(&[Some(1), Some(16)]);
+    let t = g.node("Transpose", "t", &["x"], vec![attr_ints("perm", &[1, 0])]);
+    let y = g.node("MatMul", "/attn/MatMul", &["x", &t], vec![]);
+    let e = g.error(&[&y]);
+    assert!(
+        e.contains("node '/attn/MatMul' (MatMul): multiplies two activations"),
+        "{e}"
+    );
+}
+
+#[test]
+fn pools_global_pools_and_unit_pools() {
+    let mut g = Graph::image(8, 16, 16);
+    let m = g.node(
+        "MaxPool",
+        "/mp/MaxPool",
+        &["x"],
+        vec![
+            attr_ints("kernel_shape", &[3, 3]),
+            attr_ints("strides", &[2, 2]),
+            attr_int("ceil_mode", 1),
+        ],
+    );
+    let a = g.node(
+        "AveragePool",
+        "/unit/AveragePool",
+        &[&m],
+        vec![attr_ints("kernel_shape", &[1, 1])],
+    );
+    let gp = g.node("GlobalAveragePool", "/gap/GlobalAveragePool", &[&a], vec![]);
+    let m2 = g.node(
+        "ReduceMean",
+        "/mean/ReduceMean",
+        &[&m],
+        vec![attr_ints("axes", &[2, 3]), attr_int("keepdims", 1)],
+    );
+    let s = g.node("Add", "/sum/Add", &[&gp, &m2], vec![]);
+    let net = g.import(&[&s]).network;
+    // ceil((16 - 3) / 2) + 1 = 8 outputs.
+    assert_eq!(
+        *layer(&net, "mp"),
+        Layer::pool(8, (8, 8), (3, 3), (2, 2)).unwrap()
+    );
+    assert!(net.find("unit").is_none(), "a 1x1/1 pool passes through");
+    assert_eq!(
+        *layer(&net, "gap"),
+        Layer::pool(8, (1, 1), (8, 8), (8, 8)).unwrap()
+    );
+    assert_eq!(
+        *layer(&net, "mean"),
+        Layer::pool(8, (1, 1), (8, 8), (8, 8)).unwrap()
+    );
+    assert_eq!(prev_names(&net, "gap"), vec!["mp"]);
+    assert_eq!(*layer(&net, "sum"), Layer::eltwise(8, (1, 1), 2).unwrap());
+    assert_eq!(prev_names(&net, "sum"), vec!["gap", "mean"]);
+}
+
+#[test]
+fn residual_add_squeeze_excitation_and_swish() {
+    let mut g = Graph::image(16, 8, 8);
+    let a = g.conv(
+        "/b/conv1/Conv",
+        "x",
+        16,
+        16,
+        (3, 3),
+        vec![attr_ints("pads", &[1, 1, 1, 1])],
+    );
+    // Swish: x * sigmoid(x) is an activation function.
+    let sg = g.node("Sigmoid", "/b/act/Sigmoid", &[&a], vec![]);
+    let sw = g.node("Mul", "/b/act/Mul", &[&a, &sg], vec![]);
+    // Squeeze and excitation: a per-channel scale of the map.
+    let p = g.node(
+        "GlobalAveragePool",
+        "/b/se/avgpool/GlobalAveragePool",
+        &[&sw],
+        vec![],
+    );
+    let f = g.conv("/b/se/fc1/Conv", &p, 16, 4, (1, 1), vec![]);
+    let f2 = g.conv("/b/se/fc2/Conv", &f, 4, 16, (1, 1), vec![]);
+    let s = g.node("Sigmoid", "/b/se/Sigmoid", &[&f2], vec![]);
+    let scaled = g.node("Mul", "/b/se/Mul", &[&sw, &s], vec![]);
+    let b = g.conv(
+        "/b/conv2/Conv",
+        &scaled,
+        16,
+        16,
+        (3, 3),
+        vec![attr_ints("pads", &[1, 1, 1, 1])],
+    );
+    let y = g.node("Add", "/b/Add", &[&b, "x"], vec![]);
+    // A constant bias is no layer.
+    let bias = g.weight(&[1, 16, 1, 1]);
+    let z = g.node("Add", "/bias/Add", &[&y, &bias], vec![]);
+    let net = g.import(&[&z]).network;
+    let names: Vec<&str> = net.layers().iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "b.conv1",
+            "b.se.avgpool",
+            "b.se.fc1",
+            "b.se.fc2",
+            "b.conv2",
+            "b"
+        ]
+    );
+    assert_eq!(prev_names(&net, "b.conv2"), vec!["b.conv1"]);
+    assert_eq!(*layer(&net, "b"), Layer::eltwise(16, (8, 8), 2).unwrap());
+    assert_eq!(prev_names(&net, "b"), vec!["b.conv2", Network::INPUT]);
+}
+
+#[test]
+fn concat_along_channels_feeds_several_predecessors() {
+    let mut g = Graph::image(8, 8, 8);
+    let a = g.conv("/inc/b1/Conv", "x", 8, 4, (1, 1), vec![]);
+    let b = g.conv(
+        "/inc/b2/Conv",
+        "x",
+        8,
+        6,
+        (3, 3),
+        vec![attr_ints("pads", &[1, 1, 1, 1])],
+    );
+    let c = g.node(
+        "Concat",
+        "/inc/Concat",
+        &[&a, &b, "x"],
+        vec![attr_int("axis", 1)],
+    );
+    let y = g.conv("/out/Conv", &c, 18, 8, (1, 1), vec![]);
+    let net = g.import(&[&y]).network;
+    assert_eq!(
+        prev_names(&net, "out"),
+        vec!["inc.b1", "inc.b2", Network::INPUT]
+    );
+    assert_eq!(layer(&net, "out").nifm(), 18);
+
+    let mut g = Graph::image(8, 8, 8);
+    let c = g.node(
+        "Concat",
+        "/rows/Concat",
+        &["x", "x"],
+        vec![attr_int("axis", 2)],
+    );
+    let e = g.error(&[&c]);
+    assert!(
+        e.contains("node '/rows/Concat' (Concat): works along axis 2"),
+        "{e}"
+    );
+}
+
+#[test]
+fn split_slice_and_shuffle_take_channel_ranges() {
+    let mut g = Graph::image(16, 8, 8);
+    let c = g.conv("/stem/Conv", "x", 16, 16, (1, 1), vec![]);
+    let sizes = g.ints(&[6, 10]);
+    let parts = g.node_n(
+        "Split",
+        "/split/Split",
+        &[&c, &sizes],
+        2,
+        vec![attr_int("axis", 1)],
+    );
+    let a = g.conv("/left/Conv", &parts[1], 10, 10, (1, 1), vec![]);
+    let cat = g.node(
+        "Concat",
+        "/cat/Concat",
+        &[&parts[0], &a],
+        vec![attr_int("axis", 1)],
+    );
+    // Channel shuffle of 2 groups: Reshape, Transpose, Reshape.
+    let s5 = g.ints(&[1, 2, 8, 8, 8]);
+    let r = g.node("Reshape", "/shuf/Reshape", &[&cat, &s5], vec![]);
+    let t = g.node(
+        "Transpose",
+        "/shuf/Transpose",
+        &[&r],
+        vec![attr_ints("perm", &[0, 2, 1, 3, 4])],
+    );
+    let s4 = g.ints(&[1, 16, 8, 8]);
+    let sh = g.node("Reshape", "/shuf/Reshape_1", &[&t, &s4], vec![]);
+    let (st, en, ax) = (g.ints(&[4]), g.ints(&[12]), g.ints(&[1]));
+    let sl = g.node("Slice", "/slice/Slice", &[&sh, &st, &en, &ax], vec![]);
+    let y = g.conv("/right/Conv", &sl, 8, 8, (1, 1), vec![]);
+    let net = g.import(&[&y]).network;
+    let id = |n: &str| net.find(n).unwrap();
+    assert_eq!(net.prevs(id("left")), [Source::Layer(id("stem"))]);
+    assert_eq!(net.prev_channels(id("left")).to_vec(), vec![6..16u64]);
+    // Channels 4..12 of [stem 0..6, left 0..10]: stem 4..6, left 0..6.
+    assert_eq!(
+        net.prevs(id("right")),
+        [Source::Layer(id("stem")), Source::Layer(id("left"))]
+    );
+    assert_eq!(net.prev_channels(id("right")), [4..6, 0..6]);
+
+    let mut g = Graph::image(16, 8, 8);
+    let (st, en, ax) = (g.ints(&[0]), g.ints(&[4]), g.ints(&[2]));
+    let sl = g.node("Slice", "/crop/Slice", &["x", &st, &en, &ax], vec![]);
+    let e = g.error(&[&sl]);
+    assert!(
+        e.contains("node '/crop/Slice' (Slice): slices along axis 2"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unsupported_operators_stop_or_pass_through() {
+    let mut g = Graph::image(8, 8, 8);
+    let a = g.node("LRN", "/norm/LRN", &["x"], vec![attr_int("size", 5)]);
+    let y = g.conv("/c/Conv", &a, 8, 8, (1, 1), vec![]);
+    let e = g.error(&[&y]);
+    assert!(
+        e.contains("test.onnx: node '/norm/LRN' (LRN): unsupported operator"),
+        "{e}"
+    );
+    let opts = ImportOptions {
+        skip_unsupported: true,
+        ..Default::default()
+    };
+    let imp = g.import_opts(&[&y], &opts).unwrap();
+    assert_eq!(imp.skipped, ["/norm/LRN (LRN)"]);
+    assert_eq!(imp.network.len(), 1);
+}
+
+#[test]
+fn batch_names_and_bad_files() {
+    // A symbolic batch is left to the caller; names are unique.
+    let mut g = Graph::new(&[None, Some(4), Some(8), Some(8)]);
+    let a = g.conv("/blk/Conv", "x", 4, 4, (1, 1), vec![]);
+    let b = g.conv("/blk/Conv_1", &a, 4, 4, (1, 1), vec![]);
+    let c = g.conv("", &b, 4, 4, (1, 1), vec![]);
+    let imp = g.import(&[&c]);
+    assert_eq!(imp.batch, None);
+    let names: Vec<&str> = imp
+        .network
+        .layers()
+        .iter()
+        .map(|l| l.name.as_str())
+        .collect();
+    assert_eq!(names, ["blk", "blk_2", ":0"]);
+
+    let mut g2 = Graph::new(&[Some(8), Some(4), Some(8), Some(8)]);
+    let y = g2.conv("c", "x", 4, 4, (1, 1), vec![]);
+    assert_eq!(g2.import(&[&y]).batch, Some(8));
+
+    let bytes = g2.bytes(&[&y]);
+    let e = import_bytes(
+        &bytes[..bytes.len() / 2],
+        "cut.onnx",
+        &ImportOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        format!("{e:#}").starts_with("cut.onnx: not an ONNX model"),
+        "{e:#}"
+    );
+
+    let mut g = Graph::image(4, 8, 8);
+    g.extra_inputs.push("h");
+    let y = g.node("Add", "add", &["x", "h"], vec![]);
+    let e = g.error(&[&y]);
+    assert!(e.contains("the model has 2 inputs"), "{e}");
+
+    let mut g = Graph::image(4, 8, 8);
+    let shape = g.ints(&[1 << 20, 1 << 20]);
+    let big = g.node(
+        "ConstantOfShape",
+        "/huge/ConstantOfShape",
+        &[&shape],
+        vec![],
+    );
+    let y = g.node("Add", "add", &["x", &big], vec![]);
+    let e = g.error(&[&y]);
+    assert!(e.contains("node '/huge/ConstantOfShape' (ConstantOfShape) declares a tensor of 1099511627776 elements"), "{e}");
+}
+
+// ---- The shipped models.
+
+fn model(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("models/{name}.onnx"))
+}
+
+/// Each shipped model imports with the convs, grouped convs, linear layers
+/// and MACs that torch counts for it (`models/expected.py`).
+#[test]
+fn shipped_models_have_their_own_macs() {
+    let text = std::fs::read_to_string(common::fixture_path("onnx_models.json")).unwrap();
+    let expected: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let expected = expected.as_object().unwrap();
+    assert_eq!(expected.len(), 12);
+    for (name, e) in expected {
+        let net = import(&model(name), &ImportOptions::default())
+            .unwrap_or_else(|err| panic!("{name}: {err:#}"))
+            .network;
+        let (mut convs, mut grouped, mut depthwise, mut dense, mut macs) = (0, 0, 0, 0, 0);
+        for l in net.layers() {
+            if let LayerKind::Conv {
+                fc, groups, nifm, ..
+            } = l.layer.kind()
+            {
+                macs += l.layer.total_ops(1);
+                if fc {
+                    dense += 1;
+                    continue;
+                }
+                convs += 1;
+                if groups > 1 && groups == nifm && groups == l.layer.nofm() {
+                    depthwise += 1;
+                } else if groups > 1 {
+                    grouped += 1;
+                }
+            }
+        }
+        let n = |k: &str| e[k].as_u64().unwrap();
+        assert_eq!(
+            (convs, grouped, depthwise, dense, macs),
+            (
+                n("convs"),
+                n("grouped_convs"),
+                n("depthwise_convs"),
+                n("dense"),
+                n("macs")
+            ),
+            "{name}"
+        );
+    }
+}
+
+/// Each shipped model schedules on the shipped Eyeriss and TETRIS.
+#[test]
+fn shipped_models_schedule() {
+    let hws: Vec<Hardware> = ["eyeriss", "tetris"]
+        .iter()
+        .map(|h| {
+            Hardware::load(
+                &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("hw/{h}.yaml")),
+            )
+            .unwrap()
+        })
+        .collect();
+    for name in [
+        "alexnet",
+        "resnet50",
+        "googlenet",
+        "inception_v3",
+        "densenet121",
+        "mobilenet_v2",
+        "efficientnet_b0",
+        "shufflenet_v2",
+        "resnext50",
+        "squeezenet",
+        "mlp",
+    ] {
+        let net = import(&model(name), &ImportOptions::default())
+            .unwrap()
+            .network;
+        for hw in &hws {
+            let mut cfg = SearchConfig::new(1);
+            cfg.solve_loopblocking = true;
+            let s = schedule(&net, hw, &cfg, None)
+                .unwrap_or_else(|e| panic!("{name} on {}: {e}", hw.name));
+            assert_eq!(s.layers.len(), net.len(), "{name}");
+            let ops: f64 = net
+                .layers()
+                .iter()
+                .map(|l| l.layer.total_ops(1) as f64)
+                .sum();
+            assert!(
+                common::rel_close(s.total_ops, ops, 1e-12),
+                "{name}: {} vs {ops}",
+                s.total_ops
+            );
+        }
+    }
+}
+
+/// The imported VGG-16 is nn_dataflow's `vgg_net`, layer for layer, and
+/// schedules to the same cost.
+#[test]
+fn imported_vgg16_is_the_builtin_vgg_net() {
+    let onnx = import(&model("vgg16"), &ImportOptions::default())
+        .unwrap()
+        .network;
+    let builtin = nnsched::network::zoo::get("vgg_net").unwrap();
+    let shapes = |n: &Network| n.layers().iter().map(|l| l.layer).collect::<Vec<_>>();
+    assert_eq!(shapes(&onnx), shapes(&builtin));
+    let hw = Hardware::load(
+        &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("hw/tetris.yaml"),
+    )
+    .unwrap();
+    let mut cfg = SearchConfig::new(2);
+    cfg.solve_loopblocking = true;
+    cfg.partition.hybrid = true;
+    let a = schedule(&onnx, &hw, &cfg, None).unwrap();
+    let b = schedule(&builtin, &hw, &cfg, None).unwrap();
+    assert!(a.total_cost > 0.0);
+    assert_eq!(a.total_cost, b.total_cost);
+    assert_eq!(a.total_time, b.total_time);
+    assert_eq!(a.total_noc_hops, b.total_noc_hops);
+}
+
+#[test]
+fn transformers_stop_at_their_first_unsupported_node() {
+    let e = import(&model("vit_b_16"), &ImportOptions::default()).unwrap_err();
+    assert!(
+        format!("{e:#}").contains("vit_b_16.onnx: node '/Concat' (Concat): concatenates a constant (such as a class token)"),
+        "{e:#}"
+    );
+    let e = import(&model("swin_t"), &ImportOptions::default()).unwrap_err();
+    assert!(
+        format!("{e:#}").contains("swin_t.onnx: node '/features/features.0/features.0.2/LayerNormalization' (LayerNormalization)"),
+        "{e:#}"
+    );
+}
+
+// ---- The command line on ONNX files.
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = common::bin().args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn cli_stats_schedule_and_batch_on_onnx_files() {
+    let squeeze = model("squeezenet");
+    let (rc, out, err) = run(&["stats", squeeze.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(rc, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["batch"], 1);
+    assert_eq!(v["layers"][0]["name"], "features.0");
+    assert_eq!(v["layers"][0]["macs"], 96 * 109 * 109 * 3 * 7 * 7);
+
+    // A symbolic batch: 1 unless set, and said so.
+    let dir = common::scratch("onnx-cli");
+    let mut g = Graph::new(&[None, Some(4), Some(8), Some(8)]);
+    let y = g.conv("/c/Conv", "x", 4, 8, (3, 3), vec![]);
+    let path = dir.join("dyn.onnx");
+    std::fs::write(&path, g.bytes(&[&y])).unwrap();
+    let p = path.to_str().unwrap();
+    let hw = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("hw/eyeriss.yaml");
+    let out_file = dir.join("s.json");
+    let (rc, _, err) = run(&[
+        p,
+        "--hw",
+        hw.to_str().unwrap(),
+        "-q",
+        "-o",
+        out_file.to_str().unwrap(),
+    ]);
+    assert_eq!(rc, 0, "{err}");
+    assert!(
+        err.contains("dyn.onnx: the model's batch size is symbolic; using 1 (set it with --batch)"),
+        "{err}"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    assert_eq!(doc["batch"], 1);
+    assert_eq!(doc["network"], p);
+    assert_eq!(doc["layers"][0]["name"], "c");
+    assert_eq!(doc["totals"]["ops"], 8 * 6 * 6 * 4 * 9);
+
+    let (rc, _, err) = run(&[
+        p,
+        "--hw",
+        hw.to_str().unwrap(),
+        "--batch",
+        "3",
+        "-q",
+        "-o",
+        out_file.to_str().unwrap(),
+    ]);
+    assert_eq!(rc, 0, "{err}");
+    assert!(err.is_empty(), "{err}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    assert_eq!(doc["totals"]["ops"], 3 * 8 * 6 * 6 * 4 * 9);
+    // The schedule leads back to its model file.
+    let (rc, out, err) = run(&["evaluate", out_file.to_str().unwrap()]);
+    assert_eq!(rc, 0, "{err}");
+    assert!(out.contains("equal to the file's"), "{out}");
+
+    // An unsupported node: exit 2, one line naming file, node and op.
+    let mut g = Graph::image(4, 8, 8);
+    let y = g.node("LpNormalization", "/norm/LpNorm", &["x"], vec![]);
+    let bad = dir.join("bad.onnx");
+    std::fs::write(&bad, g.bytes(&[&y])).unwrap();
+    let (rc, _, err) = run(&["stats", bad.to_str().unwrap()]);
+    assert_eq!(rc, 2);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("bad.onnx: node '/norm/LpNorm' (LpNormalization): unsupported operator"),
+        "{err}"
+    );
+    let (rc, _, err) = run(&["stats", bad.to_str().unwrap(), "--skip-unsupported"]);
+    assert_eq!(rc, 2, "no layer is left: {err}");
+    assert!(err.contains("bad.onnx: no convs, dense products, pools or eltwise ops to schedule (passed through: /norm/LpNorm (LpNormalization))"), "{err}");
+}
