@@ -285,6 +285,11 @@ pub fn evaluate(doc: &Value, net: &Network, hw: &Hardware) -> Result<NetworkSche
             read_layout(v).map_err(|m| file(format!("ext_layouts.{}: {m}", e.name)))?,
         ));
     }
+    if doc.get("incomplete").is_some() {
+        return Err(file(
+            "the schedule is incomplete (its search was stopped early); only complete schedules can be evaluated".into(),
+        ));
+    }
     let layers_v = get(doc, "layers")
         .map_err(file)?
         .as_array()

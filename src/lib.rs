@@ -4,6 +4,8 @@
 pub mod blocking;
 pub mod dims;
 pub mod evaluate;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod hw;
 pub mod mapping;
 pub mod network;

@@ -5,6 +5,8 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -187,12 +189,36 @@ struct ScheduleArgs {
     /// No progress indication.
     #[arg(short, long)]
     quiet: bool,
+    /// Stop the search after this many seconds and keep the best schedule
+    /// of the layers done (marked incomplete); Ctrl-C does the same.
+    #[arg(long, value_name = "SECONDS")]
+    time_limit: Option<f64>,
 }
 
 /// Bad input or no valid schedule.
 const EXIT_USER: u8 = 2;
 /// An internal error.
 const EXIT_INTERNAL: u8 = 1;
+/// The time limit stopped the search: the schedule written is incomplete.
+const EXIT_TIME_LIMIT: u8 = 3;
+/// Ctrl-C stopped the search (128 + SIGINT).
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// A search stopped early, after writing what it had; the exit code says
+/// why.
+#[derive(Debug)]
+struct Incomplete {
+    code: u8,
+    message: String,
+}
+
+impl std::fmt::Display for Incomplete {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Incomplete {}
 
 /// Errors that are the input's fault, as opposed to internal ones.
 #[derive(Debug)]
@@ -215,7 +241,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("nnsched: {e:#}");
-            if e.downcast_ref::<UserError>().is_some() {
+            if let Some(i) = e.downcast_ref::<Incomplete>() {
+                ExitCode::from(i.code)
+            } else if e.downcast_ref::<UserError>().is_some() {
                 ExitCode::from(EXIT_USER)
             } else {
                 ExitCode::from(EXIT_INTERNAL)
@@ -359,6 +387,9 @@ fn evaluate(a: EvaluateArgs) -> Result<()> {
                 cfg.batch,
                 path.display()
             );
+            if !sched.complete {
+                println!("INCOMPLETE: the search was stopped; unscheduled layers are missing");
+            }
             println!("{}", report::layer_table(&net, &hw, &sched));
             let written = doc.pointer("/totals/cost").and_then(|v| v.as_f64());
             match written {
@@ -433,18 +464,50 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
         .build()
         .context("starting worker threads")?;
 
+    let limit = match a.time_limit {
+        Some(t) if !(t.is_finite() && t > 0.0) => {
+            return user(Err(anyhow::anyhow!(
+                "--time-limit must be a positive number of seconds (got {t})"
+            )));
+        }
+        t => t.map(Duration::from_secs_f64),
+    };
     let progress = Arc::new(Progress::default());
     let show = !a.quiet && std::io::stderr().is_terminal();
-    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
     let ticker = show.then(|| {
         let (p, d) = (progress.clone(), done.clone());
         std::thread::spawn(move || progress_ticker(&p, &d))
     });
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let (p, i) = (progress.clone(), interrupted.clone());
+        // The first Ctrl-C stops the search; a second one ends at once.
+        let _ = ctrlc::set_handler(move || {
+            if i.swap(true, Relaxed) {
+                std::process::exit(EXIT_INTERRUPTED.into());
+            }
+            p.stop.store(true, Relaxed);
+        });
+    }
+    let watchdog = limit.map(|limit| {
+        let (p, d) = (progress.clone(), done.clone());
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            while !d.load(Relaxed) {
+                if start.elapsed() >= limit {
+                    p.stop.store(true, Relaxed);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    });
     let t0 = Instant::now();
     let result = pool.install(|| search::schedule(&net, &hw, &cfg, Some(&progress)));
     let elapsed = t0.elapsed();
-    done.store(true, std::sync::atomic::Ordering::Relaxed);
-    if let Some(t) = ticker {
+    done.store(true, Relaxed);
+    for t in [ticker, watchdog].into_iter().flatten() {
         let _ = t.join();
     }
     let sched = match result {
@@ -456,7 +519,26 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
             ));
         }
     };
-    let doc = report::schedule_document(&net, &hw, &cfg, &sched);
+    let mut doc = report::schedule_document(&net, &hw, &cfg, &sched);
+    let stopped = (!sched.complete).then(|| {
+        let (code, why) = if interrupted.load(Relaxed) {
+            (EXIT_INTERRUPTED, "interrupted".to_string())
+        } else {
+            (
+                EXIT_TIME_LIMIT,
+                format!("time limit of {} s", a.time_limit.unwrap_or_default()),
+            )
+        };
+        doc["incomplete"]["reason"] = why.clone().into();
+        Incomplete {
+            code,
+            message: format!(
+                "search stopped ({why}) after {} of {} layers: the schedule is incomplete",
+                sched.layers.len(),
+                net.len()
+            ),
+        }
+    });
     match a.format {
         Format::Table => {
             println!(
@@ -466,6 +548,9 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
                 hw_path.display(),
                 batch
             );
+            if !sched.complete {
+                println!("INCOMPLETE: the search was stopped; unscheduled layers are missing");
+            }
             println!("{}", report::layer_table(&net, &hw, &sched));
             println!(
                 "total: {} energy, {} cycles, {} ops",
@@ -486,7 +571,10 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
     if let Some(out) = &a.output {
         write_doc(out, &doc)?;
     }
-    Ok(())
+    match stopped {
+        Some(i) => Err(i.into()),
+        None => Ok(()),
+    }
 }
 
 /// An option conflict in terms of the flags the user typed.
@@ -521,8 +609,7 @@ fn write_doc(path: &Path, doc: &serde_json::Value) -> Result<()> {
     user(std::fs::write(path, text).with_context(|| format!("{}: cannot write", path.display())))
 }
 
-fn progress_ticker(p: &Progress, done: &std::sync::atomic::AtomicBool) {
-    use std::sync::atomic::Ordering::Relaxed;
+fn progress_ticker(p: &Progress, done: &AtomicBool) {
     let start = Instant::now();
     let mut shown = false;
     while !done.load(Relaxed) {

@@ -729,6 +729,7 @@ fn shipped_models_schedule() {
         .collect();
     for name in [
         "alexnet",
+        "vgg16",
         "resnet50",
         "googlenet",
         "inception_v3",

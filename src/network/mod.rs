@@ -1,8 +1,9 @@
 //! Networks: a flat, validated DAG of named layers fed by one input and
 //! optional external inputs (such as an LSTM's initial states).
 //!
-//! Several predecessors of a conv, FC or pooling layer are concatenated along
-//! channels in the order given; an eltwise layer combines its predecessors.
+//! Several predecessors of a layer are concatenated along channels in the
+//! order given; an eltwise layer combines the `n_inputs` consecutive runs of
+//! its output channel count in that concatenation.
 //! A predecessor may also give only a range of its channels (a channel
 //! split, as in ShuffleNet's units).
 //! A `Network` is immutable once built and always valid: every predecessor
@@ -408,8 +409,10 @@ fn check_prevs(net: &Network, id: LayerId) -> Result<(), NetworkError> {
                 want_w: layer.wifm(),
             });
         }
+        // Eltwise operands are consecutive runs of `nofm` channels; a
+        // predecessor may give part of one, never parts of two.
         if let LayerKind::Eltwise { .. } = layer.kind()
-            && n != layer.nofm()
+            && channels / layer.nofm() != (channels + n - 1) / layer.nofm()
         {
             return Err(NetworkError::Channels {
                 layer: nl.name.clone(),

@@ -131,9 +131,27 @@ pub fn import_bytes(bytes: &[u8], file: &str, opts: &ImportOptions) -> Result<Im
             sig.name
         );
     }
-    let typed = catch_unwind(AssertUnwindSafe(|| type_model(&model, &concrete)))
-        .map_err(|_| anyhow!("{file}: tract failed while inferring the model's shapes"))?
-        .map_err(|e| anyhow!("{file}: tract cannot infer the model's shapes: {e:#}"))?;
+    let typed = match catch_unwind(AssertUnwindSafe(|| type_model(&model, &concrete))) {
+        Ok(Ok(typed)) => typed,
+        failed => {
+            // tract often stops at an operator nnsched would refuse anyway:
+            // name that one, which the user can act on.
+            if !opts.skip_unsupported
+                && let Some(n) = first_unsupported(graph, &sig.name)
+            {
+                bail!(
+                    "{file}: node '{}' ({}): {} (--skip-unsupported passes it through)",
+                    node_name(n),
+                    n.op_type,
+                    ops::refusal(&n.op_type)
+                );
+            }
+            match failed {
+                Ok(Err(e)) => bail!("{file}: tract cannot infer the model's shapes: {e:#}"),
+                _ => bail!("{file}: tract failed while inferring the model's shapes"),
+            }
+        }
+    };
 
     let shape = FmapShape {
         n: per_sample[0],
@@ -176,6 +194,32 @@ pub fn import_bytes(bytes: &[u8], file: &str, opts: &ImportOptions) -> Result<Im
         batch,
         skipped,
     })
+}
+
+/// A node's name for messages: its own, else its first output's.
+fn node_name(n: &NodeProto) -> &str {
+    if n.name.is_empty() {
+        n.output.first().map_or("", String::as_str)
+    } else {
+        &n.name
+    }
+}
+
+/// The first node, in file order, that reads a feature map (a tensor
+/// computed from the input) and has no role in the registry.
+fn first_unsupported<'a>(graph: &'a GraphProto, input: &str) -> Option<&'a NodeProto> {
+    let mut maps: std::collections::HashSet<&str> = [input].into();
+    for n in &graph.node {
+        if !n.input.iter().any(|i| maps.contains(i.as_str())) {
+            continue;
+        }
+        match ops::role(&n.op_type) {
+            None => return Some(n),
+            Some(Role::ShapeOf) => {}
+            Some(_) => maps.extend(n.output.iter().map(String::as_str)),
+        }
+    }
+    None
 }
 
 fn type_model(model: &ModelProto, input: &[u64]) -> TractResult<TypedModel> {
@@ -288,12 +332,7 @@ impl Converter<'_> {
 
     /// The node, for messages.
     fn what(&self, n: &NodeProto) -> String {
-        let name = if n.name.is_empty() {
-            n.output.first().map_or("", String::as_str)
-        } else {
-            &n.name
-        };
-        format!("{}: node '{name}' ({})", self.file, n.op_type)
+        format!("{}: node '{}' ({})", self.file, node_name(n), n.op_type)
     }
 
     /// A tensor's shape: from the file for constants, else from tract.
@@ -323,12 +362,7 @@ impl Converter<'_> {
     /// A readable, unique layer name from the node's scope: torch's
     /// `/layer1/layer1.0/conv2/Conv` gives `layer1.0.conv2`.
     fn layer_name(&mut self, n: &NodeProto) -> String {
-        let raw = if n.name.is_empty() {
-            n.output.first().map_or("", String::as_str)
-        } else {
-            &n.name
-        };
-        let parts: Vec<&str> = raw.split('/').filter(|p| !p.is_empty()).collect();
+        let parts: Vec<&str> = node_name(n).split('/').filter(|p| !p.is_empty()).collect();
         let scope = if parts.len() > 1 {
             &parts[..parts.len() - 1]
         } else {
@@ -387,7 +421,8 @@ impl Converter<'_> {
         let one = |out: Act| Ok(Some(vec![out; n.output.len().max(1)]));
         let Some(role) = ops::role(&n.op_type) else {
             if self.skip_unsupported {
-                self.skipped.push(format!("{} ({})", n.name, n.op_type));
+                self.skipped
+                    .push(format!("{} ({})", node_name(n), n.op_type));
                 return one(x);
             }
             bail!(
@@ -541,12 +576,6 @@ impl Converter<'_> {
                     // With a constant, a per-channel scale (squeeze and
                     // excitation) or itself (x * sigmoid(x)).
                     return one(big.clone());
-                }
-                if same.iter().any(|a| a.parts.len() > 1) {
-                    bail!(
-                        "{}: combines a concatenation elementwise; not modelled",
-                        what()
-                    );
                 }
                 let layer =
                     Layer::eltwise(big.shape.n, (big.shape.h, big.shape.w), same.len() as u64)

@@ -229,6 +229,16 @@ pub fn schedule_document(
             "noc_hops": if cfg.exact_noc_hops { "exact" } else { "nn_dataflow" },
         }),
     );
+    if !s.complete {
+        let done: Vec<&str> = s.layers.iter().map(|r| r.name.as_str()).collect();
+        let rest: Vec<&str> = net
+            .layers()
+            .iter()
+            .map(|l| l.name.as_str())
+            .filter(|n| !done.contains(n))
+            .collect();
+        doc.insert("incomplete".into(), json!({ "unscheduled": rest }));
+    }
     doc.insert("input_layout".into(), layout(&s.input_layout));
     let mut exts = Map::new();
     for (e, l) in net.exts().iter().zip(&s.ext_layouts) {

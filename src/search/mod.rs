@@ -14,7 +14,7 @@ mod layer;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -155,6 +155,9 @@ pub enum OptionsError {
 pub struct Progress {
     pub layers_done: AtomicUsize,
     pub layers_total: AtomicUsize,
+    /// Set from another thread to end the search after the layer at hand:
+    /// the schedule then covers the layers done so far (`complete` false).
+    pub stop: AtomicBool,
 }
 
 /// Why a network has no schedule.
@@ -224,6 +227,9 @@ pub struct NetworkSchedule {
     pub total_static_cost: f64,
     /// Candidate blockings costed.
     pub schemes_evaluated: u64,
+    /// False when the search was stopped early: `layers` is then the best
+    /// schedule of a prefix of the scheduling order.
+    pub complete: bool,
 }
 
 /// The placement of every layer when layers run one after another on the
@@ -563,6 +569,7 @@ pub fn schedule(
     };
     let initial = initial_partials(net, cfg, &whole);
     let mut tops: Vec<Vec<Partial>> = Vec::with_capacity(order.len());
+    let mut complete = true;
     for (i, &id) in order.iter().enumerate() {
         let mut here = Vec::new();
         for seg in segments.iter().filter(|g| g.last() == id) {
@@ -579,9 +586,14 @@ pub fn schedule(
             here.extend(s.segment(seg, &prev));
         }
         s.sort_truncate(&mut here);
+        let some = !here.is_empty();
         tops.push(here);
         if let Some(p) = progress {
             p.layers_done.store(i + 1, Ordering::Relaxed);
+            if some && i + 1 < order.len() && p.stop.load(Ordering::Relaxed) {
+                complete = false;
+                break;
+            }
         }
     }
     let Some(best) = tops.pop().and_then(|t| t.into_iter().next()) else {
@@ -594,7 +606,8 @@ pub fn schedule(
             reason,
         });
     };
-    let sched = finish(net, hw, best, s.evaluated);
+    let mut sched = finish(net, hw, best, s.evaluated);
+    sched.complete = complete;
     check_consistency(net, cfg, &sched)?;
     Ok(sched)
 }
@@ -778,6 +791,7 @@ fn finish(net: &Network, hw: &Hardware, p: Partial, evaluated: u64) -> NetworkSc
         total_noc_cost: hops * e.noc_hop,
         total_static_cost: total_time as f64 * e.idle,
         schemes_evaluated: evaluated,
+        complete: true,
     }
 }
 
