@@ -10,136 +10,36 @@ fn root(rel: &str) -> String {
     format!("{}/{rel}", env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A protobuf-encoded ONNX model of one input `x` (dims, `None`:
-/// symbolic) and the given nodes and initializers, written with prost.
-#[cfg(feature = "onnx")]
-mod onnx_files {
-    use prost::Message;
-    use tract_onnx::pb::attribute_proto::AttributeType;
-    use tract_onnx::pb::tensor_proto::DataType;
-    use tract_onnx::pb::tensor_shape_proto::{Dimension, dimension};
-    use tract_onnx::pb::type_proto::{self, Value as TypeValue};
-    use tract_onnx::pb::*;
-
-    pub fn input(name: &str, dims: &[Option<i64>]) -> ValueInfoProto {
-        ValueInfoProto {
-            name: name.into(),
-            r#type: Some(TypeProto {
-                value: Some(TypeValue::TensorType(type_proto::Tensor {
-                    elem_type: DataType::Float as i32,
-                    shape: Some(TensorShapeProto {
-                        dim: dims
-                            .iter()
-                            .map(|d| Dimension {
-                                value: Some(match d {
-                                    Some(v) => dimension::Value::DimValue(*v),
-                                    None => dimension::Value::DimParam("n".into()),
-                                }),
-                                ..Default::default()
-                            })
-                            .collect(),
-                    }),
-                })),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }
-    }
-
-    pub fn node(op: &str, name: &str, inputs: &[&str], ints: &[(&str, &[i64])]) -> NodeProto {
-        NodeProto {
-            name: name.into(),
-            op_type: op.into(),
-            input: inputs.iter().map(|s| s.to_string()).collect(),
-            output: vec![format!("{name}:0")],
-            attribute: ints
-                .iter()
-                .map(|(k, v)| AttributeProto {
-                    name: k.to_string(),
-                    r#type: AttributeType::Ints as i32,
-                    ints: v.to_vec(),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        }
-    }
-
-    /// A float tensor of zeros, or only declared (no data) when huge.
-    pub fn tensor(name: &str, dims: &[i64]) -> TensorProto {
-        let n: i64 = dims.iter().product();
-        TensorProto {
-            name: name.into(),
-            dims: dims.to_vec(),
-            data_type: DataType::Float as i32,
-            float_data: if n < 1 << 20 {
-                vec![0.0; n as usize]
-            } else {
-                Vec::new()
-            },
-            ..Default::default()
-        }
-    }
-
-    pub fn ints(name: &str, v: &[i64]) -> TensorProto {
-        TensorProto {
-            name: name.into(),
-            dims: vec![v.len() as i64],
-            data_type: DataType::Int64 as i32,
-            int64_data: v.to_vec(),
-            ..Default::default()
-        }
-    }
-
-    pub fn model(
-        inputs: Vec<ValueInfoProto>,
-        nodes: Vec<NodeProto>,
-        inits: Vec<TensorProto>,
-    ) -> Vec<u8> {
-        let out = nodes
-            .last()
-            .map(|n| n.output[0].clone())
-            .unwrap_or_default();
-        ModelProto {
-            ir_version: 8,
-            opset_import: vec![OperatorSetIdProto {
-                domain: String::new(),
-                version: 17,
-            }],
-            graph: Some(GraphProto {
-                name: "g".into(),
-                node: nodes,
-                initializer: inits,
-                input: inputs,
-                output: vec![ValueInfoProto {
-                    name: out,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-            ..Default::default()
-        }
-        .encode_to_vec()
-    }
-
-    pub fn conv_model(x: &[Option<i64>], w: &[i64], attrs: &[(&str, &[i64])]) -> Vec<u8> {
-        model(
-            vec![input("x", x)],
-            vec![node("Conv", "/conv1/Conv", &["x", "w"], attrs)],
-            vec![tensor("w", w)],
-        )
-    }
-}
-
 /// An ONNX case: file name, bytes, flags after the file, message.
 #[cfg(feature = "onnx")]
 type OnnxCase = (&'static str, Vec<u8>, Vec<&'static str>, &'static str);
 
 #[cfg(feature = "onnx")]
 fn onnx_cases() -> Vec<OnnxCase> {
-    use onnx_files::*;
+    use common::onnx_graph::{Graph, attr_ints};
     let mlp = std::fs::read(root("models/mlp.onnx")).unwrap();
-    let img = [Some(1), Some(4), Some(8), Some(8)];
+    let conv = |mut g: Graph, cin: i64, k: i64, attrs| {
+        let y = g.conv("/conv1/Conv", "x", cin, k, (3, 3), attrs);
+        g.bytes(&[&y])
+    };
+    let img = || Graph::image(4, 8, 8);
+    let mut lrn = img();
+    let lrn_y = lrn.node("LRN", "/norm/LRN", &["x"], vec![]);
+    let mut huge = img();
+    let shape = huge.ints(&[1 << 40, 1 << 40]);
+    let big = huge.node("ConstantOfShape", "/big/ConstantOfShape", &[&shape], vec![]);
+    let huge_y = huge.node("Add", "/add/Add", &["x", &big], vec![]);
+    let mut two = img();
+    two.extra_inputs.push("h");
+    let two_y = two.node("Add", "/add/Add", &["x", "h"], vec![]);
+    let mut attn = Graph::new(&[Some(1), Some(16)]);
+    let t = attn.node(
+        "Transpose",
+        "/t/Transpose",
+        &["x"],
+        vec![attr_ints("perm", &[1, 0])],
+    );
+    let attn_y = attn.node("MatMul", "/attn/MatMul", &["x", &t], vec![]);
     vec![
         (
             "truncated.onnx",
@@ -161,87 +61,61 @@ fn onnx_cases() -> Vec<OnnxCase> {
         ),
         (
             "lrn.onnx",
-            model(
-                vec![input("x", &img)],
-                vec![node("LRN", "/norm/LRN", &["x"], &[])],
-                vec![],
-            ),
+            lrn.bytes(&[&lrn_y]),
             vec![],
             "lrn.onnx: node '/norm/LRN' (LRN): unsupported operator",
         ),
         (
             "dynamic.onnx",
-            conv_model(&[Some(1), Some(4), None, None], &[4, 4, 3, 3], &[]),
+            conv(Graph::new(&[Some(1), Some(4), None, None]), 4, 4, vec![]),
             vec![],
             "dynamic.onnx: input 'x' has a symbolic or empty dimension besides the batch",
         ),
         (
             "zero.onnx",
-            conv_model(&img, &[0, 4, 3, 3], &[]),
+            conv(img(), 4, 0, vec![]),
             vec![],
             "zero.onnx: node '/conv1/Conv' (Conv): output channels must be positive",
         ),
         (
             "dilated.onnx",
-            conv_model(&img, &[4, 4, 3, 3], &[("dilations", &[2, 2])]),
+            conv(img(), 4, 4, vec![attr_ints("dilations", &[2, 2])]),
             vec![],
             "dilated.onnx: node '/conv1/Conv' (Conv): dilated convolutions (dilations [2, 2]) are not modelled",
         ),
         (
             "huge_init.onnx",
-            conv_model(&img, &[1 << 20, 1 << 20, 3, 3], &[]),
+            conv(Graph::image(1 << 20, 8, 8), 1 << 20, 1 << 20, vec![]),
             vec![],
-            "huge_init.onnx: initializer 'w' declares a tensor of 9895604649984 elements, above the limit of 268435456",
+            "huge_init.onnx: initializer 'w0' declares a tensor of 9895604649984 elements, above the limit of 268435456",
         ),
         (
             "huge_const.onnx",
-            model(
-                vec![input("x", &img)],
-                vec![
-                    node("ConstantOfShape", "/big/ConstantOfShape", &["shape"], &[]),
-                    node("Add", "/add/Add", &["x", "/big/ConstantOfShape:0"], &[]),
-                ],
-                vec![ints("shape", &[1 << 40, 1 << 40])],
-            ),
+            huge.bytes(&[&huge_y]),
             vec![],
             "huge_const.onnx: node '/big/ConstantOfShape' (ConstantOfShape) declares a tensor of more than 2^64 elements",
         ),
         (
             "huge_input.onnx",
-            conv_model(
-                &[Some(1), Some(3), Some(100_000), Some(100_000)],
-                &[4, 3, 3, 3],
-                &[],
-            ),
+            conv(Graph::image(3, 100_000, 100_000), 3, 4, vec![]),
             vec![],
             "huge_input.onnx: input 'x' of shape [1, 3, 100000, 100000] is above the limit",
         ),
         (
             "small_limit.onnx",
-            conv_model(&img, &[4, 4, 3, 3], &[]),
+            conv(img(), 4, 4, vec![]),
             vec!["--max-tensor-elements", "100"],
-            "small_limit.onnx: initializer 'w' declares a tensor of 144 elements, above the limit of 100",
+            "small_limit.onnx: initializer 'w0' declares a tensor of 144 elements, above the limit of 100",
         ),
         (
             "two_inputs.onnx",
-            model(
-                vec![input("x", &img), input("h", &img)],
-                vec![node("Add", "/add/Add", &["x", "h"], &[])],
-                vec![],
-            ),
+            two.bytes(&[&two_y]),
             vec![],
             "two_inputs.onnx: the model has 2 inputs; nnsched imports models with one input",
         ),
         (
             "attention.onnx",
-            model(
-                vec![input("x", &[Some(1), Some(16)])],
-                vec![
-                    node("Transpose", "/t/Transpose", &["x"], &[("perm", &[1, 0])]),
-                    node("MatMul", "/attn/MatMul", &["x", "/t/Transpose:0"], &[]),
-                ],
-                vec![],
-            ),
+            attn.bytes(&[&attn_y]),
             vec![],
             "attention.onnx: node '/attn/MatMul' (MatMul): multiplies two activations",
         ),

@@ -13,7 +13,7 @@
 mod ops;
 mod proto;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
@@ -147,7 +147,10 @@ pub fn import_bytes(bytes: &[u8], file: &str, opts: &ImportOptions) -> Result<Im
                 );
             }
             match failed {
-                Ok(Err(e)) => bail!("{file}: tract cannot infer the model's shapes: {e:#}"),
+                Ok(Err(e)) => bail!(
+                    "{file}: tract cannot infer the model's shapes: {}",
+                    format!("{e:#}").replace('\n', " ")
+                ),
                 _ => bail!("{file}: tract failed while inferring the model's shapes"),
             }
         }
@@ -163,9 +166,10 @@ pub fn import_bytes(bytes: &[u8], file: &str, opts: &ImportOptions) -> Result<Im
         consts: &consts,
         typed: &typed,
         skip_unsupported: opts.skip_unsupported,
+        max_elements: limit,
         builder: NetworkBuilder::new(file, shape),
         acts: HashMap::new(),
-        names: HashMap::new(),
+        names: HashSet::new(),
         skipped: Vec::new(),
     };
     cv.acts.insert(
@@ -208,7 +212,7 @@ fn node_name(n: &NodeProto) -> &str {
 /// The first node, in file order, that reads a feature map (a tensor
 /// computed from the input) and has no role in the registry.
 fn first_unsupported<'a>(graph: &'a GraphProto, input: &str) -> Option<&'a NodeProto> {
-    let mut maps: std::collections::HashSet<&str> = [input].into();
+    let mut maps: HashSet<&str> = [input].into();
     for n in &graph.node {
         if !n.input.iter().any(|i| maps.contains(i.as_str())) {
             continue;
@@ -291,11 +295,12 @@ struct Converter<'a> {
     consts: &'a Constants,
     typed: &'a TypedModel,
     skip_unsupported: bool,
+    max_elements: u64,
     builder: NetworkBuilder,
     /// Feature map tensors by ONNX name.
     acts: HashMap<String, Act>,
-    /// How often each layer name was given.
-    names: HashMap<String, usize>,
+    /// Layer names given so far.
+    names: HashSet<String>,
     skipped: Vec<String>,
 }
 
@@ -351,12 +356,25 @@ impl Converter<'_> {
         let s = self
             .shape_of(out)
             .with_context(|| format!("{}: its output has no concrete shape", self.what(n)))?;
-        fmap(&s).with_context(|| {
+        let f = fmap(&s).with_context(|| {
             format!(
                 "{}: output of shape {s:?}; nnsched models NCHW feature maps and batch x features vectors",
                 self.what(n)
             )
-        })
+        })?;
+        // Shapes are inferred, never allocated, so bound them here too.
+        if f.n
+            .checked_mul(f.h)
+            .and_then(|v| v.checked_mul(f.w))
+            .is_none_or(|e| e > self.max_elements)
+        {
+            bail!(
+                "{}: output of shape {s:?} is above the limit of {} elements (--max-tensor-elements)",
+                self.what(n),
+                self.max_elements
+            );
+        }
+        Ok(f)
     }
 
     /// A readable, unique layer name from the node's scope: torch's
@@ -382,11 +400,11 @@ impl Converter<'_> {
         };
         let mut name = base.clone();
         let mut k = 1;
-        while self.names.contains_key(&name) || name == Network::INPUT {
+        while self.names.contains(&name) || name == Network::INPUT {
             k += 1;
             name = format!("{base}_{k}");
         }
-        self.names.insert(name.clone(), 1);
+        self.names.insert(name.clone());
         name
     }
 
@@ -467,11 +485,11 @@ impl Converter<'_> {
                     .ok()
                     .filter(|&g| g > 0)
                     .with_context(|| format!("{}: group {groups} must be positive", what()))?;
-                if w[1] * groups != x.shape.n {
+                if w[1].checked_mul(groups) != Some(x.shape.n) {
                     bail!(
                         "{}: a weight for {} input channels in {groups} groups, but the input has {}",
                         what(),
-                        w[1] * groups,
+                        w[1].saturating_mul(groups),
                         x.shape.n
                     );
                 }

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+#[cfg(feature = "onnx")]
+pub mod onnx_graph;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
