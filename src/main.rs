@@ -21,6 +21,12 @@ use nnsched::report;
 use nnsched::search::{self, OptionsError, PipelineOptions, Progress, SearchConfig, SearchError};
 use nnsched::stats::layer_stats;
 
+#[cfg(feature = "onnx")]
+use nnsched::onnx::DEFAULT_MAX_TENSOR_ELEMENTS;
+/// Without ONNX import there is nothing to limit.
+#[cfg(not(feature = "onnx"))]
+const DEFAULT_MAX_TENSOR_ELEMENTS: u64 = 0;
+
 /// Finds energy-efficient dataflow schedules for neural networks on
 /// Eyeriss-style accelerators.
 #[derive(Parser, Debug)]
@@ -88,7 +94,7 @@ struct LoadArgs {
     #[arg(long)]
     skip_unsupported: bool,
     /// Refuse ONNX files that declare a tensor of more elements than this.
-    #[arg(long, default_value_t = 1 << 28)]
+    #[arg(long, default_value_t = DEFAULT_MAX_TENSOR_ELEMENTS)]
     max_tensor_elements: u64,
 }
 
@@ -260,11 +266,12 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// A model for `evaluate`, which takes the batch from the schedule file.
 fn load_model(name: &str) -> Result<Network> {
     let defaults = LoadArgs {
-        batch: None,
+        batch: Some(1),
         skip_unsupported: false,
-        max_tensor_elements: 1 << 28,
+        max_tensor_elements: DEFAULT_MAX_TENSOR_ELEMENTS,
     };
     Ok(load_model_batch(name, &defaults)?.0)
 }

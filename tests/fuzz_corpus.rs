@@ -1,12 +1,18 @@
-//! Replays the fuzzers' corpora (`fuzz/corpus/<target>/`, committed after
-//! `cargo fuzz` runs): no input may panic, and each rejection is one
-//! non-empty line, as the command line prints it.
+//! Replays the fuzzers' inputs: the hand-made seeds (`fuzz/seeds/<target>/`,
+//! valid inputs that must be accepted) and the corpus the fuzzers grew from
+//! them (`fuzz/corpus/<target>/`, minimized with `cargo fuzz cmin`). No
+//! input may panic, and each rejection is one non-empty line, as the
+//! command line prints it.
 
 use std::path::PathBuf;
 
-fn replay(target: &str, f: fn(&[u8]) -> Result<(), String>) -> (usize, usize) {
+type Entry = fn(&[u8]) -> Result<(), String>;
+
+/// Runs `f` on every file of `fuzz/<dir>/<target>`: (accepted, rejected).
+fn replay(dir: &str, target: &str, f: Entry) -> (usize, usize) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/corpus")
+        .join("fuzz")
+        .join(dir)
         .join(target);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -29,22 +35,29 @@ fn replay(target: &str, f: fn(&[u8]) -> Result<(), String>) -> (usize, usize) {
     (ok, rejected)
 }
 
-#[test]
-fn hw_yaml_corpus() {
-    let (ok, rejected) = replay("hw_yaml", nnsched::fuzz::hw_yaml);
-    assert!(ok >= 4, "the shipped hardware files load");
-    assert!(ok + rejected >= 4);
+fn check(target: &str, f: Entry) {
+    let (ok, rejected) = replay("seeds", target, f);
+    assert!(ok > 0 && rejected == 0, "{target}: every seed is valid");
+    let (ok, rejected) = replay("corpus", target, f);
+    // The fuzzers found both kinds; a corpus of one kind lost its point.
+    assert!(
+        ok > 0 && rejected > 0,
+        "{target}: {ok} accepted, {rejected} rejected"
+    );
 }
 
 #[test]
-fn schedule_file_corpus() {
-    let (ok, _) = replay("schedule_file", nnsched::fuzz::schedule_file);
-    assert!(ok >= 3, "the seed schedules evaluate");
+fn hw_yaml_inputs() {
+    check("hw_yaml", nnsched::fuzz::hw_yaml);
+}
+
+#[test]
+fn schedule_file_inputs() {
+    check("schedule_file", nnsched::fuzz::schedule_file);
 }
 
 #[cfg(feature = "onnx")]
 #[test]
-fn onnx_model_corpus() {
-    let (ok, _) = replay("onnx_model", nnsched::fuzz::onnx_model);
-    assert!(ok >= 4, "the seed models import");
+fn onnx_model_inputs() {
+    check("onnx_model", nnsched::fuzz::onnx_model);
 }
