@@ -1,6 +1,6 @@
 //! Search speed: AlexNet (batch 16) on hw/eyeriss.yaml and hw/tetris.yaml
-//! with exhaustive and solved blocking, and the exhaustive blocking search of
-//! one large layer,
+//! with exhaustive and solved blocking, the exhaustive blocking search of
+//! one large layer, and the ONNX ResNet-50 (import, then search),
 //! reported as wall time and schemes evaluated per second. A plain harness:
 //! `cargo bench`.
 
@@ -104,4 +104,23 @@ fn main() {
             .unwrap()
             .schemes_evaluated
     });
+
+    #[cfg(feature = "onnx")]
+    {
+        use nnsched::onnx::{ImportOptions, import};
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/resnet50.onnx");
+        // The "schemes" column counts the layers imported here.
+        bench("resnet50.onnx import", || {
+            import(&path, &ImportOptions::default())
+                .unwrap()
+                .network
+                .len() as u64
+        });
+        let resnet = import(&path, &ImportOptions::default()).unwrap().network;
+        bench("resnet50.onnx b16 tetris hybrid solver", || {
+            schedule(&resnet, &tetris, &hybrid(true), None)
+                .unwrap()
+                .schemes_evaluated
+        });
+    }
 }
