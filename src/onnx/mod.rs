@@ -434,235 +434,262 @@ impl Converter<'_> {
         let Some(x) = acts.iter().flatten().next().cloned() else {
             return Ok(None); // constants and weight arithmetic
         };
+        let Some(role) = ops::role(&n.op_type) else {
+            if !self.skip_unsupported {
+                bail!(
+                    "{}: {} (--skip-unsupported passes it through)",
+                    self.what(n),
+                    ops::refusal(&n.op_type)
+                );
+            }
+            self.skipped
+                .push(format!("{} ({})", node_name(n), n.op_type));
+            return Ok(Some(vec![x; n.output.len().max(1)]));
+        };
+        let out = match role {
+            Role::ShapeOf => return Ok(None),
+            Role::Split => return self.split(n, &x).map(Some),
+            Role::PassThrough => x,
+            Role::Conv => self.conv(n, &acts, x)?,
+            Role::Dense => self.dense(n, &acts, x)?,
+            Role::Pool => self.pool(n, x)?,
+            Role::GlobalPool => self.global_pool(n, x)?,
+            Role::Binary => self.binary(n, &acts)?,
+            Role::Concat => self.concat(n, &acts, x)?,
+            Role::Slice => self.slice(n, x)?,
+        };
+        Ok(Some(vec![out; n.output.len().max(1)]))
+    }
+
+    /// A conv layer (grouped and depthwise included).
+    fn conv(&mut self, n: &NodeProto, acts: &[Option<Act>], x: Act) -> Result<Act> {
         let what = || self.what(n);
         let n_acts = acts.iter().flatten().count();
-        let one = |out: Act| Ok(Some(vec![out; n.output.len().max(1)]));
-        let Some(role) = ops::role(&n.op_type) else {
-            if self.skip_unsupported {
-                self.skipped
-                    .push(format!("{} ({})", node_name(n), n.op_type));
-                return one(x);
-            }
+        if n_acts != 1 || acts[0].is_none() {
             bail!(
-                "{}: {} (--skip-unsupported passes it through)",
+                "{}: convolves an activation with another activation; only constant weights are modelled",
+                what()
+            );
+        }
+        let w = n
+            .input
+            .get(1)
+            .and_then(|w| self.shape_of(w))
+            .with_context(|| format!("{}: its weight has no known shape", what()))?;
+        if w.len() != 4 {
+            bail!(
+                "{}: a {}D convolution; nnsched models 2D convolutions only",
                 what(),
-                ops::refusal(&n.op_type)
+                w.len().saturating_sub(2)
+            );
+        }
+        if let Some(d) = ints(n, "dilations").filter(|d| d.iter().any(|&v| v != 1)) {
+            bail!(
+                "{}: dilated convolutions (dilations {d:?}) are not modelled",
+                what()
+            );
+        }
+        let strd = pair(ints(n, "strides"), 1)
+            .with_context(|| format!("{}: strides must be two non-negative values", what()))?;
+        let groups = int(n, "group").unwrap_or(1);
+        let groups = u64::try_from(groups)
+            .ok()
+            .filter(|&g| g > 0)
+            .with_context(|| format!("{}: group {groups} must be positive", what()))?;
+        if w[1].checked_mul(groups) != Some(x.shape.n) {
+            bail!(
+                "{}: a weight for {} input channels in {groups} groups, but the input has {}",
+                what(),
+                w[1].saturating_mul(groups),
+                x.shape.n
+            );
+        }
+        let o = self.out_fmap(n)?;
+        let layer = Layer::grouped_conv(x.shape.n, o.n, (o.h, o.w), (w[2], w[3]), strd, groups)
+            .with_context(what)?;
+        Ok(self.add(n, layer, &[&x]))
+    }
+
+    /// An FC layer: the activation `x` times a constant weight.
+    fn dense(&mut self, n: &NodeProto, acts: &[Option<Act>], x: Act) -> Result<Act> {
+        let what = || self.what(n);
+        let n_acts = acts.iter().flatten().count();
+        if n_acts != 1 || acts[0].is_none() {
+            bail!(
+                "{}: multiplies two activations (as attention does); nnsched models products with a constant weight only",
+                what()
+            );
+        }
+        if n.op_type == "Gemm" && int(n, "transA").unwrap_or(0) != 0 {
+            bail!(
+                "{}: a transposed activation (transA) is not modelled",
+                what()
+            );
+        }
+        let out = n
+            .output
+            .first()
+            .and_then(|o| self.shape_of(o))
+            .unwrap_or_default();
+        let &[_, nofm] = out.as_slice() else {
+            bail!(
+                "{}: output of shape {out:?}; nnsched models batch x features products only",
+                what()
             );
         };
-        match role {
-            Role::ShapeOf => Ok(None),
-            Role::PassThrough => one(x),
-            Role::Conv => {
-                if n_acts != 1 || acts[0].is_none() {
-                    bail!(
-                        "{}: convolves an activation with another activation; only constant weights are modelled",
-                        what()
-                    );
-                }
-                let w = n
-                    .input
-                    .get(1)
-                    .and_then(|w| self.shape_of(w))
-                    .with_context(|| format!("{}: its weight has no known shape", what()))?;
-                if w.len() != 4 {
-                    bail!(
-                        "{}: a {}D convolution; nnsched models 2D convolutions only",
-                        what(),
-                        w.len().saturating_sub(2)
-                    );
-                }
-                if let Some(d) = ints(n, "dilations").filter(|d| d.iter().any(|&v| v != 1)) {
-                    bail!(
-                        "{}: dilated convolutions (dilations {d:?}) are not modelled",
-                        what()
-                    );
-                }
-                let strd = pair(ints(n, "strides"), 1).with_context(|| {
-                    format!("{}: strides must be two non-negative values", what())
-                })?;
-                let groups = int(n, "group").unwrap_or(1);
-                let groups = u64::try_from(groups)
-                    .ok()
-                    .filter(|&g| g > 0)
-                    .with_context(|| format!("{}: group {groups} must be positive", what()))?;
-                if w[1].checked_mul(groups) != Some(x.shape.n) {
-                    bail!(
-                        "{}: a weight for {} input channels in {groups} groups, but the input has {}",
-                        what(),
-                        w[1].saturating_mul(groups),
-                        x.shape.n
-                    );
-                }
-                let o = self.out_fmap(n)?;
-                let layer =
-                    Layer::grouped_conv(x.shape.n, o.n, (o.h, o.w), (w[2], w[3]), strd, groups)
-                        .with_context(what)?;
-                one(self.add(n, layer, &[&x]))
-            }
-            Role::Dense => {
-                if n_acts != 1 || acts[0].is_none() {
-                    bail!(
-                        "{}: multiplies two activations (as attention does); nnsched models products with a constant weight only",
-                        what()
-                    );
-                }
-                if n.op_type == "Gemm" && int(n, "transA").unwrap_or(0) != 0 {
-                    bail!(
-                        "{}: a transposed activation (transA) is not modelled",
-                        what()
-                    );
-                }
-                let out = n
-                    .output
-                    .first()
-                    .and_then(|o| self.shape_of(o))
-                    .unwrap_or_default();
-                let &[_, nofm] = out.as_slice() else {
-                    bail!(
-                        "{}: output of shape {out:?}; nnsched models batch x features products only",
-                        what()
-                    );
-                };
-                let w = n
-                    .input
-                    .get(1)
-                    .and_then(|w| self.shape_of(w))
-                    .unwrap_or_default();
-                let k = match (n.op_type.as_str(), w.as_slice()) {
-                    ("Gemm", &[_, b]) if int(n, "transB").unwrap_or(0) != 0 => Some(b),
-                    (_, &[a, _]) => Some(a),
-                    _ => None,
-                };
-                if k != Some(x.size()) {
-                    bail!(
-                        "{}: a weight of shape {w:?} for an input of {} features",
-                        what(),
-                        x.size()
-                    );
-                }
-                let layer =
-                    Layer::fc(x.shape.n, nofm, (x.shape.h, x.shape.w)).with_context(what)?;
-                one(self.add(n, layer, &[&x]))
-            }
-            Role::Pool => {
-                if ints(n, "dilations").is_some_and(|d| d.iter().any(|&v| v != 1)) {
-                    bail!("{}: dilated pooling is not modelled", what());
-                }
-                let k = pair(ints(n, "kernel_shape"), 0)
-                    .filter(|&(a, b)| a > 0 && b > 0)
-                    .with_context(|| {
-                        format!("{}: kernel_shape must be two positive values", what())
-                    })?;
-                let s = pair(ints(n, "strides"), 1).with_context(|| {
-                    format!("{}: strides must be two non-negative values", what())
-                })?;
-                let o = self.out_fmap(n)?;
-                if k == (1, 1) && s == (1, 1) {
-                    return one(Act { shape: o, ..x });
-                }
-                let layer = Layer::pool(o.n, (o.h, o.w), k, s).with_context(what)?;
-                one(self.add(n, layer, &[&x]))
-            }
-            Role::GlobalPool => {
-                let o = self.out_fmap(n)?;
-                if o.n != x.shape.n || o.h != 1 || o.w != 1 {
-                    bail!(
-                        "{}: reduces over more than height and width; only spatial reductions are modelled",
-                        what()
-                    );
-                }
-                if x.shape.h * x.shape.w == 1 {
-                    return one(x);
-                }
-                let win = (x.shape.h, x.shape.w);
-                let layer = Layer::pool(o.n, (1, 1), win, win).with_context(what)?;
-                one(self.add(n, layer, &[&x]))
-            }
-            Role::Binary => {
-                let ins: Vec<&Act> = acts.iter().flatten().collect();
-                let big = ins
-                    .iter()
-                    .copied()
-                    .max_by_key(|a| a.size())
-                    .expect("an activation");
-                let same: Vec<&Act> = ins
-                    .iter()
-                    .copied()
-                    .filter(|a| a.shape == big.shape)
-                    .collect();
-                if same.len() < 2 || same.iter().all(|a| a.parts == same[0].parts) {
-                    // With a constant, a per-channel scale (squeeze and
-                    // excitation) or itself (x * sigmoid(x)).
-                    return one(big.clone());
-                }
-                let layer =
-                    Layer::eltwise(big.shape.n, (big.shape.h, big.shape.w), same.len() as u64)
-                        .with_context(what)?;
-                one(self.add(n, layer, &same))
-            }
-            Role::Concat => {
-                if n_acts != n.input.len() {
-                    bail!(
-                        "{}: concatenates a constant (such as a class token) with activations; not modelled",
-                        what()
-                    );
-                }
-                self.channel_axis(n, int(n, "axis").unwrap_or(0))?;
-                let ins: Vec<&Act> = acts.iter().flatten().collect();
-                if ins
-                    .iter()
-                    .any(|a| (a.shape.h, a.shape.w) != (x.shape.h, x.shape.w))
-                {
-                    bail!("{}: concatenates maps of different sizes", what());
-                }
-                let parts = ins.iter().flat_map(|a| a.parts.clone()).collect();
-                let c = ins.iter().map(|a| a.shape.n).sum();
-                one(Act {
-                    parts,
-                    shape: FmapShape { n: c, ..x.shape },
-                })
-            }
-            Role::Split => {
-                self.channel_axis(n, int(n, "axis").unwrap_or(0))?;
-                let mut outs = Vec::new();
-                let mut off = 0;
-                for o in &n.output {
-                    let c = self
-                        .shape_of(o)
-                        .and_then(|s| s.get(1).copied())
-                        .with_context(|| format!("{}: output '{o}' has no known shape", what()))?;
-                    if off + c > x.shape.n {
-                        bail!("{}: splits more channels than its input has", what());
-                    }
-                    outs.push(x.slice(off..off + c));
-                    off += c;
-                }
-                Ok(Some(outs))
-            }
-            Role::Slice => {
-                let o = self.out_fmap(n)?;
-                if o == x.shape {
-                    return one(x);
-                }
-                let out = n.output.first().map_or("", String::as_str);
-                let (axis, start) = self.typed_slice(out).with_context(|| {
-                    format!(
-                        "{}: not a constant slice of stride 1; only channel slices are modelled",
-                        what()
-                    )
-                })?;
-                if axis != 1 || (o.h, o.w) != (x.shape.h, x.shape.w) {
-                    bail!(
-                        "{}: slices along axis {axis}; only channel slices are modelled",
-                        what()
-                    );
-                }
-                if start + o.n > x.shape.n {
-                    bail!("{}: an out-of-range channel slice", what());
-                }
-                one(x.slice(start..start + o.n))
-            }
+        let w = n
+            .input
+            .get(1)
+            .and_then(|w| self.shape_of(w))
+            .unwrap_or_default();
+        let k = match (n.op_type.as_str(), w.as_slice()) {
+            ("Gemm", &[_, b]) if int(n, "transB").unwrap_or(0) != 0 => Some(b),
+            (_, &[a, _]) => Some(a),
+            _ => None,
+        };
+        if k != Some(x.size()) {
+            bail!(
+                "{}: a weight of shape {w:?} for an input of {} features",
+                what(),
+                x.size()
+            );
         }
+        let layer = Layer::fc(x.shape.n, nofm, (x.shape.h, x.shape.w)).with_context(what)?;
+        Ok(self.add(n, layer, &[&x]))
+    }
+
+    /// A pooling layer, or `x` itself for a 1x1 window of stride 1.
+    fn pool(&mut self, n: &NodeProto, x: Act) -> Result<Act> {
+        let what = || self.what(n);
+        if ints(n, "dilations").is_some_and(|d| d.iter().any(|&v| v != 1)) {
+            bail!("{}: dilated pooling is not modelled", what());
+        }
+        let k = pair(ints(n, "kernel_shape"), 0)
+            .filter(|&(a, b)| a > 0 && b > 0)
+            .with_context(|| format!("{}: kernel_shape must be two positive values", what()))?;
+        let s = pair(ints(n, "strides"), 1)
+            .with_context(|| format!("{}: strides must be two non-negative values", what()))?;
+        let o = self.out_fmap(n)?;
+        if k == (1, 1) && s == (1, 1) {
+            return Ok(Act { shape: o, ..x });
+        }
+        let layer = Layer::pool(o.n, (o.h, o.w), k, s).with_context(what)?;
+        Ok(self.add(n, layer, &[&x]))
+    }
+
+    /// A pooling layer over the whole map.
+    fn global_pool(&mut self, n: &NodeProto, x: Act) -> Result<Act> {
+        let what = || self.what(n);
+        let o = self.out_fmap(n)?;
+        if o.n != x.shape.n || o.h != 1 || o.w != 1 {
+            bail!(
+                "{}: reduces over more than height and width; only spatial reductions are modelled",
+                what()
+            );
+        }
+        if x.shape.h * x.shape.w == 1 {
+            return Ok(x);
+        }
+        let win = (x.shape.h, x.shape.w);
+        let layer = Layer::pool(o.n, (1, 1), win, win).with_context(what)?;
+        Ok(self.add(n, layer, &[&x]))
+    }
+
+    /// An eltwise layer of distinct activations of one shape, else the larger
+    /// activation.
+    fn binary(&mut self, n: &NodeProto, acts: &[Option<Act>]) -> Result<Act> {
+        let what = || self.what(n);
+        let ins: Vec<&Act> = acts.iter().flatten().collect();
+        let big = ins
+            .iter()
+            .copied()
+            .max_by_key(|a| a.size())
+            .expect("an activation");
+        let same: Vec<&Act> = ins
+            .iter()
+            .copied()
+            .filter(|a| a.shape == big.shape)
+            .collect();
+        if same.len() < 2 || same.iter().all(|a| a.parts == same[0].parts) {
+            // With a constant, a per-channel scale (squeeze and
+            // excitation) or itself (x * sigmoid(x)).
+            return Ok(big.clone());
+        }
+        let layer = Layer::eltwise(big.shape.n, (big.shape.h, big.shape.w), same.len() as u64)
+            .with_context(what)?;
+        Ok(self.add(n, layer, &same))
+    }
+
+    /// Activations side by side along channels.
+    fn concat(&mut self, n: &NodeProto, acts: &[Option<Act>], x: Act) -> Result<Act> {
+        let what = || self.what(n);
+        let n_acts = acts.iter().flatten().count();
+        if n_acts != n.input.len() {
+            bail!(
+                "{}: concatenates a constant (such as a class token) with activations; not modelled",
+                what()
+            );
+        }
+        self.channel_axis(n, int(n, "axis").unwrap_or(0))?;
+        let ins: Vec<&Act> = acts.iter().flatten().collect();
+        if ins
+            .iter()
+            .any(|a| (a.shape.h, a.shape.w) != (x.shape.h, x.shape.w))
+        {
+            bail!("{}: concatenates maps of different sizes", what());
+        }
+        let parts = ins.iter().flat_map(|a| a.parts.clone()).collect();
+        let c = ins.iter().map(|a| a.shape.n).sum();
+        Ok(Act {
+            parts,
+            shape: FmapShape { n: c, ..x.shape },
+        })
+    }
+
+    /// Channel ranges of `x`, one per output.
+    fn split(&mut self, n: &NodeProto, x: &Act) -> Result<Vec<Act>> {
+        let what = || self.what(n);
+        self.channel_axis(n, int(n, "axis").unwrap_or(0))?;
+        let mut outs = Vec::new();
+        let mut off = 0;
+        for o in &n.output {
+            let c = self
+                .shape_of(o)
+                .and_then(|s| s.get(1).copied())
+                .with_context(|| format!("{}: output '{o}' has no known shape", what()))?;
+            if off + c > x.shape.n {
+                bail!("{}: splits more channels than its input has", what());
+            }
+            outs.push(x.slice(off..off + c));
+            off += c;
+        }
+        Ok(outs)
+    }
+
+    /// A channel range of `x`.
+    fn slice(&mut self, n: &NodeProto, x: Act) -> Result<Act> {
+        let what = || self.what(n);
+        let o = self.out_fmap(n)?;
+        if o == x.shape {
+            return Ok(x);
+        }
+        let out = n.output.first().map_or("", String::as_str);
+        let (axis, start) = self.typed_slice(out).with_context(|| {
+            format!(
+                "{}: not a constant slice of stride 1; only channel slices are modelled",
+                what()
+            )
+        })?;
+        if axis != 1 || (o.h, o.w) != (x.shape.h, x.shape.w) {
+            bail!(
+                "{}: slices along axis {axis}; only channel slices are modelled",
+                what()
+            );
+        }
+        if start + o.n > x.shape.n {
+            bail!("{}: an out-of-range channel slice", what());
+        }
+        Ok(x.slice(start..start + o.n))
     }
 
     /// The axis and start of the slice tract made of a tensor: a core
