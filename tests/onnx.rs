@@ -687,4 +687,40 @@ fn cli_stats_schedule_and_batch_on_onnx_files() {
     let (rc, _, err) = run(&["stats", bad.to_str().unwrap(), "--skip-unsupported"]);
     assert_eq!(rc, 2, "no layer is left: {err}");
     assert!(err.contains("bad.onnx: no convs, dense products, pools or eltwise ops to schedule (passed through: /norm/LpNorm (LpNormalization))"), "{err}");
+
+    // Passed through with a layer after it: a warning, and a schedule.
+    let mut g = Graph::image(4, 8, 8);
+    let a = g.node("LpNormalization", "/norm/LpNorm", &["x"], vec![]);
+    let y = g.conv("/c/Conv", &a, 4, 8, (1, 1), vec![]);
+    let skip = dir.join("skip.onnx");
+    std::fs::write(&skip, g.bytes(&[&y])).unwrap();
+    let (rc, out, err) = run(&["stats", skip.to_str().unwrap(), "--skip-unsupported"]);
+    assert_eq!(rc, 0, "{err}");
+    assert!(
+        err.contains("warning: ")
+            && err.contains(
+                "skip.onnx: passed through unsupported nodes: /norm/LpNorm (LpNormalization)"
+            ),
+        "{err}"
+    );
+    assert!(out.contains("c "), "{out}");
+}
+
+/// Inferred shapes are bounded like declared ones: an upsampling passed
+/// through would otherwise make the next conv enormous.
+#[test]
+fn inferred_outputs_above_the_limit_are_refused() {
+    let mut g = Graph::image(4, 8, 8);
+    let scales = g.floats(&[1.0, 1.0, 10_000.0, 10_000.0]);
+    let r = g.node("Resize", "/up/Resize", &["x", "", &scales], vec![]);
+    let y = g.conv("/c/Conv", &r, 4, 4, (1, 1), vec![]);
+    let opts = ImportOptions {
+        skip_unsupported: true,
+        ..Default::default()
+    };
+    let e = format!("{:#}", g.import_opts(&[&y], &opts).unwrap_err());
+    assert!(
+        e.contains("test.onnx: node '/c/Conv' (Conv): output of shape [1, 4, 80000, 80000] is above the limit of 268435456 elements"),
+        "{e}"
+    );
 }

@@ -89,6 +89,8 @@ pub enum NetworkError {
         end: u64,
         have: u64,
     },
+    #[error("layer '{layer}': predecessor '{prev}' gives channels of two of its operands")]
+    Straddle { layer: String, prev: String },
     #[error("network '{0}' has no layers")]
     Empty(String),
 }
@@ -414,10 +416,9 @@ fn check_prevs(net: &Network, id: LayerId) -> Result<(), NetworkError> {
         if let LayerKind::Eltwise { .. } = layer.kind()
             && channels / layer.nofm() != (channels + n - 1) / layer.nofm()
         {
-            return Err(NetworkError::Channels {
+            return Err(NetworkError::Straddle {
                 layer: nl.name.clone(),
-                got: n,
-                want: layer.nofm(),
+                prev: net.source_name(p).to_string(),
             });
         }
         channels += n;
@@ -514,7 +515,7 @@ mod tests {
                     ("b", conv(3, 2), vec![Network::INPUT]),
                     ("e", Layer::eltwise(3, (8, 8), 2).unwrap(), vec!["a", "b"]),
                 ],
-                "layer 'e': predecessors give 4 channels, the layer takes 3",
+                "layer 'e': predecessor 'a' gives channels of two of its operands",
             ),
         ];
         for (decls, msg) in cases {
@@ -550,7 +551,7 @@ mod tests {
                 have: 8
             }
         );
-        let mut short = b;
+        let mut short = b.clone();
         short.add_sliced("d", conv(4, 4), &[("a", Some(0..3))]);
         assert!(matches!(
             short.build().unwrap_err(),
@@ -559,6 +560,27 @@ mod tests {
                 want: 4,
                 ..
             }
+        ));
+
+        // Eltwise operands are runs of 4 channels of the concatenation: a
+        // predecessor may give part of one, not parts of two.
+        let add = Layer::eltwise(4, (8, 8), 2).unwrap();
+        let mut ok = b.clone();
+        ok.add_sliced(
+            "e",
+            add,
+            &[("a", Some(0..3)), ("a", Some(7..8)), ("b", None)],
+        );
+        assert!(ok.build().is_ok());
+        let mut straddle = b;
+        straddle.add_sliced(
+            "e",
+            add,
+            &[("a", Some(0..2)), ("b", None), ("a", Some(6..8))],
+        );
+        assert!(matches!(
+            straddle.build().unwrap_err(),
+            NetworkError::Straddle { .. }
         ));
     }
 }

@@ -123,7 +123,9 @@ pub fn import_bytes(bytes: &[u8], file: &str, opts: &ImportOptions) -> Result<Im
     }
     let mut concrete = vec![batch.unwrap_or(1)];
     concrete.extend(&per_sample);
-    if proto::elements(&concrete.iter().map(|&d| d as i64).collect::<Vec<_>>())
+    if concrete
+        .iter()
+        .try_fold(1u64, |a, &d| a.checked_mul(d))
         .is_none_or(|e| e > limit)
     {
         bail!(
@@ -461,21 +463,26 @@ impl Converter<'_> {
         Ok(Some(vec![out; n.output.len().max(1)]))
     }
 
-    /// A conv layer (grouped and depthwise included).
-    fn conv(&mut self, n: &NodeProto, acts: &[Option<Act>], x: Act) -> Result<Act> {
-        let what = || self.what(n);
-        let n_acts = acts.iter().flatten().count();
-        if n_acts != 1 || acts[0].is_none() {
-            bail!(
-                "{}: convolves an activation with another activation; only constant weights are modelled",
-                what()
-            );
+    /// The shape of the weight (input 1) of a node whose only activation is
+    /// input 0; `refusal` says what is wrong otherwise.
+    fn weight_shape(&self, n: &NodeProto, acts: &[Option<Act>], refusal: &str) -> Result<Vec<u64>> {
+        if acts.iter().flatten().count() != 1 || acts[0].is_none() {
+            bail!("{}: {refusal}", self.what(n));
         }
-        let w = n
-            .input
+        n.input
             .get(1)
             .and_then(|w| self.shape_of(w))
-            .with_context(|| format!("{}: its weight has no known shape", what()))?;
+            .with_context(|| format!("{}: its weight has no known shape", self.what(n)))
+    }
+
+    /// A conv layer (grouped and depthwise included).
+    fn conv(&mut self, n: &NodeProto, acts: &[Option<Act>], x: Act) -> Result<Act> {
+        let w = self.weight_shape(
+            n,
+            acts,
+            "convolves an activation with another activation; only constant weights are modelled",
+        )?;
+        let what = || self.what(n);
         if w.len() != 4 {
             bail!(
                 "{}: a {}D convolution; nnsched models 2D convolutions only",
@@ -512,14 +519,12 @@ impl Converter<'_> {
 
     /// An FC layer: the activation `x` times a constant weight.
     fn dense(&mut self, n: &NodeProto, acts: &[Option<Act>], x: Act) -> Result<Act> {
+        let w = self.weight_shape(
+            n,
+            acts,
+            "multiplies two activations (as attention does); nnsched models products with a constant weight only",
+        )?;
         let what = || self.what(n);
-        let n_acts = acts.iter().flatten().count();
-        if n_acts != 1 || acts[0].is_none() {
-            bail!(
-                "{}: multiplies two activations (as attention does); nnsched models products with a constant weight only",
-                what()
-            );
-        }
         if n.op_type == "Gemm" && int(n, "transA").unwrap_or(0) != 0 {
             bail!(
                 "{}: a transposed activation (transA) is not modelled",
@@ -537,11 +542,6 @@ impl Converter<'_> {
                 what()
             );
         };
-        let w = n
-            .input
-            .get(1)
-            .and_then(|w| self.shape_of(w))
-            .unwrap_or_default();
         let k = match (n.op_type.as_str(), w.as_slice()) {
             ("Gemm", &[_, b]) if int(n, "transB").unwrap_or(0) != 0 => Some(b),
             (_, &[a, _]) => Some(a),

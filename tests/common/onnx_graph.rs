@@ -85,34 +85,58 @@ impl Graph {
         Graph::new(&[Some(1), Some(c), Some(h), Some(w)])
     }
 
-    /// A zero-filled float constant; a huge one is only declared.
-    pub fn weight(&mut self, dims: &[i64]) -> String {
-        let name = format!("w{}", self.inits.len());
-        let n = dims.iter().try_fold(1i64, |a, &d| a.checked_mul(d));
+    /// Adds an initializer named `prefix` and its index; returns the name.
+    fn init(&mut self, prefix: char, t: TensorProto) -> String {
+        let name = format!("{prefix}{}", self.inits.len());
         self.inits.push(TensorProto {
             name: name.clone(),
-            dims: dims.to_vec(),
-            data_type: DataType::Float as i32,
-            float_data: match n {
-                Some(n) if n < 1 << 20 => vec![0.0; n as usize],
-                _ => Vec::new(),
-            },
-            ..Default::default()
+            ..t
         });
         name
     }
 
+    /// A zero-filled float constant; a huge one is only declared.
+    pub fn weight(&mut self, dims: &[i64]) -> String {
+        let n = dims.iter().try_fold(1i64, |a, &d| a.checked_mul(d));
+        let float_data = match n {
+            Some(n) if n < 1 << 20 => vec![0.0; n as usize],
+            _ => Vec::new(),
+        };
+        self.init(
+            'w',
+            TensorProto {
+                dims: dims.to_vec(),
+                data_type: DataType::Float as i32,
+                float_data,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// A float constant of these values.
+    pub fn floats(&mut self, v: &[f32]) -> String {
+        self.init(
+            'f',
+            TensorProto {
+                dims: vec![v.len() as i64],
+                data_type: DataType::Float as i32,
+                float_data: v.to_vec(),
+                ..Default::default()
+            },
+        )
+    }
+
     /// An int64 constant.
     pub fn ints(&mut self, v: &[i64]) -> String {
-        let name = format!("i{}", self.inits.len());
-        self.inits.push(TensorProto {
-            name: name.clone(),
-            dims: vec![v.len() as i64],
-            data_type: DataType::Int64 as i32,
-            int64_data: v.to_vec(),
-            ..Default::default()
-        });
-        name
+        self.init(
+            'i',
+            TensorProto {
+                dims: vec![v.len() as i64],
+                data_type: DataType::Int64 as i32,
+                int64_data: v.to_vec(),
+                ..Default::default()
+            },
+        )
     }
 
     /// A node with `nout` outputs named after it.
