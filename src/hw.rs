@@ -131,7 +131,58 @@ pub struct Hardware {
     pub energy: Energy,
 }
 
+/// The hardware files shipped in `hw/`, built into the binary so that they
+/// work without a checkout (`--hw tetris`): name and YAML text.
+pub const PRESETS: &[(&str, &str)] = &[
+    ("eyeriss", include_str!("../hw/eyeriss.yaml")),
+    (
+        "eyeriss-isscc16",
+        include_str!("../hw/eyeriss-isscc16.yaml"),
+    ),
+    ("tangram", include_str!("../hw/tangram.yaml")),
+    ("tetris", include_str!("../hw/tetris.yaml")),
+];
+
+/// The YAML text of a built-in hardware description.
+pub fn preset(name: &str) -> Option<&'static str> {
+    PRESETS.iter().find(|(n, _)| *n == name).map(|&(_, t)| t)
+}
+
+/// A preset's description: the first sentence of its file's leading
+/// comment.
+pub fn preset_summary(text: &str) -> String {
+    let comment: Vec<&str> = text.lines().map_while(|l| l.strip_prefix("# ")).collect();
+    let comment = comment.join(" ");
+    match comment.find(". ") {
+        Some(i) => comment[..=i].to_string(),
+        None => comment,
+    }
+}
+
 impl Hardware {
+    /// Hardware named on a command line: a YAML file, or a preset's name
+    /// when no such file exists (a path always wins; what looks like a path
+    /// is read as one, so a typo in it says that the file is missing).
+    pub fn from_arg(arg: &str) -> Result<Hardware> {
+        let path = Path::new(arg);
+        let yaml = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+        if path.exists() || yaml || arg.contains(std::path::MAIN_SEPARATOR) {
+            return Self::load(path);
+        }
+        match preset(arg) {
+            Some(text) => Self::parse(text).with_context(|| format!("preset '{arg}'")),
+            None => {
+                let names: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
+                bail!(
+                    "{arg}: no such file, and not a built-in hardware ({})",
+                    names.join(", ")
+                )
+            }
+        }
+    }
+
     /// Reads and validates a hardware YAML file; errors name the file.
     pub fn load(path: &Path) -> Result<Hardware> {
         let text = std::fs::read_to_string(path)
@@ -297,6 +348,25 @@ energy:
   noc_hop: 40
   idle: 200
 ";
+
+    #[test]
+    fn presets_are_the_shipped_files() {
+        for (name, text) in PRESETS {
+            let hw = Hardware::parse(text).unwrap();
+            assert_eq!(hw.name, *name);
+            let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("hw")
+                .join(format!("{name}.yaml"));
+            assert_eq!(Hardware::load(&file).unwrap(), hw);
+            assert_eq!(Hardware::from_arg(name).unwrap(), hw);
+            assert!(!preset_summary(text).is_empty());
+        }
+        let err = format!("{:#}", Hardware::from_arg("tetrs").unwrap_err());
+        assert_eq!(
+            err,
+            "tetrs: no such file, and not a built-in hardware (eyeriss, eyeriss-isscc16, tangram, tetris)"
+        );
+    }
 
     #[test]
     fn converts_to_words() {

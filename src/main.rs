@@ -1,7 +1,7 @@
 //! The `nnsched` command: argument parsing, file I/O, output and exit codes
 //! over the library.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use nnsched::blocking::Goal;
 use nnsched::dims::PerCat;
-use nnsched::hw::Hardware;
+use nnsched::hw::{self, Hardware};
 use nnsched::network::{Network, zoo};
 use nnsched::partition::PartitionOptions;
 use nnsched::report;
@@ -49,15 +49,31 @@ enum Command {
     Stats(StatsArgs),
     /// Recompute the costs of a schedule file from its fields alone.
     Evaluate(EvaluateArgs),
+    /// The built-in hardware descriptions.
+    #[command(subcommand)]
+    Hw(HwCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum HwCommand {
+    /// List the built-in hardware descriptions.
+    List,
+    /// Print a built-in hardware description as YAML (a start for a new
+    /// file).
+    Show {
+        /// A name from `nnsched hw list`.
+        name: String,
+    },
 }
 
 #[derive(Args, Debug)]
 struct EvaluateArgs {
     /// A schedule written by nnsched (.json or .yaml), possibly edited.
     schedule: PathBuf,
-    /// Hardware to evaluate on (default: the one recorded in the file).
-    #[arg(long)]
-    hw: Option<PathBuf>,
+    /// Hardware to evaluate on, a YAML file or a built-in name (default:
+    /// the one recorded in the file).
+    #[arg(long, value_name = "HW")]
+    hw: Option<String>,
     /// Network (default: the one named in the file).
     #[arg(long)]
     model: Option<String>,
@@ -117,9 +133,9 @@ struct ScheduleArgs {
     /// A built-in network name or an ONNX model file.
     #[arg(required = true)]
     model: Option<String>,
-    /// Hardware description (YAML).
-    #[arg(long, required = true)]
-    hw: Option<PathBuf>,
+    /// Hardware: a YAML file, or a built-in name (`nnsched hw list`).
+    #[arg(long, required = true, value_name = "HW")]
+    hw: Option<String>,
     #[command(flatten)]
     load: LoadArgs,
     /// Optimization goal: energy, delay, or energy-delay product.
@@ -262,7 +278,53 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Stats(a)) => stats(a),
         Some(Command::Evaluate(a)) => evaluate(a),
+        Some(Command::Hw(c)) => hw_command(c),
         None => schedule(cli.schedule),
+    }
+}
+
+/// Set once standard output is found closed (`nnsched ... | head`).
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Writes `text` and a newline to standard output. A closed pipe silences
+/// the rest of the output instead of failing, as `rg ... | head` does: the
+/// schedule file is already written, and the exit code stays the search's.
+fn emit(text: &str) -> Result<()> {
+    if STDOUT_CLOSED.load(Relaxed) {
+        return Ok(());
+    }
+    let mut o = std::io::stdout().lock();
+    let r = o
+        .write_all(text.as_bytes())
+        .and_then(|()| o.write_all(b"\n"))
+        .and_then(|()| o.flush());
+    match r {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            STDOUT_CLOSED.store(true, Relaxed);
+            Ok(())
+        }
+        r => r.context("writing to standard output"),
+    }
+}
+
+fn hw_command(c: HwCommand) -> Result<()> {
+    match c {
+        HwCommand::List => {
+            for (name, text) in hw::PRESETS {
+                emit(&format!("{name:<16} {}", hw::preset_summary(text)))?;
+            }
+            Ok(())
+        }
+        HwCommand::Show { name } => match hw::preset(&name) {
+            Some(text) => emit(text.trim_end()),
+            None => {
+                let names: Vec<&str> = hw::PRESETS.iter().map(|p| p.0).collect();
+                user(Err(anyhow::anyhow!(
+                    "no built-in hardware '{name}' (built in: {})",
+                    names.join(", ")
+                )))
+            }
+        },
     }
 }
 
@@ -346,13 +408,12 @@ fn stats(a: StatsArgs) -> Result<()> {
     user(positive(a.word, "--word"))?;
     let s = layer_stats(&net, batch, a.word.div_ceil(8));
     match a.format {
-        Format::Table => println!("{}", report::stats_table(&s)),
+        Format::Table => emit(&report::stats_table(&s).to_string()),
         Format::Json | Format::Yaml => {
             let doc = serde_json::json!({"network": net.name(), "batch": batch, "layers": s});
-            print_doc(&doc, a.format)?;
+            print_doc(&doc, a.format)
         }
     }
-    Ok(())
 }
 
 fn evaluate(a: EvaluateArgs) -> Result<()> {
@@ -377,7 +438,7 @@ fn evaluate(a: EvaluateArgs) -> Result<()> {
     };
     let net = user(load_model(&model))?;
     let hw = match &a.hw {
-        Some(p) => user(Hardware::load(p))?,
+        Some(p) => user(Hardware::from_arg(p))?,
         None => user(nnsched::evaluate::read_hardware(&doc).map_err(in_file))?,
     };
     let cfg = user(nnsched::evaluate::read_config(&doc).map_err(in_file))?;
@@ -385,54 +446,48 @@ fn evaluate(a: EvaluateArgs) -> Result<()> {
         user(nnsched::evaluate::evaluate(&doc, &net, &hw).map_err(|e| in_file(e.to_string())))?;
     search::check_consistency(&net, &cfg, &sched)?;
     let out = report::schedule_document(&net, &hw, &cfg, &sched);
+    if let Some(o) = &a.output {
+        write_doc(o, &out)?;
+    }
     match a.format {
         Format::Table => {
-            println!(
+            emit(&format!(
                 "{} on {}, batch {} (recomputed from {})",
                 net.name(),
                 hw.name,
                 cfg.batch,
                 path.display()
-            );
-            if !sched.complete {
-                println!("INCOMPLETE: the search was stopped; unscheduled layers are missing");
-            }
-            println!("{}", report::layer_table(&net, &hw, &sched));
+            ))?;
+            emit(&report::layer_table(&net, &hw, &sched).to_string())?;
+            let total = report::fmt_energy(sched.total_cost);
             let written = doc.pointer("/totals/cost").and_then(|v| v.as_f64());
-            match written {
-                Some(c) if c == sched.total_cost => println!(
-                    "total: {} energy, equal to the file's",
-                    report::fmt_energy(sched.total_cost)
-                ),
-                Some(c) => println!(
-                    "total: {} energy; the file says {}",
-                    report::fmt_energy(sched.total_cost),
+            emit(&match written {
+                Some(c) if c == sched.total_cost => {
+                    format!("total: {total} energy, equal to the file's")
+                }
+                Some(c) => format!(
+                    "total: {total} energy; the file says {}",
                     report::fmt_energy(c)
                 ),
-                None => println!("total: {} energy", report::fmt_energy(sched.total_cost)),
-            }
+                None => format!("total: {total} energy"),
+            })
         }
-        f => print_doc(&out, f)?,
+        f => print_doc(&out, f),
     }
-    if let Some(o) = &a.output {
-        write_doc(o, &out)?;
-    }
-    Ok(())
 }
 
 fn print_doc(doc: &serde_json::Value, f: Format) -> Result<()> {
     match f {
-        Format::Yaml => print!("{}", serde_yaml::to_string(doc)?),
-        _ => println!("{}", serde_json::to_string_pretty(doc)?),
+        Format::Yaml => emit(serde_yaml::to_string(doc)?.trim_end()),
+        _ => emit(&serde_json::to_string_pretty(doc)?),
     }
-    Ok(())
 }
 
 fn schedule(a: ScheduleArgs) -> Result<()> {
     let model = a.model.as_deref().expect("clap requires MODEL");
-    let hw_path = a.hw.as_deref().expect("clap requires --hw");
+    let hw_arg = a.hw.as_deref().expect("clap requires --hw");
     let (net, batch) = user(load_model_batch(model, &a.load))?;
-    let hw = user(Hardware::load(hw_path))?;
+    let hw = user(Hardware::from_arg(hw_arg))?;
     let mut bypass = PerCat::splat(true);
     for c in &a.disable_bypass {
         match c {
@@ -479,13 +534,8 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
         }
         t => t.map(Duration::from_secs_f64),
     };
-    let progress = Arc::new(Progress::default());
-    let show = !a.quiet && std::io::stderr().is_terminal();
-    let done = Arc::new(AtomicBool::new(false));
-    let ticker = show.then(|| {
-        let (p, d) = (progress.clone(), done.clone());
-        std::thread::spawn(move || progress_ticker(&p, &d))
-    });
+    let t0 = Instant::now();
+    let progress = Arc::new(Progress::with_deadline(limit.map(|l| t0 + l)));
     let interrupted = Arc::new(AtomicBool::new(false));
     {
         let (p, i) = (progress.clone(), interrupted.clone());
@@ -497,24 +547,24 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
             p.stop.store(true, Relaxed);
         });
     }
-    let watchdog = limit.map(|limit| {
+    let show = !a.quiet && std::io::stderr().is_terminal();
+    let done = Arc::new(AtomicBool::new(false));
+    let ticker = show.then(|| {
         let (p, d) = (progress.clone(), done.clone());
-        std::thread::spawn(move || {
-            let start = Instant::now();
-            while !d.load(Relaxed) {
-                if start.elapsed() >= limit {
-                    p.stop.store(true, Relaxed);
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        })
+        std::thread::spawn(move || progress_ticker(&p, &d))
     });
-    let t0 = Instant::now();
+    if a.verbose {
+        eprintln!(
+            "nnsched: searching {} ({} layers) on {}",
+            net.name(),
+            net.len(),
+            hw.name
+        );
+    }
     let result = pool.install(|| search::schedule(&net, &hw, &cfg, Some(&progress)));
     let elapsed = t0.elapsed();
     done.store(true, Relaxed);
-    for t in [ticker, watchdog].into_iter().flatten() {
+    if let Some(t) = ticker {
         let _ = t.join();
     }
     let sched = match result {
@@ -522,7 +572,7 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
         Err(e @ SearchError::Inconsistent(_)) => return Err(e.into()),
         Err(e) => {
             return user(Err(
-                anyhow::Error::new(e).context(format!("{model} on {}", hw_path.display()))
+                anyhow::Error::new(e).context(format!("{model} on {hw_arg}"))
             ));
         }
     };
@@ -546,37 +596,37 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
             ),
         }
     });
-    match a.format {
-        Format::Table => {
-            println!(
-                "{} on {} ({}), batch {}",
-                net.name(),
-                hw.name,
-                hw_path.display(),
-                batch
-            );
-            if !sched.complete {
-                println!("INCOMPLETE: the search was stopped; unscheduled layers are missing");
-            }
-            println!("{}", report::layer_table(&net, &hw, &sched));
-            println!(
-                "total: {} energy, {} cycles, {} ops",
-                report::fmt_energy(sched.total_cost),
-                report::fmt_count(sched.total_time as f64),
-                report::fmt_count(sched.total_ops)
-            );
-        }
-        f => print_doc(&doc, f)?,
+    // The file first: a closed stdout or a failed print must not lose the
+    // result of a long search.
+    if let Some(out) = &a.output {
+        write_doc(out, &doc)?;
     }
     if a.verbose {
         eprintln!(
-            "searched {} blocking schemes in {:.3} s",
+            "nnsched: searched {} blocking schemes in {:.3} s",
             sched.schemes_evaluated,
             elapsed.as_secs_f64()
         );
     }
-    if let Some(out) = &a.output {
-        write_doc(out, &doc)?;
+    match a.format {
+        Format::Table => {
+            emit(&format!(
+                "{} on {} ({hw_arg}), batch {batch}",
+                net.name(),
+                hw.name,
+            ))?;
+            if !sched.complete {
+                emit("INCOMPLETE: the search was stopped; unscheduled layers are missing")?;
+            }
+            emit(&report::layer_table(&net, &hw, &sched).to_string())?;
+            emit(&format!(
+                "total: {} energy, {} cycles, {} ops",
+                report::fmt_energy(sched.total_cost),
+                report::fmt_count(sched.total_time as f64),
+                report::fmt_count(sched.total_ops)
+            ))?;
+        }
+        f => print_doc(&doc, f)?,
     }
     match stopped {
         Some(i) => Err(i.into()),
@@ -604,6 +654,8 @@ fn flag_conflict(e: OptionsError) -> String {
     .to_string()
 }
 
+/// Writes a document atomically: to a temporary file beside `path`, then
+/// renamed over it, so that a crash never leaves half a schedule.
 fn write_doc(path: &Path, doc: &serde_json::Value) -> Result<()> {
     let yaml = path
         .extension()
@@ -613,7 +665,18 @@ fn write_doc(path: &Path, doc: &serde_json::Value) -> Result<()> {
     } else {
         serde_json::to_string_pretty(doc)? + "\n"
     };
-    user(std::fs::write(path, text).with_context(|| format!("{}: cannot write", path.display())))
+    let cannot = || format!("{}: cannot write", path.display());
+    let name = path.file_name().with_context(cannot);
+    let name = user(name)?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    user(written.with_context(cannot))
 }
 
 fn progress_ticker(p: &Progress, done: &AtomicBool) {

@@ -223,3 +223,147 @@ fn table_fits_100_columns() {
         assert!(text.contains(want), "{want}");
     }
 }
+
+/// Runs nnsched with standard output a pipe whose reading end is already
+/// closed, as `nnsched ... | head` leaves it once head has exited.
+fn run_into_closed_pipe(args: &[&str]) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    bin().args(args).stdout(writer).output().unwrap()
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_with_the_file_written() {
+    let dir = scratch("closed-pipe");
+    let want = dir.join("want.json");
+    let base = ["alex_net", "--hw", "tetris", "--solve-loopblocking", "-q"];
+    let (rc, _, err) = run(&[&base[..], &["-o", want.to_str().unwrap()]].concat());
+    assert_eq!(rc, 0, "{err}");
+    for format in ["table", "json", "yaml"] {
+        let got = dir.join(format!("got-{format}.json"));
+        let o = run_into_closed_pipe(
+            &[
+                &base[..],
+                &["--format", format, "-o", got.to_str().unwrap()],
+            ]
+            .concat(),
+        );
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{format}: {stderr}");
+        assert!(stderr.is_empty(), "{format}: {stderr}");
+        assert_eq!(std::fs::read(&got).unwrap(), std::fs::read(&want).unwrap());
+    }
+    // The same for the other commands that print.
+    for args in [
+        vec!["stats", "googlenet"],
+        vec!["hw", "list"],
+        vec!["evaluate", want.to_str().unwrap()],
+    ] {
+        let o = run_into_closed_pipe(&args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}");
+        assert!(o.stderr.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn the_schedule_file_is_replaced_whole() {
+    let dir = scratch("atomic");
+    let out = dir.join("s.json");
+    std::fs::write(&out, "old contents, longer than nothing").unwrap();
+    let (rc, _, err) = run(&[
+        "mlp_s",
+        "--hw",
+        "eyeriss",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(rc, 0, "{err}");
+    let d: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(d["network"], "mlp_s");
+    // No temporary file is left beside it.
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["s.json"]);
+    // A file that cannot be written is an error naming it.
+    let bad = dir.join("no-such-dir/s.json");
+    let (rc, _, err) = run(&[
+        "mlp_s",
+        "--hw",
+        "eyeriss",
+        "-q",
+        "-o",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(rc, 2);
+    assert!(err.contains("no-such-dir/s.json: cannot write"), "{err}");
+}
+
+#[test]
+fn built_in_hardware_by_name() {
+    let dir = scratch("presets");
+    let by_name = dir.join("by-name.json");
+    let by_path = dir.join("by-path.json");
+    let file = hw("tetris.yaml");
+    for (arg, out) in [("tetris", &by_name), (file.to_str().unwrap(), &by_path)] {
+        let (rc, _, err) = run(&[
+            "alex_net",
+            "--hw",
+            arg,
+            "--solve-loopblocking",
+            "-q",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(rc, 0, "{err}");
+    }
+    assert_eq!(
+        std::fs::read(&by_name).unwrap(),
+        std::fs::read(&by_path).unwrap()
+    );
+
+    // `hw list` names the four; `hw show` prints the shipped file.
+    let (rc, out, _) = run(&["hw", "list"]);
+    assert_eq!(rc, 0);
+    let names: Vec<&str> = out
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(names, ["eyeriss", "eyeriss-isscc16", "tangram", "tetris"]);
+    assert!(out.contains("TETRIS (ASPLOS'17)"), "{out}");
+    for name in names {
+        let (rc, shown, _) = run(&["hw", "show", name]);
+        assert_eq!(rc, 0);
+        let shipped = std::fs::read_to_string(hw(&format!("{name}.yaml"))).unwrap();
+        assert_eq!(shown, shipped);
+    }
+    let (rc, _, err) = run(&["hw", "show", "tpu"]);
+    assert_eq!(rc, 2);
+    assert!(
+        err.contains(
+            "no built-in hardware 'tpu' (built in: eyeriss, eyeriss-isscc16, tangram, tetris)"
+        ),
+        "{err}"
+    );
+
+    // A file of that name in the working directory wins over the preset.
+    let (_, mine, _) = run(&["hw", "show", "eyeriss"]);
+    std::fs::write(
+        dir.join("tetris"),
+        mine.replace("name: eyeriss", "name: mine"),
+    )
+    .unwrap();
+    let o = bin()
+        .current_dir(&dir)
+        .args(["mlp_s", "--hw", "tetris", "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("mlp_s on mine (tetris)"));
+
+    let (rc, _, err) = run(&["mlp_s", "--hw", "tetrs"]);
+    assert_eq!(rc, 2);
+    assert!(err.contains("tetrs: no such file, and not a built-in hardware (eyeriss, eyeriss-isscc16, tangram, tetris)"), "{err}");
+}

@@ -68,29 +68,12 @@ fn doc(path: &std::path::Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// The long TANGRAM search of AlexNet (tens of seconds) stopped early.
-fn tangram_args() -> Vec<String> {
-    [
-        "alex_net",
-        "--hw",
-        &hw("tangram"),
-        "--batch",
-        "64",
-        "--hybrid-partition",
-        "--batch-partition",
-        "--interlayer-partition",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
-
 /// An incomplete schedule: the layers done, marked, with consistent totals.
-fn check_incomplete(d: &Value, reason: &str) {
+fn check_incomplete(d: &Value, reason: &str, n_layers: usize) {
     let layers = d["layers"].as_array().unwrap();
     let missing = d["incomplete"]["unscheduled"].as_array().unwrap();
     assert!(!layers.is_empty() && !missing.is_empty());
-    assert_eq!(layers.len() + missing.len(), 19);
+    assert_eq!(layers.len() + missing.len(), n_layers);
     assert_eq!(d["incomplete"]["reason"], reason);
     let cost: f64 = layers.iter().map(|l| l["cost"].as_f64().unwrap()).sum();
     let ops: f64 = layers.iter().map(|l| l["ops"].as_f64().unwrap()).sum();
@@ -106,27 +89,30 @@ fn check_incomplete(d: &Value, reason: &str) {
     }
 }
 
+/// A time limit that has passed when the first layer is done stops the
+/// search right there, however fast the machine: the search checks the
+/// deadline between layers.
 #[test]
 fn time_limit_writes_the_best_schedule_so_far() {
     let dir = scratch("time-limit");
     let out = dir.join("s.json");
-    let mut args = tangram_args();
-    args.extend(["--time-limit".into(), "0.3".into()]);
-    let a: Vec<&str> = args.iter().map(String::as_str).collect();
     let o = bin()
-        .args(&a)
-        .args(["-q", "-o", out.to_str().unwrap()])
+        .args(["alex_net", "--hw", "tetris", "--batch", "8"])
+        .args(["--hybrid-partition", "--time-limit", "0.000001", "-q"])
+        .args(["-o", out.to_str().unwrap()])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(3), "{stderr}");
     assert!(
-        stderr.contains("search stopped (time limit of 0.3 s) after"),
+        stderr.contains("search stopped (time limit of 0.000001 s) after 1 of 19 layers"),
         "{stderr}"
     );
     assert!(stdout.contains("INCOMPLETE"), "{stdout}");
-    check_incomplete(&doc(&out), "time limit of 0.3 s");
+    let d = doc(&out);
+    check_incomplete(&d, "time limit of 0.000001 s", 19);
+    assert_eq!(d["layers"].as_array().unwrap().len(), 1);
     // An incomplete schedule is not evaluated as if it were whole.
     let o = bin()
         .args(["evaluate", out.to_str().unwrap()])
@@ -136,29 +122,56 @@ fn time_limit_writes_the_best_schedule_so_far() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("the schedule is incomplete"));
 }
 
+/// A time limit the search stays within changes nothing.
+#[test]
+fn a_time_limit_not_reached_changes_nothing() {
+    let dir = scratch("time-limit-not-reached");
+    let (a, b) = (dir.join("a.json"), dir.join("b.json"));
+    let args = ["alex_net", "--hw", "eyeriss", "--solve-loopblocking"];
+    assert_eq!(run_to(&args, &a), 0);
+    let mut limited = args.to_vec();
+    limited.extend(["--time-limit", "100000"]);
+    assert_eq!(run_to(&limited, &b), 0);
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+}
+
+/// Ctrl-C once the search is known to have started (the line `-v` prints
+/// before it), on a search of ResNet-152 over TANGRAM's 256 nodes that
+/// takes far longer than signal delivery on any machine: it stops after
+/// the layer at hand and writes what it has.
 #[test]
 fn ctrl_c_writes_the_best_schedule_so_far() {
+    use std::io::{BufRead, BufReader};
     let dir = scratch("ctrl-c");
     let out = dir.join("s.json");
-    let child = bin()
-        .args(tangram_args())
-        .args(["-q", "-o", out.to_str().unwrap()])
+    let mut child = bin()
+        .args(["resnet152", "--hw", "tangram", "--batch", "64"])
+        .args([
+            "--hybrid-partition",
+            "--batch-partition",
+            "--ifmaps-partition",
+        ])
+        .args(["--interlayer-partition", "-v", "-q"])
+        .args(["-o", out.to_str().unwrap()])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("nnsched: searching") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "no start line");
+    }
     let killed = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
-    let o = child.wait_with_output().unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    check_incomplete(&doc(&out), "interrupted");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}");
+    assert!(rest.contains("search stopped (interrupted)"), "{rest}");
+    check_incomplete(&doc(&out), "interrupted", 208);
 }

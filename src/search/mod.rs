@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -150,14 +151,38 @@ pub enum OptionsError {
     NegativeDegree,
 }
 
-/// Counters a caller may watch from another thread.
+/// Counters a caller may watch from another thread, and the ways to end a
+/// search early: a stop flag and a deadline. Either ends the search after
+/// the layer at hand; the schedule then covers the layers done so far
+/// (`complete` false).
 #[derive(Debug, Default)]
 pub struct Progress {
     pub layers_done: AtomicUsize,
     pub layers_total: AtomicUsize,
-    /// Set from another thread to end the search after the layer at hand:
-    /// the schedule then covers the layers done so far (`complete` false).
+    /// Set from another thread (e.g. on Ctrl-C) to stop.
     pub stop: AtomicBool,
+    /// Stop once this instant has passed.
+    pub deadline: Option<Instant>,
+}
+
+impl Progress {
+    /// A progress record whose search stops at `deadline`, if any.
+    pub fn with_deadline(deadline: Option<Instant>) -> Self {
+        Progress {
+            deadline,
+            ..Progress::default()
+        }
+    }
+
+    /// Whether the search should end now.
+    pub fn should_stop(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || self.deadline_passed()
+    }
+
+    /// Whether the deadline (if any) has passed.
+    pub fn deadline_passed(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
 }
 
 /// Why a network has no schedule.
@@ -590,7 +615,7 @@ pub fn schedule(
         tops.push(here);
         if let Some(p) = progress {
             p.layers_done.store(i + 1, Ordering::Relaxed);
-            if some && i + 1 < order.len() && p.stop.load(Ordering::Relaxed) {
+            if some && i + 1 < order.len() && p.should_stop() {
                 complete = false;
                 break;
             }
