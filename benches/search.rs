@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use nnsched::hw::Hardware;
 use nnsched::network::{Layer, zoo};
 use nnsched::partition::PartitionOptions;
-use nnsched::search::{SearchConfig, schedule, search_node, whole_chip};
+use nnsched::placement::Placement;
+use nnsched::search::{SearchOptions, run as schedule, search_node};
 
 fn load_hw(name: &str) -> Hardware {
     Hardware::load(
@@ -20,10 +21,10 @@ fn load_hw(name: &str) -> Hardware {
     .unwrap()
 }
 
-fn cfg(batch: u64, solve: bool) -> SearchConfig {
-    SearchConfig {
+fn cfg(batch: u64, solve: bool) -> SearchOptions {
+    SearchOptions {
         solve_loopblocking: solve,
-        ..SearchConfig::new(batch)
+        ..SearchOptions::new(batch)
     }
 }
 
@@ -52,9 +53,8 @@ fn one_layer(layer: &Layer, hw: &Hardware) -> u64 {
     let part = nnsched::partition::PartitionScheme::single();
     search_node(
         layer,
-        16,
         &part,
-        &whole_chip(hw),
+        &Placement::whole_chip(hw),
         hw,
         &cfg(16, false),
         &Default::default(),
@@ -86,7 +86,7 @@ fn main() {
 
     // TETRIS: AlexNet on 4x4 nodes with hybrid partitioning.
     let tetris = load_hw("tetris.yaml");
-    let hybrid = |solve| SearchConfig {
+    let hybrid = |solve| SearchOptions {
         partition: PartitionOptions {
             hybrid: true,
             batch: false,

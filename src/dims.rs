@@ -33,6 +33,15 @@ pub enum LoopDim {
 
 impl LoopDim {
     pub const ALL: [LoopDim; 3] = [LoopDim::Ifm, LoopDim::Ofm, LoopDim::Bat];
+
+    /// The loop's name in schedule files.
+    pub fn name(self) -> &'static str {
+        match self {
+            LoopDim::Ifm => "ifm",
+            LoopDim::Ofm => "ofm",
+            LoopDim::Bat => "bat",
+        }
+    }
 }
 
 /// A level of the memory hierarchy, outermost first.
@@ -55,6 +64,58 @@ impl MemLevel {
         MemLevel::Itcn,
         MemLevel::Regf,
     ];
+}
+
+/// A level of loop blocking, outermost first: the loops around the global
+/// buffer (run from DRAM), the loops between the buffer and the register
+/// files, and the loops inside a register file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlockLevel {
+    Dram,
+    Gbuf,
+    Regf,
+}
+
+impl BlockLevel {
+    pub const ALL: [BlockLevel; 3] = [BlockLevel::Dram, BlockLevel::Gbuf, BlockLevel::Regf];
+
+    /// The levels from this one inward.
+    pub fn inward(self) -> &'static [BlockLevel] {
+        &Self::ALL[self as usize..]
+    }
+
+    /// The levels outside this one.
+    pub fn outside(self) -> &'static [BlockLevel] {
+        &Self::ALL[..self as usize]
+    }
+
+    /// The levels outside this one, and this one.
+    pub fn outside_and_self(self) -> &'static [BlockLevel] {
+        &Self::ALL[..=self as usize]
+    }
+}
+
+/// A blocking level with a loop order of its own: the two outer ones (the
+/// register-file level runs its loops in one fixed order). Fetch counts
+/// are kept per such level too: fetches into the level below it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderedLevel {
+    Dram,
+    Gbuf,
+}
+
+impl OrderedLevel {
+    pub const ALL: [OrderedLevel; 2] = [OrderedLevel::Dram, OrderedLevel::Gbuf];
+
+    /// The same level among all blocking levels.
+    pub fn level(self) -> BlockLevel {
+        match self {
+            OrderedLevel::Dram => BlockLevel::Dram,
+            OrderedLevel::Gbuf => BlockLevel::Gbuf,
+        }
+    }
 }
 
 macro_rules! per_enum {
@@ -115,6 +176,14 @@ per_enum!(
 per_enum!(
     /// A value per memory level.
     PerLevel, MemLevel, 4
+);
+per_enum!(
+    /// A value per blocking level.
+    PerBlock, BlockLevel, 3
+);
+per_enum!(
+    /// A value per ordered blocking level.
+    PerOrdered, OrderedLevel, 2
 );
 
 impl PerCat<f64> {

@@ -17,7 +17,7 @@ pub fn hw_yaml(data: &[u8]) -> Result<(), String> {
 /// An ONNX model, with a tensor limit small enough for a fuzzer's memory.
 #[cfg(feature = "onnx")]
 pub fn onnx_model(data: &[u8]) -> Result<(), String> {
-    let opts = crate::onnx::ImportOptions {
+    let opts = crate::LoadOptions {
         skip_unsupported: false,
         max_tensor_elements: 1 << 20,
     };
@@ -29,15 +29,10 @@ pub fn onnx_model(data: &[u8]) -> Result<(), String> {
 /// A schedule document (JSON) of a built-in network, evaluated on the
 /// hardware it records.
 pub fn schedule_file(data: &[u8]) -> Result<(), String> {
-    let doc: serde_json::Value =
-        serde_json::from_slice(data).map_err(|e| format!("not JSON: {e}"))?;
-    let name = doc
-        .get("network")
-        .and_then(|v| v.as_str())
-        .ok_or("no network")?;
-    let net = zoo::get(name).ok_or("not a built-in network")?;
-    let hw = crate::evaluate::read_hardware(&doc)?;
-    crate::evaluate::evaluate(&doc, &net, &hw)
+    let text = std::str::from_utf8(data).map_err(|e| format!("not UTF-8: {e}"))?;
+    let doc = crate::doc::parse(text, false).map_err(|e| e.to_string())?;
+    let net = zoo::get(&doc.network).ok_or("not a built-in network")?;
+    crate::evaluate(&doc, &net, None)
         .map(drop)
         .map_err(|e| e.to_string())
 }

@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Rows and columns of a 2D grid (node grid, PE array).
@@ -31,7 +32,7 @@ impl fmt::Display for Dim2 {
 }
 
 /// Where DRAM sits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum Memory {
     /// At the four corner nodes of the grid.
     #[serde(rename = "2d")]
@@ -42,7 +43,7 @@ pub enum Memory {
 }
 
 /// Energy of each event, in any consistent unit (pJ in the shipped files).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Energy {
     /// Per MAC or other operation.
@@ -87,27 +88,36 @@ impl Energy {
 }
 
 /// A number or `inf`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
-enum MaybeInf {
+pub enum MaybeInf {
     Num(f64),
     Text(String),
 }
 
-/// The hardware YAML file, field for field. See README for units.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// The hardware YAML file, field for field (see README for units); turned
+/// into validated `Hardware` by `Hardware::from_spec`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HwSpec {
-    name: String,
-    word_bits: i64,
-    nodes: [i64; 2],
-    pe_array: [i64; 2],
-    regf_bytes: i64,
-    gbuf_bytes: i64,
-    memory: Memory,
-    array_bus_bits: i64,
-    dram_bandwidth: MaybeInf,
-    energy: Energy,
+    /// Free text.
+    pub name: String,
+    /// Bits per data word.
+    pub word_bits: i64,
+    /// Node grid, rows x cols.
+    pub nodes: [i64; 2],
+    /// PEs per node, rows x cols.
+    pub pe_array: [i64; 2],
+    /// Register file per PE, bytes.
+    pub regf_bytes: i64,
+    /// Global buffer per node, bytes.
+    pub gbuf_bytes: i64,
+    pub memory: Memory,
+    /// Array multicast bus width per data type, bits; 0: no bus limit.
+    pub array_bus_bits: i64,
+    /// Bytes per cycle for all nodes together, or `inf`.
+    pub dram_bandwidth: MaybeInf,
+    pub energy: Energy,
 }
 
 /// Validated hardware, in words.

@@ -1,19 +1,146 @@
 //! nnsched: energy-efficient dataflow schedules for neural networks on
 //! Eyeriss-style accelerators. See ARCHITECTURE.md for the module map.
+//!
+//! The library in four calls: [`load_model`] (a built-in network or an
+//! ONNX file), [`load_hardware`] (a YAML file or a built-in name; or build
+//! a [`hw::HwSpec`] in code), [`schedule`] with [`SearchOptions`], and
+//! [`evaluate`] of a [`Schedule`] document. Every failure is an [`Error`].
+//!
+//! ```no_run
+//! let model = nnsched::load_model("models/resnet50.onnx", &Default::default())?;
+//! let hw = nnsched::load_hardware("tetris")?;
+//! let mut opts = nnsched::SearchOptions::new(model.batch.unwrap_or(1));
+//! opts.solve_loopblocking = true;
+//! let s = nnsched::schedule(&model.network, &hw, &opts)?;
+//! println!("{} pJ in {} cycles", s.totals.cost, s.totals.time);
+//! # Ok::<(), nnsched::Error>(())
+//! ```
 
+pub mod array;
 pub mod blocking;
+pub mod cost;
 pub mod dims;
+pub mod doc;
+mod error;
 pub mod evaluate;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod hw;
-pub mod mapping;
+mod model;
 pub mod network;
 #[cfg(feature = "onnx")]
 pub mod onnx;
 pub mod partition;
 pub mod pipeline;
-pub mod report;
+pub mod placement;
 pub mod search;
 pub mod stats;
 pub mod util;
+
+use std::path::Path;
+
+pub use blocking::Goal;
+pub use doc::Schedule;
+pub use error::Error;
+pub use hw::Hardware;
+pub use model::{DEFAULT_MAX_TENSOR_ELEMENTS, LoadOptions, Model, load_model};
+pub use network::Network;
+pub use search::{Cancel, Progress, SearchOptions, StopReason};
+
+/// Hardware named as on the command line: a YAML file, or a built-in name
+/// (`tetris`, ...) when no such file exists.
+pub fn load_hardware(arg: &str) -> Result<Hardware, Error> {
+    Hardware::from_arg(arg).map_err(|e| Error::Hardware(format!("{e:#}")))
+}
+
+/// The best schedule of `net` on `hw` under `opts`. A search stopped by
+/// its time limit or its cancel handle is an [`Error::Stopped`] carrying
+/// the best schedule of the layers done.
+pub fn schedule(net: &Network, hw: &Hardware, opts: &SearchOptions) -> Result<Schedule, Error> {
+    schedule_with_progress(net, hw, opts, None)
+}
+
+/// [`schedule`], keeping `progress` up to date for another thread to show.
+pub fn schedule_with_progress(
+    net: &Network,
+    hw: &Hardware,
+    opts: &SearchOptions,
+    progress: Option<&Progress>,
+) -> Result<Schedule, Error> {
+    let s = search::run(net, hw, opts, progress)?;
+    let reason = s.stopped.map(|r| r.to_string());
+    let doc = Schedule::new(net, hw, opts, &s, reason.as_deref());
+    match s.stopped {
+        Some(reason) => Err(Error::Stopped {
+            reason,
+            done: s.layers.len(),
+            total: net.len(),
+            partial: Box::new(doc),
+        }),
+        None => Ok(doc),
+    }
+}
+
+/// Recomputes a schedule document from its decisions alone on `net` and
+/// `hw` (the document's own hardware if `None`): every layer's mapping is
+/// rebuilt, checked and costed again. The result is the recomputed
+/// document; its totals equal the original's when the file is unedited.
+pub fn evaluate(doc: &Schedule, net: &Network, hw: Option<&Hardware>) -> Result<Schedule, Error> {
+    let own;
+    let hw = match hw {
+        Some(h) => h,
+        None => {
+            own = evaluate::hardware(doc).map_err(|e| Error::Document(e.to_string()))?;
+            &own
+        }
+    };
+    let opts = evaluate::options(doc).map_err(|e| Error::Document(e.to_string()))?;
+    let s = evaluate::evaluate(doc, net, hw).map_err(|e| Error::Document(e.to_string()))?;
+    search::check_consistency(net, &opts, &s).map_err(Error::Internal)?;
+    Ok(Schedule::new(net, hw, &opts, &s, None))
+}
+
+/// Reads a schedule document (`.yaml`/`.yml`, else JSON).
+pub fn read_schedule(path: &Path) -> Result<Schedule, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    doc::parse(&text, is_yaml(path))
+        .map_err(|e| Error::Document(format!("{}: {e}", path.display())))
+}
+
+/// Whether a path names a YAML file.
+pub fn is_yaml(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
+}
+
+impl Schedule {
+    /// Writes the document (YAML for `.yaml`/`.yml`, else JSON), atomically:
+    /// to a temporary file beside `path`, renamed over it, so that a crash
+    /// never leaves half a schedule.
+    pub fn write(&self, path: &Path) -> Result<(), Error> {
+        let text = if is_yaml(path) {
+            self.to_yaml()
+        } else {
+            self.to_json()
+        };
+        let io = |source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let name = path
+            .file_name()
+            .ok_or_else(|| io(std::io::Error::other("not a file name")))?;
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".{}.tmp", std::process::id()));
+        let tmp = path.with_file_name(tmp_name);
+        let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written.map_err(io)
+    }
+}

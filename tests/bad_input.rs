@@ -221,12 +221,22 @@ fn schedule_cases() -> Vec<ScheduleCase> {
                 d["layers"][1]["blocking"]["orders"]["gbuf"] =
                     serde_json::json!(["bat", "bat", "ofm"])
             },
-            "order.json: layer 'fc2': order 'gbuf' lists \"bat\" twice",
+            "order.json: layer 'fc2': order 'gbuf' lists bat twice",
         ),
         (
             "types.json",
             |d| d["batch"] = "many".into(),
-            "types.json: key 'batch' must be a non-negative integer",
+            "types.json: batch: invalid type: string \"many\", expected u64",
+        ),
+        (
+            "field.json",
+            |d| d["layers"][1]["blocking"]["factors"]["dram"]["ifm"] = "x".into(),
+            "field.json: layer 'fc2': blocking.factors.dram.ifm: invalid type: string \"x\", expected u64",
+        ),
+        (
+            "extra.json",
+            |d| d["layers"][2]["mapping"]["colour"] = "red".into(),
+            "extra.json: layer 'fc3': mapping.colour: unknown field `colour`, expected one of",
         ),
     ]
 }

@@ -67,6 +67,13 @@ fn schedules_validate_and_round_trip() {
                 .map(|e| format!("{} at {}", e, e.instance_path()))
                 .collect();
             assert!(errors.is_empty(), "{name}: {errors:?}");
+            // The schema is strict: an unknown key or a missing one fails.
+            let mut extra = written.clone();
+            extra["layers"][0]["colour"] = "red".into();
+            assert!(!schema.is_valid(&extra), "{name}: an unknown key validates");
+            let mut missing = written.clone();
+            missing["totals"].as_object_mut().unwrap().remove("cost");
+            assert!(!schema.is_valid(&missing), "{name}: a missing key validates");
             let (rc, out, err) = evaluate(&path, &["--format", "json"]);
             assert_eq!(rc, 0, "{name} {extra:?}: {err}");
             let again: Value = serde_json::from_str(&out).unwrap();
@@ -161,7 +168,7 @@ fn invalid_edits_are_rejected() {
         (
             "region off the chip",
             |v| v["layers"][0]["placement"]["proc"]["origin"] = serde_json::json!([3, 3]),
-            "layer 'conv1_a': processing region 4x4 at Coord { h: 3, w: 3 } is not within the 4x4 node grid",
+            "layer 'conv1_a': processing region 4x4 at (3, 3) is not within the 4x4 node grid",
         ),
         (
             "mapping",
@@ -171,7 +178,7 @@ fn invalid_edits_are_rejected() {
         (
             "segment order",
             |v| v["layers"][1]["segment"] = 7.into(),
-            "layer 'pool1_a': segment position (7, 0, 0) cannot follow",
+            "layer 'pool1_a': segment position 7:0.0 cannot follow 0:0.0",
         ),
     ];
     for (what, edit, want) in cases {

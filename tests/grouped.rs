@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use nnsched::hw::Hardware;
 use nnsched::network::{FmapShape, Layer, Network, NetworkBuilder};
-use nnsched::search::{NetworkSchedule, SearchConfig, schedule};
+use nnsched::search::{NetworkSchedule, SearchOptions, run as schedule};
 
 fn hw(name: &str) -> Hardware {
     Hardware::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("hw/{name}.yaml")))
@@ -21,7 +21,7 @@ fn single(layer: Layer, input: FmapShape) -> Network {
 }
 
 fn run(net: &Network, hw: &Hardware, exhaustive: bool) -> NetworkSchedule {
-    let mut cfg = SearchConfig::new(4);
+    let mut cfg = SearchOptions::new(4);
     cfg.solve_loopblocking = !exhaustive;
     cfg.partition.hybrid = true;
     schedule(net, hw, &cfg, None).unwrap()

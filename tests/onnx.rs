@@ -8,7 +8,7 @@ use common::onnx_graph::*;
 use nnsched::hw::Hardware;
 use nnsched::network::{Layer, LayerKind, Network, Source};
 use nnsched::onnx::{ImportOptions, import, import_bytes};
-use nnsched::search::{SearchConfig, schedule};
+use nnsched::search::{SearchOptions, run as schedule};
 fn layer<'a>(net: &'a Network, name: &str) -> &'a Layer {
     let id = net.find(name).unwrap_or_else(|| {
         let names: Vec<&str> = net.layers().iter().map(|l| l.name.as_str()).collect();
@@ -544,7 +544,7 @@ fn shipped_models_schedule() {
             .unwrap()
             .network;
         for hw in &hws {
-            let mut cfg = SearchConfig::new(1);
+            let mut cfg = SearchOptions::new(1);
             cfg.solve_loopblocking = true;
             let s = schedule(&net, hw, &cfg, None)
                 .unwrap_or_else(|e| panic!("{name} on {}: {e}", hw.name));
@@ -577,7 +577,7 @@ fn imported_vgg16_is_the_builtin_vgg_net() {
         &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("hw/tetris.yaml"),
     )
     .unwrap();
-    let mut cfg = SearchConfig::new(2);
+    let mut cfg = SearchOptions::new(2);
     cfg.solve_loopblocking = true;
     cfg.partition.hybrid = true;
     let a = schedule(&onnx, &hw, &cfg, None).unwrap();

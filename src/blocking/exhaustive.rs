@@ -11,9 +11,9 @@ use rayon::prelude::*;
 use super::{
     Blocking, BlockingScheme, Goal, NodeEnv, TopConstraint, cmp_key, evaluate, fits_before_ordering,
 };
-use crate::dims::{DataLoops, LoopDim, PerLoop};
+use crate::dims::{BlockLevel, DataLoops, LoopDim, PerBlock, PerLoop, PerOrdered};
 use crate::hw::Energy;
-use crate::mapping::NestedLoopDesc;
+use crate::array::NestedLoopDesc;
 use crate::partition::BufShr;
 use crate::util::{factorize, permutations};
 
@@ -62,33 +62,33 @@ fn level_orders(t: &PerLoop<u64>) -> Vec<(usize, [u8; 3], Option<usize>)> {
 }
 
 /// Order pairs for one set of blocking factors, in enumeration order.
-fn order_pairs(ts: &[PerLoop<u64>; 3], conv: bool) -> Vec<[PerLoop<u8>; 2]> {
+fn order_pairs(ts: &PerBlock<PerLoop<u64>>, conv: bool) -> Vec<PerOrdered<PerLoop<u8>>> {
     if !conv {
         return PERMS
             .iter()
-            .flat_map(|&a| PERMS.iter().map(move |&b| [PerLoop(a), PerLoop(b)]))
+            .flat_map(|&a| PERMS.iter().map(move |&b| PerOrdered([PerLoop(a), PerLoop(b)])))
             .collect();
     }
-    let o0 = level_orders(&ts[0]);
-    let o1 = level_orders(&ts[1]);
+    let o0 = level_orders(&ts[BlockLevel::Dram]);
+    let o1 = level_orders(&ts[BlockLevel::Gbuf]);
     let mut out = Vec::with_capacity(o0.len() * o1.len());
     for &(_, ord0, inn0) in &o0 {
         for &(_, ord1, inn1) in &o1 {
             // An outer level's innermost loop continuing non-trivially, but
             // not innermost, in an inner level is a worse copy of merging it.
             if let Some(i0) = inn0
-                && ts[1].0[i0] > 1
+                && ts[BlockLevel::Gbuf].0[i0] > 1
                 && inn1 != Some(i0)
             {
                 continue;
             }
             let outer = inn1.or(inn0);
             if let Some(o) = outer
-                && ts[2].0[o] > 1
+                && ts[BlockLevel::Regf].0[o] > 1
             {
                 continue;
             }
-            out.push([PerLoop(ord0), PerLoop(ord1)]);
+            out.push(PerOrdered([PerLoop(ord0), PerLoop(ord1)]));
         }
     }
     out
@@ -143,10 +143,10 @@ pub fn search(
             let mut count = 0;
             let base = (i * to.len() + o) as u64 * n_inner;
             for (bi, b) in tb.iter().enumerate() {
-                let ts = [0, 1, 2].map(|lv| PerLoop([ti[i][lv], to[o][lv], b[lv]]));
+                let ts = PerBlock([0, 1, 2].map(|lv| PerLoop([ti[i][lv], to[o][lv], b[lv]])));
                 let probe = Blocking {
                     ts,
-                    ords: [PerLoop([0, 1, 2]); 2],
+                    ords: PerOrdered::splat(PerLoop([0, 1, 2])),
                 };
                 if fits_before_ordering(nld, env, &probe).is_err() {
                     continue;
@@ -162,7 +162,7 @@ pub fn search(
                     count += 1;
                     let seq = base
                         + bi as u64 * 36
-                        + (perm_index(ords[0].0) * 6 + perm_index(ords[1].0)) as u64;
+                        + (perm_index(ords.0[0].0) * 6 + perm_index(ords.0[1].0)) as u64;
                     push_top(&mut tops, ntops, (goal.key(s.access_cost, s.time), seq, s));
                 }
             }
@@ -223,12 +223,13 @@ mod tests {
             for u in factorize::<3>(4).iter() {
                 for v in factorize::<3>(6).iter() {
                     let ts = [0, 1, 2].map(|lv| PerLoop([t[lv], u[lv], v[lv]]));
-                    let want: Vec<[PerLoop<u8>; 2]> = PERMS
+                    let want: Vec<PerOrdered<PerLoop<u8>>> = PERMS
                         .iter()
                         .flat_map(|&a| PERMS.iter().map(move |&b| [PerLoop(a), PerLoop(b)]))
                         .filter(|o| !skip_conv(&ts, o))
+                        .map(PerOrdered)
                         .collect();
-                    assert_eq!(order_pairs(&ts, true), want, "{ts:?}");
+                    assert_eq!(order_pairs(&PerBlock(ts), true), want, "{ts:?}");
                 }
             }
         }

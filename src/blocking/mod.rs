@@ -15,39 +15,47 @@ pub use sharing::SharingStats;
 
 use serde::Serialize;
 
-use crate::dims::{DataCat, LoopDim, MemLevel, PerCat, PerLevel, PerLoop};
+use crate::dims::{
+    BlockLevel, DataCat, LoopDim, MemLevel, OrderedLevel, PerBlock, PerCat, PerLevel, PerLoop,
+    PerOrdered,
+};
 use crate::hw::Energy;
-use crate::mapping::NestedLoopDesc;
+use crate::array::NestedLoopDesc;
 use crate::partition::BufShr;
 use crate::util::idivc;
 
-/// Blocking factors per level and loop orders of the two outer levels.
+/// Blocking factors per level and the loop orders of the two outer levels.
 ///
-/// `ts[0]` are the loops around the global buffer (DRAM level), `ts[1]`
-/// those between the buffer and the register files, `ts[2]` those inside a
-/// register file. `ords[l][loop]` is the loop's position at level `l`, 0
-/// being innermost.
+/// `ords[level][loop]` is the loop's position at that level, 0 being
+/// innermost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Blocking {
-    pub ts: [PerLoop<u64>; 3],
-    pub ords: [PerLoop<u8>; 2],
+    pub ts: PerBlock<PerLoop<u64>>,
+    pub ords: PerOrdered<PerLoop<u8>>,
 }
 
 impl Blocking {
-    /// Product of each loop's factors over `levels`.
-    #[inline]
-    fn tp(&self, levels: std::ops::Range<usize>) -> PerLoop<u64> {
-        PerLoop::from_fn(|l| self.ts[levels.clone()].iter().map(|t| t[l]).product())
+    /// Every loop at the DRAM level, none in the buffer or register files,
+    /// in loop order: the blocking that needs the least storage.
+    pub fn all_outside(loopcnt: PerLoop<u64>) -> Blocking {
+        Blocking {
+            ts: PerBlock([loopcnt, PerLoop::splat(1), PerLoop::splat(1)]),
+            ords: PerOrdered::splat(PerLoop([0, 1, 2])),
+        }
     }
 
-    /// The non-trivial loops of level `lvl` (0 or 1), outermost first.
-    pub fn ordered_loops(&self, lvl: usize) -> Vec<(LoopDim, u64)> {
-        let mut v: Vec<LoopDim> = LoopDim::ALL
-            .into_iter()
-            .filter(|&l| self.ts[lvl][l] > 1)
-            .collect();
+    /// Product of each loop's factors over `levels`.
+    #[inline]
+    fn tp(&self, levels: &[BlockLevel]) -> PerLoop<u64> {
+        PerLoop::from_fn(|l| levels.iter().map(|&lv| self.ts[lv][l]).product())
+    }
+
+    /// The non-trivial loops of an ordered level, outermost first.
+    pub fn ordered_loops(&self, lvl: OrderedLevel) -> Vec<(LoopDim, u64)> {
+        let t = self.ts[lvl.level()];
+        let mut v: Vec<LoopDim> = LoopDim::ALL.into_iter().filter(|&l| t[l] > 1).collect();
         v.sort_by_key(|&l| std::cmp::Reverse(self.ords[lvl][l]));
-        v.into_iter().map(|l| (l, self.ts[lvl][l])).collect()
+        v.into_iter().map(|l| (l, t[l])).collect()
     }
 }
 
@@ -142,9 +150,9 @@ pub struct BlockingScheme {
     /// Buffer sharing, when enabled and some data is shared.
     pub sharing: Option<SharingStats>,
     pub stored_in_gbuf: PerCat<bool>,
-    /// Fetches from above into the buffer (`fetch[0]`) and into the
-    /// register files (`fetch[1]`).
-    pub fetch: [PerCat<u64>; 2],
+    /// Fetches from above into the level below each ordered level: into
+    /// the buffer (`Dram`) and into the register files (`Gbuf`).
+    pub fetch: PerOrdered<PerCat<u64>>,
     /// Words held in one global buffer and in one register file.
     pub gbuf_words: PerCat<u64>,
     pub regf_words: PerCat<u64>,
@@ -172,8 +180,8 @@ fn sizes(
     stored: PerCat<bool>,
     subgrp: PerCat<u64>,
 ) -> (PerCat<u64>, PerCat<u64>) {
-    let below_gbuf = b.tp(1..3);
-    let below_regf = b.tp(2..3);
+    let below_gbuf = b.tp(BlockLevel::Gbuf.inward());
+    let below_regf = b.tp(BlockLevel::Regf.inward());
     let dl = nld.data_loops;
     let gbuf = PerCat::from_fn(|d| {
         let unshared = if stored[d] {
@@ -219,39 +227,43 @@ pub fn fits_before_ordering(
     check_sizes(env, &g, &r)
 }
 
-/// Fetch counts per level: how often each category is brought in from the
-/// level above, given reuse across the loops that do not index it.
-fn fetches(nld: &NestedLoopDesc, b: &Blocking) -> [PerCat<u64>; 2] {
+/// Fetch counts per ordered level: how often each category is brought
+/// into the level below it, given reuse across the loops that do not index
+/// it.
+fn fetches(nld: &NestedLoopDesc, b: &Blocking) -> PerOrdered<PerCat<u64>> {
     let dl = nld.data_loops;
-    let mut fetch = [PerCat::splat(1u64); 2];
-    for bl in 0..2 {
-        let (t, ord) = (b.ts[bl], b.ords[bl]);
+    let mut fetch = PerOrdered::splat(PerCat::splat(1u64));
+    let mut outer = PerCat::splat(1u64);
+    for lvl in OrderedLevel::ALL {
+        let (t, ord) = (b.ts[lvl.level()], b.ords[lvl]);
         for d in DataCat::ALL {
             let inn = LoopDim::ALL
                 .into_iter()
                 .filter(|&l| dl.has(d, l) && t[l] > 1)
                 .min_by_key(|&l| ord[l]);
-            fetch[bl][d] = match inn {
-                None => {
-                    if bl > 0 {
-                        fetch[bl - 1][d]
-                    } else {
-                        1
-                    }
-                }
+            fetch[lvl][d] = match inn {
+                // Fetched as often as into the level above.
+                None => outer[d],
                 Some(inn) => {
                     let mut f = 1;
                     for l in LoopDim::ALL {
                         if dl.has(d, l) {
                             continue;
                         }
-                        let end = bl + usize::from(ord[l] > ord[inn]);
-                        f *= (0..end).map(|lv| b.ts[lv][l]).product::<u64>();
+                        // The loops outside this level, and this level's
+                        // own if it encloses the innermost data loop.
+                        let levels = if ord[l] > ord[inn] {
+                            lvl.level().outside_and_self()
+                        } else {
+                            lvl.level().outside()
+                        };
+                        f *= levels.iter().map(|&lv| b.ts[lv][l]).product::<u64>();
                     }
                     if d == DataCat::Ofm { 2 * f - 1 } else { f }
                 }
             };
         }
+        outer = fetch[lvl];
     }
     fetch
 }
@@ -272,7 +284,7 @@ pub fn evaluate(
     check_sizes(env, &g, &r)?;
     let mut fetch = fetches(nld, b);
     if env.src != DataSite::Dram {
-        if fetch[0][DataCat::Ifm] > 1 {
+        if fetch[OrderedLevel::Dram][DataCat::Ifm] > 1 {
             return Err(Infeasible::OnChipRefetch);
         }
         if env.src == DataSite::SameNodes {
@@ -280,7 +292,7 @@ pub fn evaluate(
         }
     }
     if env.dst != DataSite::Dram {
-        if fetch[0][DataCat::Ofm] > 1 {
+        if fetch[OrderedLevel::Dram][DataCat::Ofm] > 1 {
             return Err(Infeasible::OnChipRefetch);
         }
         if env.dst == DataSite::SameNodes {
@@ -288,7 +300,7 @@ pub fn evaluate(
         }
     }
     for d in DataCat::ALL {
-        if !stored[d] && fetch[0][d] < fetch[1][d] {
+        if !stored[d] && fetch[OrderedLevel::Dram][d] < fetch[OrderedLevel::Gbuf][d] {
             stored[d] = true;
         }
     }
@@ -303,13 +315,13 @@ pub fn evaluate(
     if env.no_time_mux
         && LoopDim::ALL
             .iter()
-            .all(|&l| !nld.data_loops.has(DataCat::Fil, l) || b.ts[0][l] == 1)
+            .all(|&l| !nld.data_loops.has(DataCat::Fil, l) || b.ts[BlockLevel::Dram][l] == 1)
     {
         filter_pinned = true;
-        fetch[0][DataCat::Fil] = 0;
+        fetch[OrderedLevel::Dram][DataCat::Fil] = 0;
     }
 
-    let lcnt: u64 = b.tp(0..3).0.iter().product();
+    let lcnt: u64 = b.tp(&BlockLevel::ALL).0.iter().product();
     let n = env.num_nodes as f64;
     let lcnt_f = lcnt as f64;
     let mut access = PerLevel::splat(PerCat::splat(0.0));
@@ -318,10 +330,10 @@ pub fn evaluate(
         nld.unit_access[MemLevel::Regf][d] * lcnt_f * t * n
     });
     access[MemLevel::Itcn] =
-        PerCat::from_fn(|d| nld.total_access(MemLevel::Itcn, d) * fetch[1][d] as f64 * n);
+        PerCat::from_fn(|d| nld.total_access(MemLevel::Itcn, d) * fetch[OrderedLevel::Gbuf][d] as f64 * n);
     access[MemLevel::Gbuf] = PerCat::from_fn(|d| {
         let s = if stored[d] { 1.0 } else { 0.0 };
-        nld.total_access(MemLevel::Gbuf, d) * fetch[1][d] as f64 * s * n
+        nld.total_access(MemLevel::Gbuf, d) * fetch[OrderedLevel::Gbuf][d] as f64 * s * n
     });
     access[MemLevel::Dram] = PerCat::from_fn(|d| {
         let base = nld.total_access(
@@ -332,7 +344,7 @@ pub fn evaluate(
             },
             d,
         );
-        base * fetch[0][d] as f64 * n / env.accfwd[d] as f64
+        base * fetch[OrderedLevel::Dram][d] as f64 * n / env.accfwd[d] as f64
     });
     let mut remote = PerCat::splat(0.0);
     if env.src != DataSite::Dram {
@@ -362,7 +374,7 @@ pub fn evaluate(
     access_cost += energy.gbuf * remote.sum();
     Ok(BlockingScheme {
         blocking: b,
-        searched_gbuf_order: b.ords[1],
+        searched_gbuf_order: b.ords[OrderedLevel::Gbuf],
         sharing: sharing_stats,
         stored_in_gbuf: stored,
         fetch,
@@ -403,7 +415,7 @@ pub fn with_sharing(
         unshared_gbuf: unshared,
         gbuf_words: env.gbuf_words,
         num_nodes: env.num_nodes,
-        top: s.blocking.ts[0],
+        top: s.blocking.ts[BlockLevel::Dram],
     };
     let (sgs, st) = sharing::set_bufshr(&ctx, &mut s.blocking, env.share_grp);
     s.gbuf_words = sizes(nld, &s.blocking, stored, sgs).0;
@@ -414,6 +426,22 @@ pub fn with_sharing(
     }
     s.sharing = st;
     s
+}
+
+/// Costs one blocking choice (`evaluate`) and, with buffer sharing,
+/// arranges its sharing (`with_sharing`).
+pub fn cost(
+    nld: &NestedLoopDesc,
+    env: &NodeEnv,
+    energy: &Energy,
+    b: &Blocking,
+    bufshr: Option<&BufShr>,
+) -> Result<BlockingScheme, Infeasible> {
+    let s = evaluate(nld, env, energy, b)?;
+    Ok(match bufshr {
+        Some(bs) => with_sharing(nld, env, s, bs),
+        None => s,
+    })
 }
 
 /// Constraints on the outermost blocking factors, which inter-layer
@@ -444,11 +472,11 @@ impl TopConstraint {
     pub fn allows(&self, b: &Blocking) -> bool {
         if !LoopDim::ALL
             .iter()
-            .all(|&l| self.allows_factor(l, b.ts[0][l]))
+            .all(|&l| self.allows_factor(l, b.ts[BlockLevel::Dram][l]))
         {
             return false;
         }
-        let mut outer = b.ordered_loops(0).into_iter().map(|(l, _)| l);
+        let mut outer = b.ordered_loops(OrderedLevel::Dram).into_iter().map(|(l, _)| l);
         for (c, l) in [
             (self.topbat, LoopDim::Bat),
             (self.topifm, LoopDim::Ifm),
@@ -466,7 +494,7 @@ impl TopConstraint {
 mod tests {
     use super::*;
     use crate::hw::Dim2;
-    use crate::mapping::row_stationary;
+    use crate::array::row_stationary;
     use crate::network::Layer;
 
     /// A small conv on an 8x8 array, against nn_dataflow's
@@ -519,7 +547,7 @@ mod tests {
             noc_hop: 0.0,
             idle: 0.0,
         };
-        let ts = [PerLoop([2, 1, 2]), PerLoop([2, 2, 2]), PerLoop([2, 4, 1])];
+        let ts = PerBlock([PerLoop([2, 1, 2]), PerLoop([2, 2, 2]), PerLoop([2, 4, 1])]);
         // (orders, accesses, access cost, (time, proc, bus, dram), fetches,
         // stored, sizes)
         type Want = (
@@ -564,13 +592,13 @@ mod tests {
         for (ords, acc, cost, times, fetch, stored, size) in cases {
             let b = Blocking {
                 ts,
-                ords: ords.map(PerLoop),
+                ords: PerOrdered(ords.map(PerLoop)),
             };
             let s = evaluate(n, &env, &energy, &b).unwrap();
             assert_eq!(s.access.0.map(|a| a.0), acc);
             assert_eq!(s.access_cost, cost);
             assert_eq!([s.time, s.proc_time, s.bus_time, s.dram_time], times);
-            assert_eq!(s.fetch.map(|f| f.0), fetch);
+            assert_eq!(s.fetch.0.map(|f| f.0), fetch);
             assert_eq!(s.stored_in_gbuf.0, stored);
             assert_eq!([s.gbuf_words.0, s.regf_words.0], size);
         }
@@ -581,7 +609,7 @@ mod tests {
         };
         let b = Blocking {
             ts,
-            ords: [PerLoop([0, 1, 2]); 2],
+            ords: PerOrdered::splat(PerLoop([0, 1, 2])),
         };
         assert_eq!(
             evaluate(n, &small, &energy, &b),

@@ -6,8 +6,8 @@
 use serde::Serialize;
 
 use super::Blocking;
-use crate::dims::{DataCat, LoopDim, MemLevel, PerCat, PerLoop};
-use crate::mapping::NestedLoopDesc;
+use crate::dims::{BlockLevel, DataCat, LoopDim, MemLevel, OrderedLevel, PerCat, PerLoop, PerOrdered};
+use crate::array::NestedLoopDesc;
 use crate::partition::BufShr;
 use crate::util::{factorize, idivc, permutations, positions_from_inner};
 
@@ -31,7 +31,7 @@ pub struct SharingStats {
 pub(super) struct SharingCtx<'a> {
     pub nld: &'a NestedLoopDesc,
     pub bufshr: &'a BufShr,
-    pub fetch: &'a [PerCat<u64>; 2],
+    pub fetch: &'a PerOrdered<PerCat<u64>>,
     pub grp: PerCat<u64>,
     /// Words each category occupies in a buffer before sharing (unshared
     /// size times the stored flag).
@@ -91,8 +91,8 @@ pub(super) fn set_bufshr(
         return (sgs0, None);
     }
     let nld = ctx.nld;
-    let t_x = b.ts[1];
-    let ord_x = b.ords[1];
+    let t_x = b.ts[BlockLevel::Gbuf];
+    let ord_x = b.ords[OrderedLevel::Gbuf];
     let nt: Vec<LoopDim> = LoopDim::ALL.into_iter().filter(|&l| t_x[l] > 1).collect();
     let mut o_inn: Option<LoopDim> = None;
     for d in DataCat::ALL {
@@ -195,7 +195,7 @@ pub(super) fn set_bufshr(
     } = a;
     // Rewrite the buffer-level order: bottom loops, then fixed ones, inner
     // to outer; the rest above in loop order.
-    b.ords[1] = positions_from_inner(loops_bot.iter().chain(&fixed).rev().copied());
+    b.ords[OrderedLevel::Gbuf] = positions_from_inner(loops_bot.iter().chain(&fixed).rev().copied());
     let bs_ord = positions_from_inner(loops_bs.iter().rev().copied().filter(|&l| t_bs[l] > 1));
     stats.bs_t = t_bs;
     stats.bs_ord = bs_ord;
@@ -247,8 +247,8 @@ fn bufshr_fetch(
         wide_fetch_width: PerCat::splat(0.0),
     };
     for d in DataCat::ALL {
-        let buf_fetch = ctx.fetch[1][d];
-        let mem_fetch = ctx.fetch[0][d];
+        let buf_fetch = ctx.fetch[OrderedLevel::Gbuf][d];
+        let mem_fetch = ctx.fetch[OrderedLevel::Dram][d];
         let is_dim = |l: LoopDim| nld.data_loops.has(d, l);
         let idx = lp_t.iter().position(|&(l, _)| is_dim(l));
         let mut rot: u64 = match idx {

@@ -27,30 +27,10 @@ use crate::network::{FmapShape, Layer, Network, NetworkBuilder};
 use ops::Role;
 use proto::{Constants, int, ints};
 
-/// Tensors above this many elements are refused unless raised: 2^28 f32
-/// values are 1 GiB.
-pub const DEFAULT_MAX_TENSOR_ELEMENTS: u64 = 1 << 28;
+pub use crate::model::{DEFAULT_MAX_TENSOR_ELEMENTS, LoadOptions as ImportOptions};
 
 /// Protobuf messages cannot exceed 2 GiB.
 const MAX_FILE_BYTES: u64 = 2 << 30;
-
-/// How to import.
-#[derive(Clone, Debug)]
-pub struct ImportOptions {
-    /// Pass unsupported operators through instead of failing.
-    pub skip_unsupported: bool,
-    /// The largest tensor (in elements) the file may declare.
-    pub max_tensor_elements: u64,
-}
-
-impl Default for ImportOptions {
-    fn default() -> Self {
-        ImportOptions {
-            skip_unsupported: false,
-            max_tensor_elements: DEFAULT_MAX_TENSOR_ELEMENTS,
-        }
-    }
-}
 
 /// An imported network and what the import noticed.
 #[derive(Debug)]

@@ -1,7 +1,8 @@
 //! NoC hops to bring one copy of each data category to the nodes that
 //! process a partitioned layer, and to send results to where they are stored.
 
-use super::layout::{DataLayout, FmapRange, Pieces, spanning_tree};
+use super::layout::{DataLayout, Pieces, spanning_tree};
+use super::range::FmapRange;
 use super::region::{Coord, NodeRegion};
 use super::scheme::{PartDim, PartIdx, PartitionScheme};
 use crate::dims::PerCat;

@@ -5,11 +5,13 @@
 mod bufshr;
 mod hops;
 mod layout;
+mod range;
 mod region;
 mod scheme;
 
 pub use bufshr::BufShr;
 pub use hops::{HopMemo, HopQuery, proc_data_range};
-pub use layout::{DataLayout, FmapRange, Pieces, spanning_tree};
+pub use layout::{DataLayout, Pieces, spanning_tree};
+pub use range::FmapRange;
 pub use region::{Coord, NodeRegion, RegionKind};
 pub use scheme::{PartDim, PartIdx, PartTarget, PartitionOptions, PartitionScheme, gen_partition};

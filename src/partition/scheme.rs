@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::layout::FmapRange;
+use super::range::FmapRange;
 use super::region::{Coord, NodeRegion};
 use crate::hw::Dim2;
 use crate::network::Layer;

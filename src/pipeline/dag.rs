@@ -84,22 +84,35 @@ pub fn schedule_order(net: &Network) -> Vec<LayerId> {
     dag_vertices(net).into_iter().flatten().collect()
 }
 
-/// The scheduling DAG with vertex dependencies; vertex -1 is the network
-/// input (and external inputs).
+/// What a vertex depends on: another vertex, or the network's inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dep {
+    Inputs,
+    Vertex(usize),
+}
+
+impl Dep {
+    /// Whether this is one of `vs`.
+    fn is_in(self, vs: &[usize]) -> bool {
+        matches!(self, Dep::Vertex(v) if vs.contains(&v))
+    }
+}
+
+/// The scheduling DAG with vertex dependencies.
 #[derive(Clone, Debug)]
 pub struct Dag {
     pub vertices: Vec<Vec<LayerId>>,
-    prevs: Vec<Vec<isize>>,
-    nexts: Vec<Vec<isize>>,
+    prevs: Vec<Vec<Dep>>,
+    nexts: Vec<Vec<usize>>,
 }
 
 impl Dag {
     pub fn new(net: &Network) -> Dag {
         let vertices = dag_vertices(net);
-        let mut vertex_of = vec![0isize; net.len()];
+        let mut vertex_of = vec![0usize; net.len()];
         for (i, v) in vertices.iter().enumerate() {
             for l in v {
-                vertex_of[l.0] = i as isize;
+                vertex_of[l.0] = i;
             }
         }
         let mut prevs = vec![Vec::new(); vertices.len()];
@@ -108,17 +121,17 @@ impl Dag {
             let v = vertex_of[id.0];
             for p in net.prevs(id) {
                 let pv = match p {
-                    Source::Layer(l) => vertex_of[l.0],
-                    _ => -1,
+                    Source::Layer(l) => Dep::Vertex(vertex_of[l.0]),
+                    _ => Dep::Inputs,
                 };
-                if pv != v && !prevs[v as usize].contains(&pv) {
-                    prevs[v as usize].push(pv);
+                if pv != Dep::Vertex(v) && !prevs[v].contains(&pv) {
+                    prevs[v].push(pv);
                 }
             }
             for n in net.nexts(id) {
                 let nv = vertex_of[n.0];
-                if nv != v && !nexts[v as usize].contains(&nv) {
-                    nexts[v as usize].push(nv);
+                if nv != v && !nexts[v].contains(&nv) {
+                    nexts[v].push(nv);
                 }
             }
         }
@@ -146,26 +159,18 @@ impl Dag {
         for frontier in start..self.vertices.len() {
             let fprevs = &self.prevs[frontier];
             let share = vseg.is_empty()
-                || fprevs.iter().any(|&p| {
-                    (p >= 0 && vseg.contains(&(p as usize)))
-                        || vseg.iter().any(|&i| self.prevs[i].contains(&p))
-                });
-            let multi = fprevs
-                .iter()
-                .filter(|&&p| p >= 0 && vseg.contains(&(p as usize)))
-                .count()
-                > 1;
+                || fprevs
+                    .iter()
+                    .any(|&p| p.is_in(&vseg) || vseg.iter().any(|&i| self.prevs[i].contains(&p)));
+            let multi = fprevs.iter().filter(|&&p| p.is_in(&vseg)).count() > 1;
             if !share || multi {
                 break;
             }
             vseg.push(frontier);
             let ok = vseg.iter().all(|&i| {
                 let nx = &self.nexts[i];
-                let inside = nx.iter().any(|&n| n >= 0 && vseg.contains(&(n as usize)));
-                let outside = nx
-                    .iter()
-                    .filter(|&&n| !(n >= 0 && vseg.contains(&(n as usize))))
-                    .count();
+                let inside = nx.iter().any(|n| vseg.contains(n));
+                let outside = nx.iter().filter(|n| !vseg.contains(n)).count();
                 !(inside && outside > 1)
             });
             if ok {

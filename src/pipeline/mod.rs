@@ -8,5 +8,5 @@ mod segment;
 mod timing;
 
 pub use dag::{Dag, dag_vertices, schedule_order};
-pub use segment::{LayerConstraint, PipelineSegment, SchedIdx, SegmentOptions};
+pub use segment::{LayerConstraint, PipelineSegment, SchedIdx, SchedSeq, SegmentOptions};
 pub use timing::{LayerTimes, SegmentTiming};

@@ -15,14 +15,27 @@ use std::collections::HashMap;
 use super::expr::{Expr, SymId};
 use crate::network::{LayerId, Network, Source};
 use crate::partition::NodeRegion;
-use crate::search::Placement;
+use crate::placement::Placement;
 use crate::util::divisors;
 
-/// A layer's position in a segment: slot, and order within the slot.
+/// A layer's position in a segment: slot (spatial), and position within
+/// the slot (temporal).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SchedIdx {
     pub sp: usize,
     pub tm: usize,
+}
+
+impl SchedIdx {
+    /// The first layer of a segment.
+    pub const FIRST: SchedIdx = SchedIdx { sp: 0, tm: 0 };
+}
+
+/// A layer's place in a schedule: its segment, and its position in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SchedSeq {
+    pub segment: usize,
+    pub idx: SchedIdx,
 }
 
 /// Constraints on one layer's blocking within a segment.
@@ -80,9 +93,13 @@ impl Args {
 
 #[derive(Clone, Debug)]
 struct Sym {
+    /// Symbols are enumerated in name order, as nn_dataflow does.
     name: String,
     /// Candidate values; `None` once the symbol is substituted away.
     values: Option<Vec<Expr>>,
+    /// The value that leaves its constraint free: 0 for a blocking factor,
+    /// false for a fully-buffered flag.
+    free: Expr,
 }
 
 /// A validated segment with its node allocation and constraint system.
@@ -175,9 +192,14 @@ impl PipelineSegment {
     }
 
     fn new_sym(&mut self, name: String, values: Vec<Expr>) -> SymId {
+        let free = match values.first() {
+            Some(Expr::Bool(_)) => Expr::Bool(false),
+            _ => Expr::Int(0),
+        };
         self.syms.push(Sym {
             name,
             values: Some(values),
+            free,
         });
         self.syms.len() - 1
     }
@@ -441,11 +463,7 @@ impl PipelineSegment {
                 sub = None;
                 hit = true;
             } else if counts[i] <= 1 {
-                sub = Some(if sym.name.starts_with("top") {
-                    Expr::Int(0)
-                } else {
-                    Expr::Bool(false)
-                });
+                sub = Some(sym.free.clone());
                 hit = true;
             }
             if hit {

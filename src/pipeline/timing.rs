@@ -3,6 +3,8 @@
 //! match, else after the producer finishes), the critical path, and the
 //! segment time with batch groups overlapping.
 
+use super::SchedIdx;
+
 /// Per-layer timing inputs.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LayerTimes {
@@ -71,9 +73,10 @@ impl SegmentTiming {
         (self.time() as f64 - indv) / indv
     }
 
-    /// Adds a layer at (`sp`, `tm`), a new slot when `tm` is 0, with
-    /// producers in this segment at positions `prevs`.
-    pub fn add(&mut self, sp: usize, tm: usize, t: LayerTimes, prevs: &[(usize, usize)]) {
+    /// Adds a layer at `idx`, a new slot when it is first in its slot, with
+    /// producers in this segment at `prevs`.
+    pub fn add(&mut self, idx: SchedIdx, t: LayerTimes, prevs: &[SchedIdx]) {
+        let (sp, tm) = (idx.sp, idx.tm);
         if tm == 0 {
             debug_assert_eq!(sp, self.slots.len());
             self.slots.push(Vec::new());
@@ -84,7 +87,7 @@ impl SegmentTiming {
             _ => {}
         }
         let (mut ts, mut td) = (0u64, 0u64);
-        for &(psp, ptm) in prevs {
+        for &SchedIdx { sp: psp, tm: ptm } in prevs {
             let p = self.slots[psp][ptm];
             let start;
             if psp == sp {
@@ -135,6 +138,10 @@ impl SegmentTiming {
 mod tests {
     use super::*;
 
+    fn ix(sp: usize, tm: usize) -> SchedIdx {
+        SchedIdx { sp, tm }
+    }
+
     /// A layer result as nn_dataflow's timing tests make them: 4 nodes,
     /// no DRAM time, outermost loops batch then output or input groups.
     fn lt(time: u64, top_ifm: u64, top_ofm: u64, top_bat: u64, is_conv: bool) -> LayerTimes {
@@ -153,9 +160,7 @@ mod tests {
     #[test]
     fn single_layer_takes_its_time() {
         let mut s = SegmentTiming::new();
-        s.add(
-            0,
-            0,
+        s.add(ix(0, 0),
             LayerTimes {
                 dram_time: 30,
                 ..lt(100, 1, 2, 4, true)
@@ -170,16 +175,16 @@ mod tests {
     #[test]
     fn batch_groups_overlap() {
         let mut t = SegmentTiming::new();
-        t.add(0, 0, lt(120, 1, 1, 4, true), &[]);
-        t.add(1, 0, lt(130, 1, 1, 4, true), &[(0, 0)]);
-        t.add(1, 1, lt(20, 1, 1, 4, false), &[(1, 0)]);
-        t.add(2, 0, lt(136, 1, 1, 4, true), &[(1, 1)]);
+        t.add(ix(0, 0), lt(120, 1, 1, 4, true), &[]);
+        t.add(ix(1, 0), lt(130, 1, 1, 4, true), &[ix(0, 0)]);
+        t.add(ix(1, 1), lt(20, 1, 1, 4, false), &[ix(1, 0)]);
+        t.add(ix(2, 0), lt(136, 1, 1, 4, true), &[ix(1, 1)]);
         assert_eq!(t.critical_time, 150);
         assert_eq!(t.time(), 120 / 4 + 130 + 20 + 136 / 4);
         let want = t.time() as f64 / ((120 + 130 + 20 + 136) as f64 / 3.0) - 1.0;
         assert!((t.time_overhead() - want).abs() < 1e-12);
         // A layer in other batch groups serializes everything.
-        t.add(3, 0, lt(100, 1, 1, 2, true), &[(2, 0)]);
+        t.add(ix(3, 0), lt(100, 1, 1, 2, true), &[ix(2, 0)]);
         assert_eq!(t.time(), 120 + 130 + 20 + 136 + 100);
     }
 
@@ -189,8 +194,8 @@ mod tests {
     fn channel_groups_overlap() {
         let two = |a: LayerTimes, b: LayerTimes| {
             let mut t = SegmentTiming::new();
-            t.add(0, 0, a, &[]);
-            t.add(1, 0, b, &[(0, 0)]);
+            t.add(ix(0, 0), a, &[]);
+            t.add(ix(1, 0), b, &[ix(0, 0)]);
             (t.critical_time, t.time())
         };
         assert_eq!(

@@ -2,14 +2,12 @@
 
 use comfy_table::{Cell, CellAlignment, ContentArrangement, LineStyle, Table, TableStyle};
 
-use super::{fmt_count, fmt_energy};
-use crate::blocking::Blocking;
-use crate::dims::{LoopDim, MemLevel, PerLevel};
-use crate::hw::Hardware;
-use crate::network::Network;
-use crate::partition::{PartDim, PartitionScheme};
-use crate::search::NetworkSchedule;
-use crate::stats::LayerStats;
+use nnsched::doc::{BlockingDoc, Count, Levels, LoopName, Loops, PartName, PartitionDoc};
+use nnsched::hw::Energy;
+use nnsched::stats::LayerStats;
+use nnsched::Schedule;
+
+use super::format::{fmt_count, fmt_energy};
 
 fn right(s: String) -> Cell {
     Cell::new(s).set_alignment(CellAlignment::Right)
@@ -31,52 +29,57 @@ fn new_table(header: &[&str]) -> Table {
 
 /// Blocking factors per level, outermost level first and each level's
 /// non-trivial loops outer to inner: `B16 | O48 | I3 B4`.
-fn blocking_summary(b: &Blocking) -> String {
-    let name = |l: LoopDim| match l {
-        LoopDim::Ifm => 'I',
-        LoopDim::Ofm => 'O',
-        LoopDim::Bat => 'B',
+fn blocking_summary(b: &BlockingDoc) -> String {
+    let name = |l: LoopName| match l {
+        LoopName::Ifm => 'I',
+        LoopName::Ofm => 'O',
+        LoopName::Bat => 'B',
     };
-    let level = |lvl: usize| -> String {
-        let loops: Vec<(LoopDim, u64)> = if lvl < 2 {
-            b.ordered_loops(lvl)
-        } else {
-            LoopDim::ALL
-                .into_iter()
-                .filter(|&l| b.ts[2][l] > 1)
-                .map(|l| (l, b.ts[2][l]))
-                .collect()
-        };
+    let factor = |f: &Loops<u64>, l: LoopName| match l {
+        LoopName::Ifm => f.ifm,
+        LoopName::Ofm => f.ofm,
+        LoopName::Bat => f.bat,
+    };
+    // The register-file level has no order of its own: loop order.
+    let all = [LoopName::Ifm, LoopName::Ofm, LoopName::Bat];
+    let f = &b.factors;
+    let levels = [
+        (&f.dram, &b.orders.dram),
+        (&f.gbuf, &b.orders.gbuf),
+        (&f.regf, &all),
+    ];
+    let level = |(t, order): (&Loops<u64>, &[LoopName; 3])| -> String {
+        let loops: Vec<String> = order
+            .iter()
+            .filter(|&&l| factor(t, l) > 1)
+            .map(|&l| format!("{}{}", name(l), factor(t, l)))
+            .collect();
         if loops.is_empty() {
             "-".into()
         } else {
-            loops
-                .iter()
-                .map(|(l, t)| format!("{}{t}", name(*l)))
-                .collect::<Vec<_>>()
-                .join(" ")
+            loops.join(" ")
         }
     };
-    format!("{} | {} | {}", level(0), level(1), level(2))
+    levels.map(level).join(" | ")
 }
 
 /// Non-trivial partition dimensions, outermost first: `B2 O2x4 F2x1`
 /// (B batch, O output channels, F output map tiles, I input channels).
-fn partition_summary(p: &PartitionScheme) -> String {
+fn partition_summary(p: &PartitionDoc) -> String {
     let v: Vec<String> = p
         .order
         .iter()
-        .filter(|&&d| p.pdim(d).size() > 1)
         .map(|&d| {
-            let c = match d {
-                PartDim::Outp => 'O',
-                PartDim::Ofmp => 'F',
-                PartDim::Batp => 'B',
-                PartDim::Inpp => 'I',
+            let (c, [h, w]) = match d {
+                PartName::Outp => ('O', p.dims.outp),
+                PartName::Ofmp => ('F', p.dims.ofmp),
+                PartName::Batp => ('B', p.dims.batp),
+                PartName::Inpp => ('I', p.dims.inpp),
             };
-            let x = p.pdim(d);
-            format!("{c}{}x{}", x.h, x.w)
+            (c, h, w)
         })
+        .filter(|&(_, h, w)| h * w > 1)
+        .map(|(c, h, w)| format!("{c}{h}x{w}"))
         .collect();
     if v.is_empty() {
         "-".into()
@@ -86,7 +89,7 @@ fn partition_summary(p: &PartitionScheme) -> String {
 }
 
 /// The pipelined segments: slots side by side, layers in turn.
-fn segment_summary(s: &NetworkSchedule) -> String {
+fn segment_summary(s: &Schedule) -> String {
     let mut out = String::from(
         "\nseg: segment:slot.position. Pipelined segments (slots side by side, layers in turn):",
     );
@@ -101,7 +104,7 @@ fn segment_summary(s: &NetworkSchedule) -> String {
                 format!(
                     "[{}] on {} nodes",
                     sl.layers.join(" > "),
-                    sl.region.dim.size()
+                    sl.region.dim[0] * sl.region.dim[1]
                 )
             })
             .collect();
@@ -114,18 +117,19 @@ fn segment_summary(s: &NetworkSchedule) -> String {
     out
 }
 
-/// Per-layer tables, each within 100 columns: the schedule (cycles,
-/// energy, active PEs, partition, blocking) and the energy breakdown, both
-/// with totals, then legends.
-pub fn layer_table(net: &Network, hw: &Hardware, s: &NetworkSchedule) -> String {
-    let e = &hw.energy;
-    // Segments only where layers are pipelined; partitions only on
-    // multi-node chips.
-    let piped = s
-        .segments
-        .iter()
-        .any(|g| g.slots.iter().map(|sl| sl.layers.len()).sum::<usize>() > 1);
-    let multi = s.layers.iter().any(|r| r.num_nodes > 1);
+/// Per-level access energies: DRAM, buffer, array, register file.
+fn access_parts(a: &Levels<Count>, e: &Energy) -> [Cell; 4] {
+    [
+        a.dram.0 * e.dram,
+        a.gbuf.0 * e.gbuf,
+        a.itcn.0 * e.itcn,
+        a.regf.0 * e.regf,
+    ]
+    .map(|v| right(fmt_energy(v)))
+}
+
+/// The schedule table: cycles, energy, active PEs, partition, blocking.
+fn schedule_rows(s: &Schedule, piped: bool, multi: bool) -> Table {
     let mut header = vec!["layer", "type"];
     if piped {
         header.push("seg");
@@ -137,23 +141,23 @@ pub fn layer_table(net: &Network, hw: &Hardware, s: &NetworkSchedule) -> String 
     header.push("blocking");
     let mut t = new_table(&header);
     for r in &s.layers {
-        let mut row = vec![
-            Cell::new(&r.name),
-            Cell::new(net.layer(r.layer).type_name()),
-        ];
+        let mut row = vec![Cell::new(&r.name), Cell::new(&r.type_name)];
         if piped {
-            let (g, sp, tm) = r.sched_seq;
-            row.push(Cell::new(format!("{g}:{sp}.{tm}")));
+            row.push(Cell::new(format!(
+                "{}:{}.{}",
+                r.segment, r.slot, r.slot_position
+            )));
         }
+        let active_pes = r.ops.0 / r.proc_time as f64 / r.num_nodes as f64;
         row.extend([
             right(fmt_count(r.time as f64)),
             right(fmt_energy(r.cost)),
-            right(format!("{:.1}", r.active_pes())),
+            right(format!("{active_pes:.1}")),
         ]);
         if multi {
-            row.push(Cell::new(partition_summary(&r.part)));
+            row.push(Cell::new(partition_summary(&r.partition)));
         }
-        row.push(Cell::new(blocking_summary(&r.scheme.blocking)));
+        row.push(Cell::new(blocking_summary(&r.blocking)));
         t.add_row(row);
     }
     let mut row = vec![Cell::new("total"), Cell::new("")];
@@ -161,43 +165,55 @@ pub fn layer_table(net: &Network, hw: &Hardware, s: &NetworkSchedule) -> String 
         row.push(Cell::new(""));
     }
     row.extend([
-        right(fmt_count(s.total_time as f64)),
-        right(fmt_energy(s.total_cost)),
+        right(fmt_count(s.totals.time as f64)),
+        right(fmt_energy(s.totals.cost)),
     ]);
     t.add_row(row);
+    t
+}
 
-    // Energy by component; static energy is the schedule's, spread over
-    // layers by their time.
+/// Energy by component; static energy is the schedule's, spread over
+/// layers by their time.
+fn energy_rows(s: &Schedule, e: &Energy) -> Table {
     let mut b = new_table(&[
         "layer", "MAC", "DRAM", "buffer", "array", "RF", "NoC", "static", "energy",
     ]);
-    let parts = |a: &PerLevel<f64>| {
-        [
-            MemLevel::Dram,
-            MemLevel::Gbuf,
-            MemLevel::Itcn,
-            MemLevel::Regf,
-        ]
-        .map(|m| right(fmt_energy(a[m] * e.access(m))))
-    };
     for r in &s.layers {
-        let mut row = vec![Cell::new(&r.name), right(fmt_energy(r.cost_op))];
-        row.extend(parts(&r.total_accesses()));
+        let c = &r.cost_breakdown;
+        let mut row = vec![Cell::new(&r.name), right(fmt_energy(c.op))];
+        row.extend(access_parts(&r.accesses, e));
         row.extend([
-            right(fmt_energy(r.cost_noc)),
-            right(fmt_energy(r.cost_static)),
+            right(fmt_energy(c.noc)),
+            right(fmt_energy(c.static_)),
             right(fmt_energy(r.cost)),
         ]);
         b.add_row(row);
     }
-    let mut row = vec![Cell::new("total"), right(fmt_energy(s.total_op_cost))];
-    row.extend(parts(&s.total_accesses));
+    let c = &s.totals.cost_breakdown;
+    let mut row = vec![Cell::new("total"), right(fmt_energy(c.op))];
+    row.extend(access_parts(&s.totals.accesses, e));
     row.extend([
-        right(fmt_energy(s.total_noc_cost)),
-        right(fmt_energy(s.total_static_cost)),
-        right(fmt_energy(s.total_cost)),
+        right(fmt_energy(c.noc)),
+        right(fmt_energy(c.static_)),
+        right(fmt_energy(s.totals.cost)),
     ]);
     b.add_row(row);
+    b
+}
+
+/// Per-layer tables, each within 100 columns: the schedule (cycles,
+/// energy, active PEs, partition, blocking) and the energy breakdown, both
+/// with totals, then legends.
+pub fn layer_table(s: &Schedule, e: &Energy) -> String {
+    // Segments only where layers are pipelined; partitions only on
+    // multi-node chips.
+    let piped = s
+        .segments
+        .iter()
+        .any(|g| g.slots.iter().map(|sl| sl.layers.len()).sum::<usize>() > 1);
+    let multi = s.layers.iter().any(|r| r.num_nodes > 1);
+    let mut t = schedule_rows(s, piped, multi);
+    let mut b = energy_rows(s, e);
     for c in t.column_iter_mut().chain(b.column_iter_mut()) {
         c.set_padding((0, 2));
     }

@@ -1,11 +1,4 @@
-//! Rendering schedules for people (tables) and for compilers (the
-//! `nnsched-schedule/1` file). Nothing here computes costs.
-
-mod schedule;
-mod table;
-
-pub use schedule::{SCHEMA, schedule_document};
-pub use table::{layer_table, stats_table};
+//! Numbers for people: energies with a unit, counts with a suffix.
 
 /// An energy in pJ with a unit by magnitude.
 pub fn fmt_energy(pj: f64) -> String {

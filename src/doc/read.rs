@@ -1,0 +1,65 @@
+//! Reading a schedule document, with errors that name the layer and the
+//! field a hand edit broke.
+
+use serde_json::Value;
+
+use super::{SCHEMA, Schedule};
+
+/// Why a text is not a schedule document.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DocError {
+    #[error("not {0}: {1}")]
+    Syntax(&'static str, String),
+    #[error("not a schedule file: no 'schema' key")]
+    NoSchema,
+    #[error("unsupported schema '{0}', this nnsched reads {SCHEMA}")]
+    Version(String),
+    /// A field of the document as a whole.
+    #[error("{path}: {reason}")]
+    Field { path: String, reason: String },
+    /// A field of one layer.
+    #[error("layer '{layer}': {path}: {reason}")]
+    LayerField {
+        layer: String,
+        path: String,
+        reason: String,
+    },
+}
+
+/// Parses a schedule document, JSON or (with `yaml`) YAML.
+pub fn parse(text: &str, yaml: bool) -> Result<Schedule, DocError> {
+    let v: Value = if yaml {
+        serde_yaml::from_str(text).map_err(|e| DocError::Syntax("YAML", e.to_string()))?
+    } else {
+        serde_json::from_str(text).map_err(|e| DocError::Syntax("JSON", e.to_string()))?
+    };
+    from_value(v)
+}
+
+/// A schedule document from a JSON value.
+pub fn from_value(v: Value) -> Result<Schedule, DocError> {
+    match v.get("schema").and_then(Value::as_str) {
+        Some(SCHEMA) => {}
+        Some(s) => return Err(DocError::Version(s.to_string())),
+        None => return Err(DocError::NoSchema),
+    }
+    // The path of the failing field, to name the layer it lies in.
+    serde_path_to_error::deserialize(&v).map_err(|e| {
+        let path = e.path().to_string();
+        let reason = e.inner().to_string();
+        let layer = path
+            .strip_prefix("layers[")
+            .and_then(|p| p.split_once(']'))
+            .and_then(|(i, rest)| Some((i.parse::<usize>().ok()?, rest)));
+        match layer {
+            Some((i, rest)) => DocError::LayerField {
+                layer: v["layers"][i]["name"]
+                    .as_str()
+                    .map_or_else(|| format!("#{i}"), str::to_string),
+                path: rest.trim_start_matches('.').to_string(),
+                reason,
+            },
+            None => DocError::Field { path, reason },
+        }
+    })
+}

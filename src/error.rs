@@ -1,0 +1,64 @@
+//! The library's one error type: what a caller can match on.
+
+use crate::doc::Schedule;
+use crate::search::{NoSchedule, OptionsError, StopReason};
+
+/// Everything the library can fail with. Messages name the user's data
+/// (file, key, node, layer), never a command-line flag.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A model that cannot be loaded: an unknown name, a malformed or
+    /// unsupported ONNX file (the message names the file and node).
+    #[error("{0}")]
+    Model(String),
+    /// A hardware description that is missing or invalid (the message
+    /// names the file and key).
+    #[error("{0}")]
+    Hardware(String),
+    /// Search options that do not go together, or are out of range.
+    #[error("invalid options: {0}")]
+    Options(#[from] OptionsError),
+    /// No mapping of a layer fits the hardware or the constraints.
+    #[error("layer '{layer}': {reason}")]
+    NoSchedule { layer: String, reason: NoSchedule },
+    /// The search was stopped; `partial` is the best schedule of the layers
+    /// done, marked incomplete.
+    #[error("search stopped ({reason}) after {done} of {total} layers: the schedule is incomplete")]
+    Stopped {
+        reason: StopReason,
+        done: usize,
+        total: usize,
+        partial: Box<Schedule>,
+    },
+    /// A schedule document that cannot be read or does not hold together
+    /// (the message names the layer and the field).
+    #[error("{0}")]
+    Document(String),
+    /// Reading or writing a file.
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    /// A bug: a schedule failed its consistency checks.
+    #[error("internal consistency check failed: {0}")]
+    Internal(String),
+}
+
+impl From<crate::search::SearchError> for Error {
+    fn from(e: crate::search::SearchError) -> Self {
+        use crate::search::SearchError as S;
+        match e {
+            S::NoSchedule { layer, reason } => Error::NoSchedule { layer, reason },
+            S::Options(o) => Error::Options(o),
+            S::Inconsistent(m) => Error::Internal(m),
+        }
+    }
+}
+
+impl Error {
+    /// Whether the error is the input's fault (as opposed to a bug).
+    pub fn is_user_error(&self) -> bool {
+        !matches!(self, Error::Internal(_))
+    }
+}

@@ -1,0 +1,79 @@
+//! Loading a model: a built-in network by name, or an ONNX file, with the
+//! batch size it fixes.
+
+use std::path::Path;
+
+use crate::error::Error;
+use crate::network::{Network, zoo};
+
+/// Tensors above this many elements are refused unless raised: 2^28 f32
+/// values are 1 GiB.
+pub const DEFAULT_MAX_TENSOR_ELEMENTS: u64 = 1 << 28;
+
+/// How to load a model.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// Pass unsupported ONNX operators through instead of failing.
+    pub skip_unsupported: bool,
+    /// The largest tensor (in elements) an ONNX file may declare.
+    pub max_tensor_elements: u64,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            skip_unsupported: false,
+            max_tensor_elements: DEFAULT_MAX_TENSOR_ELEMENTS,
+        }
+    }
+}
+
+/// A loaded model.
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub network: Network,
+    /// The batch size the model fixes; `None` when it is symbolic. Built-in
+    /// networks fix 1.
+    pub batch: Option<u64>,
+    /// Unsupported ONNX nodes passed through, as `name (OpType)`.
+    pub skipped: Vec<String>,
+}
+
+/// Loads a built-in network (`alex_net`, ...) or an ONNX file.
+pub fn load_model(name: &str, opts: &LoadOptions) -> Result<Model, Error> {
+    if let Some(network) = zoo::get(name) {
+        return Ok(Model {
+            network,
+            batch: Some(1),
+            skipped: Vec::new(),
+        });
+    }
+    let onnx = Path::new(name)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
+    if !onnx {
+        return Err(Error::Model(format!(
+            "unknown model '{name}'; built-in networks: {} (or an .onnx file)",
+            zoo::NAMES.join(", ")
+        )));
+    }
+    load_onnx(Path::new(name), opts)
+}
+
+#[cfg(feature = "onnx")]
+fn load_onnx(path: &Path, opts: &LoadOptions) -> Result<Model, Error> {
+    let imp = crate::onnx::import(path, opts).map_err(|e| Error::Model(format!("{e:#}")))?;
+    Ok(Model {
+        network: imp.network,
+        batch: imp.batch,
+        skipped: imp.skipped,
+    })
+}
+
+#[cfg(not(feature = "onnx"))]
+fn load_onnx(path: &Path, _: &LoadOptions) -> Result<Model, Error> {
+    Err(Error::Model(format!(
+        "{}: this build of nnsched has no ONNX import",
+        path.display()
+    )))
+}

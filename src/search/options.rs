@@ -1,0 +1,248 @@
+//! What a search may do, and how it can be stopped.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::blocking::Goal;
+use crate::dims::PerCat;
+use crate::partition::PartitionOptions;
+
+/// The largest batch: larger ones overflow the operation counts of large
+/// layers.
+pub const MAX_BATCH: u64 = 1 << 20;
+
+/// Search options.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchOptions {
+    pub batch: u64,
+    pub goal: Goal,
+    /// Data categories allowed to bypass the global buffer.
+    pub bypass: PerCat<bool>,
+    /// Use the analytical bypass solvers instead of exhaustive blocking for
+    /// conv and FC layers.
+    pub solve_loopblocking: bool,
+    /// Which partitions over the node grid to consider.
+    pub partition: PartitionOptions,
+    /// Nodes needing the same data fetch it once and forward it.
+    pub access_forwarding: bool,
+    /// Nodes share their global buffers over the NoC (implies forwarding).
+    pub gbuf_sharing: bool,
+    /// Schedules kept per layer and per network prefix.
+    pub ntops: usize,
+    /// Inter-layer pipelining.
+    pub pipeline: PipelineOptions,
+    /// Count NoC hops of every partition for itself, instead of
+    /// reproducing nn_dataflow's memoization (see `partition::HopMemo`).
+    pub exact_noc_hops: bool,
+    /// Stop after this long, keeping the best schedule of the layers done.
+    pub time_limit: Option<Duration>,
+    /// Stop when this is cancelled, keeping the best schedule of the layers
+    /// done.
+    pub cancel: Option<Cancel>,
+}
+
+/// Inter-layer pipelining options.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PipelineOptions {
+    /// Spatial pipelining: consecutive layers on disjoint node regions.
+    pub interlayer: bool,
+    /// Temporal pipelining: consecutive layers in turn on the same nodes,
+    /// keeping intermediate data on chip.
+    pub save_writeback: bool,
+    /// Largest slowdown of a segment against its layers alone (may be
+    /// infinite).
+    pub time_overhead: f64,
+    /// Most scheduling-DAG vertices per segment (may be infinite).
+    pub max_degree: f64,
+    /// TANGRAM's optimizations (otherwise linear chains only).
+    pub optimize: bool,
+}
+
+impl SearchOptions {
+    /// Default options for a batch size: energy goal, bypass allowed,
+    /// exhaustive blocking, naive partitioning, one top, no limit.
+    pub fn new(batch: u64) -> Self {
+        SearchOptions {
+            batch,
+            goal: Goal::Energy,
+            bypass: PerCat::splat(true),
+            solve_loopblocking: false,
+            partition: PartitionOptions {
+                hybrid: false,
+                batch: false,
+                ifmaps: false,
+            },
+            access_forwarding: false,
+            gbuf_sharing: false,
+            ntops: 1,
+            pipeline: PipelineOptions {
+                interlayer: false,
+                save_writeback: false,
+                time_overhead: f64::INFINITY,
+                max_degree: f64::INFINITY,
+                optimize: true,
+            },
+            exact_noc_hops: false,
+            time_limit: None,
+            cancel: None,
+        }
+    }
+
+    /// Whether nodes needing the same data pass it on (access forwarding,
+    /// which buffer sharing implies).
+    pub fn forwarding(&self) -> bool {
+        self.access_forwarding || self.gbuf_sharing
+    }
+
+    /// Rejects combinations nn_dataflow rejects, and sizes out of range.
+    pub fn validate(&self) -> Result<(), OptionsError> {
+        use OptionsError::*;
+        let checks = [
+            (self.batch == 0, BatchZero),
+            (self.batch > MAX_BATCH, BatchTooLarge),
+            (self.ntops == 0, TopZero),
+            (
+                self.solve_loopblocking && self.gbuf_sharing,
+                SolverWithSharing,
+            ),
+            (
+                self.access_forwarding && self.gbuf_sharing,
+                ForwardingWithSharing,
+            ),
+            (
+                self.partition.ifmaps && !self.partition.hybrid,
+                IfmapsWithoutHybrid,
+            ),
+            (
+                self.solve_loopblocking && self.pipeline.save_writeback,
+                SolverWithSaveWriteback,
+            ),
+            (
+                self.pipeline.time_overhead.is_nan() || self.pipeline.time_overhead < 0.0,
+                NegativeOverhead,
+            ),
+            (
+                self.pipeline.max_degree.is_nan() || self.pipeline.max_degree < 0.0,
+                NegativeDegree,
+            ),
+            (
+                self.time_limit.is_some_and(|t| t.is_zero()),
+                ZeroTimeLimit,
+            ),
+        ];
+        match checks.into_iter().find(|c| c.0) {
+            Some((_, e)) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Option combinations the search rejects (as nn_dataflow does), and
+/// values out of range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OptionsError {
+    #[error("the batch size must be positive")]
+    BatchZero,
+    #[error("the batch size must be at most {MAX_BATCH}")]
+    BatchTooLarge,
+    #[error("the number of tops must be positive")]
+    TopZero,
+    #[error("the loop blocking solver cannot be combined with buffer sharing")]
+    SolverWithSharing,
+    #[error("buffer sharing implies access forwarding; enable only one of them")]
+    ForwardingWithSharing,
+    #[error("input-channel partitioning requires hybrid partitioning")]
+    IfmapsWithoutHybrid,
+    #[error("the loop blocking solver cannot be combined with save-writeback")]
+    SolverWithSaveWriteback,
+    #[error("the layer pipeline time overhead must be non-negative")]
+    NegativeOverhead,
+    #[error("the layer pipeline degree must be non-negative")]
+    NegativeDegree,
+    #[error("the time limit must be positive")]
+    ZeroTimeLimit,
+}
+
+/// Stops a search from another thread (on Ctrl-C, say). Clones share the
+/// flag.
+#[derive(Clone, Debug, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks the search to stop after the layer at hand.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl PartialEq for Cancel {
+    fn eq(&self, o: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &o.0)
+    }
+}
+
+/// Why a search stopped before scheduling every layer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum StopReason {
+    /// Its `Cancel` handle was used.
+    Cancelled,
+    /// Its time limit passed.
+    TimeLimit(Duration),
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopReason::Cancelled => f.write_str("interrupted"),
+            StopReason::TimeLimit(t) => write!(f, "time limit of {} s", t.as_secs_f64()),
+        }
+    }
+}
+
+/// When a running search should stop: its options' limits, from its
+/// start.
+pub(crate) struct Stopper<'a> {
+    cancel: Option<&'a Cancel>,
+    deadline: Option<(Instant, Duration)>,
+}
+
+impl<'a> Stopper<'a> {
+    pub(crate) fn start(opts: &'a SearchOptions) -> Self {
+        let now = Instant::now();
+        Stopper {
+            cancel: opts.cancel.as_ref(),
+            deadline: opts.time_limit.map(|t| (now + t, t)),
+        }
+    }
+
+    /// Why the search should stop now, if it should.
+    pub(crate) fn check(&self) -> Option<StopReason> {
+        if self.cancel.is_some_and(Cancel::is_cancelled) {
+            return Some(StopReason::Cancelled);
+        }
+        match self.deadline {
+            Some((d, t)) if Instant::now() >= d => Some(StopReason::TimeLimit(t)),
+            _ => None,
+        }
+    }
+}
+
+/// Counters another thread may watch (a progress bar), and the search's
+/// statistics once it ends.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub layers_done: AtomicUsize,
+    pub layers_total: AtomicUsize,
+    /// Candidate blockings costed, set when the search ends.
+    pub schemes_evaluated: AtomicU64,
+}
