@@ -79,19 +79,53 @@ pub fn row_stationary(
     occupancy: f64,
     array: Dim2,
 ) -> Vec<NestedLoopDesc> {
-    let (nreg, hreg, wreg) = layer.region();
-    let (hofm, wofm) = (layer.hofm(), layer.wofm());
-    let (htrd, wtrd) = (layer.htrd(), layer.wtrd());
-    let conv = layer.is_conv();
-    let ops_lpe = if conv {
-        wreg * wofm
-    } else {
-        nreg * wreg * wofm
-    };
-    let logical = Dim2::new(hreg, hofm);
+    let (_, hreg, _) = layer.region();
+    let pe_set = fold_and_replicate(Dim2::new(hreg, layer.hofm()), array);
+    let pass = UnitPass::new(layer, &pe_set);
+    let make = |choice: Replication| pass.nested_loop(layer, &pe_set, occupancy, choice);
+    let (nifm, nofm) = (layer.nifm(), layer.nofm());
+    let mut out = Vec::new();
+    match layer.kind() {
+        LayerKind::Conv { .. } => {
+            // Row replicas split between input and output channels; keep the
+            // choices that do not increase the loop count over earlier ones.
+            let mut min_cnt = u64::MAX;
+            for [r1, r2] in factorize::<2>(pe_set.repl.h).iter().copied() {
+                let ifms = r1.min(nifm);
+                let ofms = (r2 * pe_set.repl.w).min(nofm);
+                let lcnt = PerLoop([idivc(nifm, ifms), idivc(nofm, ofms), batch * pe_set.fold.w]);
+                let cnt = lcnt.0.iter().product::<u64>();
+                if cnt < min_cnt {
+                    min_cnt = cnt;
+                } else if cnt > min_cnt {
+                    continue;
+                }
+                out.push(make(Replication {
+                    lcnt,
+                    ifms,
+                    ofms,
+                    size: ifms * ofms,
+                    counts: PerCat([ifms * ofms, ifms, ofms]),
+                }));
+            }
+        }
+        _ => {
+            let ofms = pe_set.repl.size().min(nofm);
+            out.push(make(Replication {
+                lcnt: PerLoop([1, idivc(nofm, ofms), batch * pe_set.fold.w]),
+                ifms: 1,
+                ofms,
+                size: ofms,
+                counts: PerCat([0, ofms, ofms]),
+            }));
+        }
+    }
+    out
+}
 
-    // Fold what does not fit, replicate what does; spare row replicas absorb
-    // column folds.
+/// Folds a logical PE set that does not fit the array and replicates one
+/// that does; spare row replicas absorb column folds.
+fn fold_and_replicate(logical: Dim2, array: Dim2) -> PeSetMapping {
     let (mut fold_h, mut fold_w, mut repl_h, mut repl_w) = (1, 1, 1, 1);
     if logical.h > array.h {
         fold_h = idivc(logical.h, array.h);
@@ -114,126 +148,140 @@ pub fn row_stationary(
     // nn_dataflow asserts this is above 50% (and crashes below); here a
     // poorly used array is a legitimate, if slow, mapping.
     let utilization = (logical.size() * repl.size()) as f64 / (array.size() * fold.size()) as f64;
-    let pe_set = PeSetMapping {
+    PeSetMapping {
         logical,
         fold,
         repl,
         folded,
         physical,
         utilization,
-    };
+    }
+}
 
-    // One unit pass: all folded filter rows, one folded ifm and ofm.
-    let fh = fold.h as f64;
-    let hofm_acc = hofm as f64 / fold.w as f64;
-    let hifm_acc = hreg as f64 + (hofm_acc - 1.0) * htrd as f64;
-    let wifm_acc = (wreg + (wofm - 1) * wtrd) as f64;
-    let hofm_buf = idivc(hofm, fold.w);
-    let hifm_buf = hreg + (hofm_buf - 1) * htrd;
-    let wifm_buf = wreg + (wofm - 1) * wtrd;
-    let ofm_acc = hofm_acc * wofm as f64;
-    let ifm_acc = hifm_acc * wifm_acc;
-    let ops = ofm_acc * (nreg * hreg * wreg) as f64;
-    let time = fold.h * ops_lpe;
-    let fl = folded.size() as f64;
-    let mut access = PerLevel::splat(PerCat::splat(0.0));
-    let (sz_gbuf, sz_regf);
-    if conv {
-        let fil = (hreg * wreg) as f64;
-        access[MemLevel::Dram] = PerCat([fil, ifm_acc, ofm_acc]);
-        access[MemLevel::Gbuf] = PerCat([fil, ifm_acc * fh, ofm_acc * fh]);
-        access[MemLevel::Itcn] = PerCat([
-            wreg as f64 * fl * fh,
-            wifm_acc * fl * fh,
-            wofm as f64 * fl * fh,
-        ]);
-        access[MemLevel::Regf] = PerCat::splat(ops);
-        sz_gbuf = PerCat([hreg * wreg, hifm_buf * wifm_buf, hofm_buf * wofm]);
-        sz_regf = PerCat([wreg, wreg, 1]);
-    } else {
-        access[MemLevel::Dram] = PerCat([0.0, ifm_acc, ofm_acc]);
-        access[MemLevel::Gbuf] = PerCat([0.0, ifm_acc, ofm_acc * fh]);
-        access[MemLevel::Itcn] = PerCat([0.0, wifm_acc * fl, wofm as f64 * fl * fh]);
-        access[MemLevel::Regf] = PerCat([0.0, ops, ops]);
-        sz_gbuf = PerCat([0, hifm_buf * wifm_buf, hofm_buf * wofm]);
-        sz_regf = PerCat([0, wreg, 1]);
+/// One unit pass of the folded PE set: all folded filter rows, one folded
+/// input and output map; its accesses, storage, ops and cycles.
+struct UnitPass {
+    access: PerLevel<PerCat<f64>>,
+    sz_gbuf: PerCat<u64>,
+    sz_regf: PerCat<u64>,
+    ops: f64,
+    time: u64,
+}
+
+/// How replicas of the PE set split channels: the loop counts left, and
+/// the replicas' input and output channels.
+struct Replication {
+    lcnt: PerLoop<u64>,
+    ifms: u64,
+    ofms: u64,
+    /// Replicas working at once.
+    size: u64,
+    /// Copies of each category the replicas hold.
+    counts: PerCat<u64>,
+}
+
+impl UnitPass {
+    fn new(layer: &Layer, pe: &PeSetMapping) -> UnitPass {
+        let (nreg, hreg, wreg) = layer.region();
+        let (hofm, wofm) = (layer.hofm(), layer.wofm());
+        let (htrd, wtrd) = (layer.htrd(), layer.wtrd());
+        let conv = layer.is_conv();
+        let ops_lpe = if conv {
+            wreg * wofm
+        } else {
+            nreg * wreg * wofm
+        };
+        let (fold, folded) = (pe.fold, pe.folded);
+        let fh = fold.h as f64;
+        let hofm_acc = hofm as f64 / fold.w as f64;
+        let hifm_acc = hreg as f64 + (hofm_acc - 1.0) * htrd as f64;
+        let wifm_acc = (wreg + (wofm - 1) * wtrd) as f64;
+        let hofm_buf = idivc(hofm, fold.w);
+        let hifm_buf = hreg + (hofm_buf - 1) * htrd;
+        let wifm_buf = wreg + (wofm - 1) * wtrd;
+        let ofm_acc = hofm_acc * wofm as f64;
+        let ifm_acc = hifm_acc * wifm_acc;
+        let ops = ofm_acc * (nreg * hreg * wreg) as f64;
+        let fl = folded.size() as f64;
+        let mut access = PerLevel::splat(PerCat::splat(0.0));
+        let (sz_gbuf, sz_regf);
+        if conv {
+            let fil = (hreg * wreg) as f64;
+            access[MemLevel::Dram] = PerCat([fil, ifm_acc, ofm_acc]);
+            access[MemLevel::Gbuf] = PerCat([fil, ifm_acc * fh, ofm_acc * fh]);
+            access[MemLevel::Itcn] = PerCat([
+                wreg as f64 * fl * fh,
+                wifm_acc * fl * fh,
+                wofm as f64 * fl * fh,
+            ]);
+            access[MemLevel::Regf] = PerCat::splat(ops);
+            sz_gbuf = PerCat([hreg * wreg, hifm_buf * wifm_buf, hofm_buf * wofm]);
+            sz_regf = PerCat([wreg, wreg, 1]);
+        } else {
+            access[MemLevel::Dram] = PerCat([0.0, ifm_acc, ofm_acc]);
+            access[MemLevel::Gbuf] = PerCat([0.0, ifm_acc, ofm_acc * fh]);
+            access[MemLevel::Itcn] = PerCat([0.0, wifm_acc * fl, wofm as f64 * fl * fh]);
+            access[MemLevel::Regf] = PerCat([0.0, ops, ops]);
+            sz_gbuf = PerCat([0, hifm_buf * wifm_buf, hofm_buf * wofm]);
+            sz_regf = PerCat([0, wreg, 1]);
+        }
+        UnitPass {
+            access,
+            sz_gbuf,
+            sz_regf,
+            ops,
+            time: fold.h * ops_lpe,
+        }
     }
 
-    let data_loops = layer.data_loops();
-    let make = |lcnt: PerLoop<u64>,
-                locc: PerLoop<f64>,
-                rsz: u64,
-                rcnt: PerCat<u64>,
-                ifms: u64,
-                ofms: u64| {
+    /// The nested loop of one replication choice; partial channel groups
+    /// count at their occupancy.
+    fn nested_loop(
+        &self,
+        layer: &Layer,
+        pe_set: &PeSetMapping,
+        occupancy: f64,
+        r: Replication,
+    ) -> NestedLoopDesc {
+        let (nifm, nofm) = (layer.nifm(), layer.nofm());
+        let locc = if layer.is_conv() {
+            PerLoop([
+                nifm as f64 / r.ifms as f64 / r.lcnt[LoopDim::Ifm] as f64,
+                nofm as f64 / r.ofms as f64 / r.lcnt[LoopDim::Ofm] as f64,
+                1.0,
+            ])
+        } else {
+            PerLoop([
+                1.0,
+                nofm as f64 / r.ofms as f64 / r.lcnt[LoopDim::Ofm] as f64,
+                1.0,
+            ])
+        };
+        let data_loops = layer.data_loops();
         let plocc = locc.0.iter().fold(1.0, |a, &b| a * b);
         let aocc = PerCat::from_fn(|d| data_loops.take_prod_f(d, &locc));
+        let access = &self.access;
         let mut ua = PerLevel::splat(PerCat::splat(0.0));
         for m in [MemLevel::Dram, MemLevel::Gbuf] {
-            ua[m] = PerCat::from_fn(|d| access[m][d] * rcnt[d] as f64 * aocc[d]);
+            ua[m] = PerCat::from_fn(|d| access[m][d] * r.counts[d] as f64 * aocc[d]);
         }
-        ua[MemLevel::Itcn] = PerCat::from_fn(|d| access[MemLevel::Itcn][d] * rsz as f64 * aocc[d]);
+        let rsz = r.size as f64;
+        ua[MemLevel::Itcn] = PerCat::from_fn(|d| access[MemLevel::Itcn][d] * rsz * aocc[d]);
         ua[MemLevel::Regf] =
-            PerCat::from_fn(|d| access[MemLevel::Regf][d] * rsz as f64 * occupancy * plocc);
+            PerCat::from_fn(|d| access[MemLevel::Regf][d] * rsz * occupancy * plocc);
         NestedLoopDesc {
-            loopcnt: lcnt,
-            usize_gbuf: PerCat::from_fn(|d| sz_gbuf[d] * rcnt[d]),
-            usize_regf: sz_regf,
+            loopcnt: r.lcnt,
+            usize_gbuf: PerCat::from_fn(|d| self.sz_gbuf[d] * r.counts[d]),
+            usize_regf: self.sz_regf,
             unit_access: ua,
-            unit_ops: ops * rsz as f64 * occupancy * plocc,
-            unit_time: time,
+            unit_ops: self.ops * rsz * occupancy * plocc,
+            unit_time: self.time,
             data_loops,
-            repl_ifms: ifms,
-            repl_ofms: ofms,
-            pe_set,
-        }
-    };
-
-    let mut out = Vec::new();
-    let nifm = layer.nifm();
-    let nofm = layer.nofm();
-    match layer.kind() {
-        LayerKind::Conv { .. } => {
-            // Row replicas split between input and output channels; keep the
-            // choices that do not increase the loop count over earlier ones.
-            let mut min_cnt = u64::MAX;
-            for [r1, r2] in factorize::<2>(repl.h).iter().copied() {
-                let ifms = r1.min(nifm);
-                let ofms = (r2 * repl.w).min(nofm);
-                let lcnt = PerLoop([idivc(nifm, ifms), idivc(nofm, ofms), batch * fold.w]);
-                let cnt = lcnt.0.iter().product::<u64>();
-                if cnt < min_cnt {
-                    min_cnt = cnt;
-                } else if cnt > min_cnt {
-                    continue;
-                }
-                let locc = PerLoop([
-                    nifm as f64 / ifms as f64 / lcnt[LoopDim::Ifm] as f64,
-                    nofm as f64 / ofms as f64 / lcnt[LoopDim::Ofm] as f64,
-                    1.0,
-                ]);
-                out.push(make(
-                    lcnt,
-                    locc,
-                    ifms * ofms,
-                    PerCat([ifms * ofms, ifms, ofms]),
-                    ifms,
-                    ofms,
-                ));
-            }
-        }
-        _ => {
-            let ofms = repl.size().min(nofm);
-            let lcnt = PerLoop([1, idivc(nofm, ofms), batch * fold.w]);
-            let locc = PerLoop([
-                1.0,
-                nofm as f64 / ofms as f64 / lcnt[LoopDim::Ofm] as f64,
-                1.0,
-            ]);
-            out.push(make(lcnt, locc, ofms, PerCat([0, ofms, ofms]), 1, ofms));
+            repl_ifms: r.ifms,
+            repl_ofms: r.ofms,
+            pe_set: *pe_set,
         }
     }
-    out
 }
 
 #[cfg(test)]

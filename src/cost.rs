@@ -103,13 +103,25 @@ pub struct LayerCtx<'a> {
 impl LayerCtx<'_> {
     /// Where the layer's outputs are stored under `mapping`, for the whole
     /// layer and for one group (which NoC hops count).
-    pub fn ofmap_layouts(&self, m: &PartitionScheme, pl: &Placement) -> (Arc<DataLayout>, DataLayout) {
+    pub fn ofmap_layouts(
+        &self,
+        m: &PartitionScheme,
+        pl: &Placement,
+    ) -> (Arc<DataLayout>, DataLayout) {
         let proj = m.projection(&pl.dst, true);
         let b = self.opts.batch;
         let l = self.layer;
-        let full = DataLayout::single(FmapRange::full(b, l.nofm(), l.hofm(), l.wofm()), pl.dst, proj);
+        let full = DataLayout::single(
+            FmapRange::full(b, l.nofm(), l.hofm(), l.wofm()),
+            pl.dst,
+            proj,
+        );
         let s = self.slice;
-        let slice = DataLayout::single(FmapRange::full(b, s.nofm(), s.hofm(), s.wofm()), pl.dst, proj);
+        let slice = DataLayout::single(
+            FmapRange::full(b, s.nofm(), s.hofm(), s.wofm()),
+            pl.dst,
+            proj,
+        );
         (Arc::new(full), slice)
     }
 }
@@ -160,7 +172,12 @@ impl LayerMapping {
         let outside = |c: crate::partition::Coord| {
             c.h < 0 || c.w < 0 || c.h as u64 >= grid.h || c.w as u64 >= grid.w
         };
-        if pl.proc.dim.h.checked_mul(pl.proc.dim.w).is_none_or(|n| n > grid.size())
+        if pl
+            .proc
+            .dim
+            .h
+            .checked_mul(pl.proc.dim.w)
+            .is_none_or(|n| n > grid.size())
             || pl.proc.nodes().any(outside)
         {
             return Err(MappingError::Region {
@@ -170,7 +187,10 @@ impl LayerMapping {
                 grid,
             });
         }
-        let too_wide = part.pdims.iter().any(|x| x.h > pl.proc.dim.h || x.w > pl.proc.dim.w);
+        let too_wide = part
+            .pdims
+            .iter()
+            .any(|x| x.h > pl.proc.dim.h || x.w > pl.proc.dim.w);
         if too_wide || part.dim() != pl.proc.dim {
             return Err(MappingError::Partition {
                 part: part.dim(),
@@ -184,7 +204,10 @@ impl LayerMapping {
             .find(|n| n.repl_ifms == ifms && n.repl_ofms == ofms)
             .ok_or(MappingError::Replication { ifms, ofms })?;
         for l in LoopDim::ALL {
-            let product: u64 = BlockLevel::ALL.iter().map(|&lv| d.blocking.ts[lv][l]).product();
+            let product: u64 = BlockLevel::ALL
+                .iter()
+                .map(|&lv| d.blocking.ts[lv][l])
+                .product();
             if product != array.loopcnt[l] {
                 return Err(MappingError::Factors {
                     loop_name: l.name(),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::blocking::{Blocking, Goal};
 use crate::cost::{Decisions, LayerCtx, LayerMapping};
-use crate::dims::{PerBlock, PerCat, PerOrdered, PerLoop};
+use crate::dims::{PerBlock, PerCat, PerLoop, PerOrdered};
 use crate::doc::{self, LayerDoc, LoopName, PartName, Schedule};
 use crate::hw::{Dim2, Hardware};
 use crate::network::{LayerId, Network, Source};
@@ -107,9 +107,14 @@ fn partition(p: &doc::PartitionDoc) -> Result<PartitionScheme, String> {
     }
     let d = &p.dims;
     let mut pdims = [Dim2::new(1, 1); 4];
-    for (i, (name, [h, w])) in [("outp", d.outp), ("ofmp", d.ofmp), ("batp", d.batp), ("inpp", d.inpp)]
-        .into_iter()
-        .enumerate()
+    for (i, (name, [h, w])) in [
+        ("outp", d.outp),
+        ("ofmp", d.ofmp),
+        ("batp", d.batp),
+        ("inpp", d.inpp),
+    ]
+    .into_iter()
+    .enumerate()
     {
         if h == 0 || w == 0 {
             return Err(format!("partition dimension {name} must be positive"));
@@ -147,7 +152,10 @@ fn order(o: &[LoopName; 3], what: &str) -> Result<PerLoop<u8>, String> {
     for (i, &l) in o.iter().enumerate() {
         let l = l.into();
         if ord[l] != u8::MAX {
-            return Err(format!("order '{what}' lists {} twice", crate::dims::LoopDim::name(l)));
+            return Err(format!(
+                "order '{what}' lists {} twice",
+                crate::dims::LoopDim::name(l)
+            ));
         }
         ord[l] = (2 - i) as u8;
     }
@@ -201,13 +209,20 @@ impl Rebuilt<'_> {
             None => seq.segment == 0 && seq.idx == SchedIdx::FIRST,
             Some(l) => {
                 let (g, sp, tm) = (l.segment, l.idx.sp, l.idx.tm);
-                let next = |g, sp, tm| seq == SchedSeq { segment: g, idx: SchedIdx { sp, tm } };
+                let next = |g, sp, tm| {
+                    seq == SchedSeq {
+                        segment: g,
+                        idx: SchedIdx { sp, tm },
+                    }
+                };
                 next(g + 1, 0, 0) || next(g, sp + 1, 0) || next(g, sp, tm + 1)
             }
         };
         if !ok {
             let show = |s: Option<SchedSeq>| {
-                s.map_or("the start".into(), |s| format!("{}:{}.{}", s.segment, s.idx.sp, s.idx.tm))
+                s.map_or("the start".into(), |s| {
+                    format!("{}:{}.{}", s.segment, s.idx.sp, s.idx.tm)
+                })
             };
             return Err(format!(
                 "segment position {} cannot follow {}",
@@ -247,7 +262,8 @@ pub fn evaluate(d: &Schedule, net: &Network, hw: &Hardware) -> Result<NetworkSch
             "the schedule is incomplete (its search was stopped early); only complete schedules can be evaluated",
         ));
     }
-    let input = Arc::new(layout(&d.input_layout).map_err(|e| doc_err(format!("input_layout: {e}")))?);
+    let input =
+        Arc::new(layout(&d.input_layout).map_err(|e| doc_err(format!("input_layout: {e}")))?);
     let mut exts = Vec::new();
     for e in net.exts() {
         let l = d
@@ -278,7 +294,11 @@ pub fn evaluate(d: &Schedule, net: &Network, hw: &Hardware) -> Result<NetworkSch
     let mut results = Vec::new();
     for lv in &d.layers {
         let id = net.find(&lv.name).ok_or_else(|| {
-            doc_err(format!("layer '{}' is not in network '{}'", lv.name, net.name()))
+            doc_err(format!(
+                "layer '{}' is not in network '{}'",
+                lv.name,
+                net.name()
+            ))
         })?;
         let r = layer(lv, id, &mut state, hw, &opts, &whole, &mut memo).map_err(|reason| {
             EvalError::Layer {

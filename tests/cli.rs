@@ -298,7 +298,10 @@ fn the_schedule_file_is_replaced_whole() {
         bad.to_str().unwrap(),
     ]);
     assert_eq!(rc, 2);
-    assert!(err.contains("no-such-dir/s.json: No such file or directory"), "{err}");
+    assert!(
+        err.contains("no-such-dir/s.json: No such file or directory"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -73,7 +73,10 @@ fn schedules_validate_and_round_trip() {
             assert!(!schema.is_valid(&extra), "{name}: an unknown key validates");
             let mut missing = written.clone();
             missing["totals"].as_object_mut().unwrap().remove("cost");
-            assert!(!schema.is_valid(&missing), "{name}: a missing key validates");
+            assert!(
+                !schema.is_valid(&missing),
+                "{name}: a missing key validates"
+            );
             let (rc, out, err) = evaluate(&path, &["--format", "json"]);
             assert_eq!(rc, 0, "{name} {extra:?}: {err}");
             let again: Value = serde_json::from_str(&out).unwrap();

@@ -11,9 +11,9 @@ use rayon::prelude::*;
 use super::{
     Blocking, BlockingScheme, Goal, NodeEnv, TopConstraint, cmp_key, evaluate, fits_before_ordering,
 };
+use crate::array::NestedLoopDesc;
 use crate::dims::{BlockLevel, DataLoops, LoopDim, PerBlock, PerLoop, PerOrdered};
 use crate::hw::Energy;
-use crate::array::NestedLoopDesc;
 use crate::partition::BufShr;
 use crate::util::{factorize, permutations};
 
@@ -66,7 +66,11 @@ fn order_pairs(ts: &PerBlock<PerLoop<u64>>, conv: bool) -> Vec<PerOrdered<PerLoo
     if !conv {
         return PERMS
             .iter()
-            .flat_map(|&a| PERMS.iter().map(move |&b| PerOrdered([PerLoop(a), PerLoop(b)])))
+            .flat_map(|&a| {
+                PERMS
+                    .iter()
+                    .map(move |&b| PerOrdered([PerLoop(a), PerLoop(b)]))
+            })
             .collect();
     }
     let o0 = level_orders(&ts[BlockLevel::Dram]);

@@ -15,12 +15,12 @@ pub use sharing::SharingStats;
 
 use serde::Serialize;
 
+use crate::array::NestedLoopDesc;
 use crate::dims::{
     BlockLevel, DataCat, LoopDim, MemLevel, OrderedLevel, PerBlock, PerCat, PerLevel, PerLoop,
     PerOrdered,
 };
 use crate::hw::Energy;
-use crate::array::NestedLoopDesc;
 use crate::partition::BufShr;
 use crate::util::idivc;
 
@@ -93,19 +93,13 @@ pub struct NodeEnv {
 }
 
 /// The optimization goal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Goal {
     /// Energy, then time.
-    #[value(name = "e")]
-    #[serde(rename = "e")]
     Energy,
     /// Time, then energy.
-    #[value(name = "d")]
-    #[serde(rename = "d")]
     Delay,
     /// Energy-delay product.
-    #[value(name = "ed")]
-    #[serde(rename = "ed")]
     EnergyDelay,
 }
 
@@ -329,8 +323,9 @@ pub fn evaluate(
         let t = if d == DataCat::Ofm { 2.0 } else { 1.0 };
         nld.unit_access[MemLevel::Regf][d] * lcnt_f * t * n
     });
-    access[MemLevel::Itcn] =
-        PerCat::from_fn(|d| nld.total_access(MemLevel::Itcn, d) * fetch[OrderedLevel::Gbuf][d] as f64 * n);
+    access[MemLevel::Itcn] = PerCat::from_fn(|d| {
+        nld.total_access(MemLevel::Itcn, d) * fetch[OrderedLevel::Gbuf][d] as f64 * n
+    });
     access[MemLevel::Gbuf] = PerCat::from_fn(|d| {
         let s = if stored[d] { 1.0 } else { 0.0 };
         nld.total_access(MemLevel::Gbuf, d) * fetch[OrderedLevel::Gbuf][d] as f64 * s * n
@@ -476,7 +471,10 @@ impl TopConstraint {
         {
             return false;
         }
-        let mut outer = b.ordered_loops(OrderedLevel::Dram).into_iter().map(|(l, _)| l);
+        let mut outer = b
+            .ordered_loops(OrderedLevel::Dram)
+            .into_iter()
+            .map(|(l, _)| l);
         for (c, l) in [
             (self.topbat, LoopDim::Bat),
             (self.topifm, LoopDim::Ifm),
@@ -493,8 +491,8 @@ impl TopConstraint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hw::Dim2;
     use crate::array::row_stationary;
+    use crate::hw::Dim2;
     use crate::network::Layer;
 
     /// A small conv on an 8x8 array, against nn_dataflow's

@@ -6,8 +6,10 @@
 use serde::Serialize;
 
 use super::Blocking;
-use crate::dims::{BlockLevel, DataCat, LoopDim, MemLevel, OrderedLevel, PerCat, PerLoop, PerOrdered};
 use crate::array::NestedLoopDesc;
+use crate::dims::{
+    BlockLevel, DataCat, LoopDim, MemLevel, OrderedLevel, PerCat, PerLoop, PerOrdered,
+};
 use crate::partition::BufShr;
 use crate::util::{factorize, idivc, permutations, positions_from_inner};
 
@@ -90,13 +92,38 @@ pub(super) fn set_bufshr(
     if sgs0.0.iter().all(|&s| s == 1) {
         return (sgs0, None);
     }
-    let nld = ctx.nld;
     let t_x = b.ts[BlockLevel::Gbuf];
-    let ord_x = b.ords[OrderedLevel::Gbuf];
+    let (fixed, flex) = fixed_and_flexible(ctx.nld, &t_x, &b.ords[OrderedLevel::Gbuf]);
+    let a = best_arrangement(ctx, &subgroup_candidates(ctx, sgs0), &t_x, &fixed, &flex);
+    let mut stats = bufshr_fetch(ctx, &t_x, &fixed, &a);
+    let Arrangement {
+        sgs,
+        t_bs,
+        loops_bs,
+        loops_bot,
+    } = a;
+    // Rewrite the buffer-level order: bottom loops, then fixed ones, inner
+    // to outer; the rest above in loop order.
+    b.ords[OrderedLevel::Gbuf] =
+        positions_from_inner(loops_bot.iter().chain(&fixed).rev().copied());
+    stats.bs_ord = positions_from_inner(loops_bs.iter().rev().copied().filter(|&l| t_bs[l] > 1));
+    stats.bs_t = t_bs;
+    stats.subgrp = sgs;
+    (sgs, Some(stats))
+}
+
+/// The buffer level's non-trivial loops split into those that fix the
+/// fetch counts (inside the outermost of the categories' innermost data
+/// loops; outer to inner) and the flexible rest (in loop order).
+fn fixed_and_flexible(
+    nld: &NestedLoopDesc,
+    t_x: &PerLoop<u64>,
+    ord_x: &PerLoop<u8>,
+) -> (Vec<LoopDim>, Vec<LoopDim>) {
     let nt: Vec<LoopDim> = LoopDim::ALL.into_iter().filter(|&l| t_x[l] > 1).collect();
     let mut o_inn: Option<LoopDim> = None;
     for d in DataCat::ALL {
-        let l = innt_dim_loop(nld, d, &t_x, &ord_x);
+        let l = innt_dim_loop(nld, d, t_x, ord_x);
         let key = |l: Option<LoopDim>| l.map_or(-1, |l| ord_x[l] as i32);
         if key(l) > key(o_inn) {
             o_inn = l;
@@ -111,10 +138,13 @@ pub(super) fn set_bufshr(
         None => Vec::new(),
     };
     fixed.sort_by_key(|&l| std::cmp::Reverse(ord_x[l]));
-    let flex: Vec<LoopDim> = nt.iter().copied().filter(|l| !fixed.contains(l)).collect();
+    let flex = nt.into_iter().filter(|l| !fixed.contains(l)).collect();
+    (fixed, flex)
+}
 
-    // Subgroup candidates: as is, then the smallest that fit, shrinking
-    // categories in each order.
+/// Subgroup candidates: as is, then the smallest that fit, shrinking
+/// categories in each order (each distinct one once).
+fn subgroup_candidates(ctx: &SharingCtx<'_>, sgs0: PerCat<u64>) -> Vec<PerCat<u64>> {
     let min_sgs = |order: &[DataCat]| -> PerCat<u64> {
         let mut free = ctx.gbuf_words as i64 - ctx.total(&sgs0) as i64;
         let mut s = sgs0;
@@ -148,13 +178,24 @@ pub(super) fn set_bufshr(
         }
     }
     cands.extend(seen);
+    cands
+}
 
+/// The arrangement with the least rotation and wide-fetch traffic, the
+/// first of equals in nn_dataflow's sweep order.
+fn best_arrangement(
+    ctx: &SharingCtx<'_>,
+    cands: &[PerCat<u64>],
+    t_x: &PerLoop<u64>,
+    fixed: &[LoopDim],
+    flex: &[LoopDim],
+) -> Arrangement {
+    let tot = PerLoop::from_fn(|l| if flex.contains(&l) { t_x[l] } else { 1 });
+    let fi = factorize::<2>(tot[LoopDim::Ifm]);
+    let fo = factorize::<2>(tot[LoopDim::Ofm]);
+    let fb = factorize::<2>(tot[LoopDim::Bat]);
     let mut best: Option<(f64, Arrangement)> = None;
-    for &sgs in &cands {
-        let tot = PerLoop::from_fn(|l| if flex.contains(&l) { t_x[l] } else { 1 });
-        let fi = factorize::<2>(tot[LoopDim::Ifm]);
-        let fo = factorize::<2>(tot[LoopDim::Ofm]);
-        let fb = factorize::<2>(tot[LoopDim::Bat]);
+    for &sgs in cands {
         for a in fi.iter() {
             for o in fo.iter() {
                 for bb in fb.iter() {
@@ -166,14 +207,14 @@ pub(super) fn set_bufshr(
                     for p in permutations(&nontriv) {
                         let mut loops_bs = trivial.clone();
                         loops_bs.extend(p);
-                        for loops_bot in permutations(&flex) {
+                        for loops_bot in permutations(flex) {
                             let a = Arrangement {
                                 sgs,
                                 t_bs,
                                 loops_bs: loops_bs.clone(),
                                 loops_bot,
                             };
-                            let f = bufshr_fetch(ctx, &t_x, &fixed, &a);
+                            let f = bufshr_fetch(ctx, t_x, fixed, &a);
                             let key = ctx.noc_access(&f.rot_fetch).sum()
                                 + ctx.noc_access(&f.wide_fetch).sum();
                             if best.as_ref().is_none_or(|bst| key < bst.0) {
@@ -185,22 +226,7 @@ pub(super) fn set_bufshr(
             }
         }
     }
-    let (_, a) = best.expect("at least one sharing arrangement");
-    let mut stats = bufshr_fetch(ctx, &t_x, &fixed, &a);
-    let Arrangement {
-        sgs,
-        t_bs,
-        loops_bs,
-        loops_bot,
-    } = a;
-    // Rewrite the buffer-level order: bottom loops, then fixed ones, inner
-    // to outer; the rest above in loop order.
-    b.ords[OrderedLevel::Gbuf] = positions_from_inner(loops_bot.iter().chain(&fixed).rev().copied());
-    let bs_ord = positions_from_inner(loops_bs.iter().rev().copied().filter(|&l| t_bs[l] > 1));
-    stats.bs_t = t_bs;
-    stats.bs_ord = bs_ord;
-    stats.subgrp = sgs;
-    (sgs, Some(stats))
+    best.expect("at least one sharing arrangement").1
 }
 
 /// One way of sharing: subgroup sizes, the sharing level's factors, and
@@ -213,6 +239,28 @@ struct Arrangement {
     loops_bot: Vec<LoopDim>,
 }
 
+/// The loops of the sharing level and below it, outer first, with their
+/// factors: the sharing level's, the rest of the flexible ones, then the
+/// fixed ones.
+fn level_loops(t_x: &PerLoop<u64>, fixed: &[LoopDim], a: &Arrangement) -> Vec<(LoopDim, u64)> {
+    let t_bs = &a.t_bs;
+    let mut lp_t: Vec<(LoopDim, u64)> = Vec::with_capacity(6);
+    lp_t.extend(
+        a.loops_bs
+            .iter()
+            .filter(|&&l| t_bs[l] > 1)
+            .map(|&l| (l, t_bs[l])),
+    );
+    lp_t.extend(
+        a.loops_bot
+            .iter()
+            .filter(|&&l| t_x[l] > t_bs[l])
+            .map(|&l| (l, idivc(t_x[l], t_bs[l]))),
+    );
+    lp_t.extend(fixed.iter().map(|&l| (l, t_x[l])));
+    lp_t
+}
+
 /// Rotation and wide-fetch counts of one sharing arrangement.
 fn bufshr_fetch(
     ctx: &SharingCtx<'_>,
@@ -220,25 +268,10 @@ fn bufshr_fetch(
     fixed: &[LoopDim],
     a: &Arrangement,
 ) -> SharingStats {
-    let nld = ctx.nld;
-    let (sgs, t_bs, loops_bs, loops_bot) = (&a.sgs, &a.t_bs, &a.loops_bs, &a.loops_bot);
-    let mut lp_t: Vec<(LoopDim, u64)> = Vec::with_capacity(6);
-    lp_t.extend(
-        loops_bs
-            .iter()
-            .filter(|&&l| t_bs[l] > 1)
-            .map(|&l| (l, t_bs[l])),
-    );
-    lp_t.extend(
-        loops_bot
-            .iter()
-            .filter(|&&l| t_x[l] > t_bs[l])
-            .map(|&l| (l, idivc(t_x[l], t_bs[l]))),
-    );
-    lp_t.extend(fixed.iter().map(|&l| (l, t_x[l])));
+    let lp_t = level_loops(t_x, fixed, a);
     let mut s = SharingStats {
-        subgrp: *sgs,
-        bs_t: *t_bs,
+        subgrp: a.sgs,
+        bs_t: a.t_bs,
         bs_ord: PerLoop([0, 1, 2]),
         rot_fetch: PerCat::splat(0.0),
         wide_fetch: PerCat::splat(0.0),
@@ -247,40 +280,10 @@ fn bufshr_fetch(
         wide_fetch_width: PerCat::splat(0.0),
     };
     for d in DataCat::ALL {
+        let (rot, units) = rotation(ctx, d, &lp_t, a.sgs[d]);
         let buf_fetch = ctx.fetch[OrderedLevel::Gbuf][d];
-        let mem_fetch = ctx.fetch[OrderedLevel::Dram][d];
-        let is_dim = |l: LoopDim| nld.data_loops.has(d, l);
-        let idx = lp_t.iter().position(|&(l, _)| is_dim(l));
-        let mut rot: u64 = match idx {
-            Some(i) if sgs[d] != 1 => {
-                let top: u64 = LoopDim::ALL
-                    .iter()
-                    .filter(|&&l| !is_dim(l))
-                    .map(|&l| ctx.top[l])
-                    .product();
-                top * lp_t[..i].iter().map(|&(_, t)| t).product::<u64>()
-            }
-            _ => 0,
-        };
-        // DRAM fetch rounds: outputs count their write-backs twice.
-        let mem_rounds = if d == DataCat::Ofm {
-            mem_fetch.div_ceil(2)
-        } else {
-            mem_fetch
-        };
-        if rot == mem_rounds {
-            rot = 0;
-        }
-        let units: u64 = match idx {
-            Some(i) => lp_t[i..]
-                .iter()
-                .take_while(|&&(l, _)| is_dim(l))
-                .map(|&(_, t)| t)
-                .product(),
-            None => 1,
-        };
-        let width = sgs[d] as f64 / units as f64;
-        let wf_once = ctx.bufshr.nhops_wide_fetch_once(d, sgs[d], width);
+        let width = a.sgs[d] as f64 / units as f64;
+        let wf_once = ctx.bufshr.nhops_wide_fetch_once(d, a.sgs[d], width);
         let mut comb = if d == DataCat::Ofm {
             if buf_fetch as i64 > 2 * rot as i64 - 1 {
                 (2 * rot) as f64
@@ -292,10 +295,48 @@ fn bufshr_fetch(
         };
         comb *= (units - 1) as f64 / units as f64;
         s.wide_fetch[d] = wf_once * (buf_fetch as f64 - comb);
-        s.rot_fetch[d] = ctx.bufshr.nhops_rotate_all(d, sgs[d], units) * rot as f64;
+        s.rot_fetch[d] = ctx.bufshr.nhops_rotate_all(d, a.sgs[d], units) * rot as f64;
         s.rot_round_cnt[d] = rot;
         s.rot_unit_cnt[d] = units;
         s.wide_fetch_width[d] = width;
     }
     s
+}
+
+/// Rotation rounds of category `d` (0 when it is not rotated) and the
+/// units its subgroup rotates in, given the loops of the sharing level and
+/// below (`lp_t`, outer first).
+fn rotation(ctx: &SharingCtx<'_>, d: DataCat, lp_t: &[(LoopDim, u64)], sgs: u64) -> (u64, u64) {
+    let is_dim = |l: LoopDim| ctx.nld.data_loops.has(d, l);
+    let idx = lp_t.iter().position(|&(l, _)| is_dim(l));
+    let mut rot: u64 = match idx {
+        Some(i) if sgs != 1 => {
+            let top: u64 = LoopDim::ALL
+                .iter()
+                .filter(|&&l| !is_dim(l))
+                .map(|&l| ctx.top[l])
+                .product();
+            top * lp_t[..i].iter().map(|&(_, t)| t).product::<u64>()
+        }
+        _ => 0,
+    };
+    // DRAM fetch rounds: outputs count their write-backs twice.
+    let mem_fetch = ctx.fetch[OrderedLevel::Dram][d];
+    let mem_rounds = if d == DataCat::Ofm {
+        mem_fetch.div_ceil(2)
+    } else {
+        mem_fetch
+    };
+    if rot == mem_rounds {
+        rot = 0;
+    }
+    let units: u64 = match idx {
+        Some(i) => lp_t[i..]
+            .iter()
+            .take_while(|&&(l, _)| is_dim(l))
+            .map(|&(_, t)| t)
+            .product(),
+        None => 1,
+    };
+    (rot, units)
 }

@@ -4,8 +4,8 @@
 //! the buffer. Applies to conv-like loops only.
 
 use super::Blocking;
-use crate::dims::{BlockLevel, DataCat, LoopDim, PerBlock, PerCat, PerLoop, PerOrdered};
 use crate::array::NestedLoopDesc;
+use crate::dims::{BlockLevel, DataCat, LoopDim, PerBlock, PerCat, PerLoop, PerOrdered};
 use crate::util::{closest_factor, factorize};
 
 /// Up to three blockings, one per category that may reside in the buffer
@@ -121,7 +121,11 @@ fn solve_reside(
         ord0 = ord1;
     }
     let mut ts = PerBlock([PerLoop([0u64; 3]); 3]);
-    for (lv, (a, b, c)) in BlockLevel::ALL.into_iter().zip([(tx0, ty0, tz0), (tx1, ty1, 1), (tx2, ty2, tz2)]) {
+    for (lv, (a, b, c)) in
+        BlockLevel::ALL
+            .into_iter()
+            .zip([(tx0, ty0, tz0), (tx1, ty1, 1), (tx2, ty2, tz2)])
+    {
         ts[lv][x] = a;
         ts[lv][y] = b;
         ts[lv][z] = c;

@@ -17,8 +17,7 @@ use nnsched::partition::PartitionOptions;
 use nnsched::search::{OptionsError, PipelineOptions};
 use nnsched::stats::layer_stats;
 use nnsched::{
-    Cancel, Error, Goal, LoadOptions, Model, Network, Progress, Schedule, SearchOptions,
-    StopReason,
+    Cancel, Error, Goal, LoadOptions, Model, Network, Progress, Schedule, SearchOptions, StopReason,
 };
 
 pub use args::Cli;
@@ -389,7 +388,11 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
     }
     match a.format {
         Format::Table => {
-            emit(&format!("{} on {} ({hw_arg}), batch {batch}", net.name(), hw.name))?;
+            emit(&format!(
+                "{} on {} ({hw_arg}), batch {batch}",
+                net.name(),
+                hw.name
+            ))?;
             if stopped.is_some() {
                 emit("INCOMPLETE: the search was stopped; unscheduled layers are missing")?;
             }

@@ -2,10 +2,10 @@
 
 use comfy_table::{Cell, CellAlignment, ContentArrangement, LineStyle, Table, TableStyle};
 
+use nnsched::Schedule;
 use nnsched::doc::{BlockingDoc, Count, Levels, LoopName, Loops, PartName, PartitionDoc};
 use nnsched::hw::Energy;
 use nnsched::stats::LayerStats;
-use nnsched::Schedule;
 
 use super::format::{fmt_count, fmt_energy};
 

@@ -545,6 +545,20 @@ mod tests {
         );
     }
 
+    /// Costs read back are the doubles written: serde_json's default float
+    /// parser is off by one unit in the last place on some 17-digit
+    /// decimals, which made `evaluate` report a recomputed cost as
+    /// different from the file's.
+    #[test]
+    fn floats_read_back_exactly() {
+        for x in [266610278.39999998_f64, 11975871180.800007, 0.1 + 0.2] {
+            let text = serde_json::to_string(&x).unwrap();
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let back: f64 = serde_json::from_value(v).unwrap();
+            assert_eq!(back.to_bits(), x.to_bits(), "{text}");
+        }
+    }
+
     #[test]
     fn counts_are_integers_when_integral() {
         let v = serde_json::to_value([Count(3.0), Count(2.5), Count(1e300)]).unwrap();

@@ -208,6 +208,10 @@ impl PipelineSegment {
         self.syms[s].values.is_some()
     }
 
+    /// Builds the constraint system: chains the layers' blocking
+    /// constraints, picks the first conv's fully-buffered choice, and
+    /// shares the input groups of layers that read the same memory
+    /// inputs. False when no choice fits the buffers.
     fn init_constraints(
         &mut self,
         net: &Network,
@@ -216,158 +220,190 @@ impl PipelineSegment {
         deps: &Deps,
         opts: SegmentOptions,
     ) -> bool {
-        let int_vals = |v: Vec<u64>| v.into_iter().map(Expr::Int).collect::<Vec<_>>();
-        let cap = 0.05 * gbuf_words as f64;
-        let topofm_vals = |id: LayerId| {
-            let l = net.layer(id);
-            let tmax = (l.total_ofmap_size() * batch) as f64 / cap;
-            int_vals(
-                divisors(l.nofm())
-                    .into_iter()
-                    .filter(|&t| t as f64 <= tmax || t == 1)
-                    .collect(),
-            )
+        let vals = FactorValues {
+            net,
+            batch,
+            cap: 0.05 * gbuf_words as f64,
         };
-        let topifm_vals = |id: LayerId| {
-            let l = net.layer(id);
-            let tmax = (l.total_ifmap_size() * batch) as f64 / cap;
-            int_vals(
-                divisors(l.nifm())
-                    .into_iter()
-                    .filter(|&t| t as f64 <= tmax || t == 1)
-                    .collect(),
-            )
-        };
-        let topbat = self.new_sym("topbat_shr".into(), int_vals(divisors(batch)));
-        self.topbat = topbat;
+        self.topbat = self.new_sym("topbat_shr".into(), int_exprs(divisors(batch)));
         let fbofm_init = self.new_sym(
             "fbofm_init".into(),
             vec![Expr::Bool(false), Expr::Bool(true)],
         );
-        let slots = self.slots.clone();
-        self.args = slots
+        let topbat = Expr::Sym(self.topbat);
+        self.args = self
+            .slots
             .iter()
             .map(|s| {
                 s.iter()
                     .map(|_| Args {
-                        topbat: Some(Expr::Sym(topbat)),
+                        topbat: Some(topbat.clone()),
                         ..Default::default()
                     })
                     .collect()
             })
             .collect();
+        let crit = self.chain(net, deps, opts, &vals, fbofm_init);
+        self.simplify();
+        let Some(num_sp_fbs) = self.choose_fbofm_init(net, &crit, fbofm_init, gbuf_words) else {
+            return false;
+        };
+        self.simplify();
+        self.share_fetched_inputs(deps, &vals);
+        self.simplify();
+        self.lazify(net);
+        self.num_sp_fbs = num_sp_fbs;
+        true
+    }
+
+    /// Chains each layer's constraint to its producer's, slot by slot, and
+    /// returns the critical path: the longest chain of slots feeding each
+    /// other (nn_dataflow takes the first of a hash-ordered set, nnsched
+    /// the first found).
+    fn chain(
+        &mut self,
+        net: &Network,
+        deps: &Deps,
+        opts: SegmentOptions,
+        vals: &FactorValues<'_>,
+        fbofm_init: SymId,
+    ) -> Vec<usize> {
         let mut crit_cands: Vec<Vec<usize>> = vec![vec![0]];
-        let mut last_conv: Option<SchedIdx> = None;
-        let mut curr_fbofm: Option<Expr> = None;
-        for (sp, slot) in slots.iter().enumerate() {
-            let mut curr_topofm = {
-                let v = topofm_vals(slot[0]);
-                Expr::Sym(self.new_sym(format!("topofm_{sp}_s"), v))
-            };
-            for (tm, &l) in slot.iter().enumerate() {
+        let mut st = ChainState {
+            last_conv: None,
+            pending_fbofm: None,
+            topofm: Expr::Int(0),
+        };
+        for sp in 0..self.slots.len() {
+            let v = vals.topofm(self.slots[sp][0]);
+            st.topofm = Expr::Sym(self.new_sym(format!("topofm_{sp}_s"), v));
+            for tm in 0..self.slots[sp].len() {
+                let l = self.slots[sp][tm];
+                let idx = SchedIdx { sp, tm };
                 let nbr = deps.src[sp][tm].iter().flatten().next().copied();
                 if let Some(n) = nbr {
-                    let new: Vec<Vec<usize>> = crit_cands
-                        .iter()
-                        .filter(|c| *c.last().expect("non-empty") == n.sp)
-                        .map(|c| {
-                            let mut c = c.clone();
-                            c.push(sp);
-                            c
-                        })
-                        .collect();
-                    for c in new {
-                        if !crit_cands.contains(&c) {
-                            crit_cands.push(c);
-                        }
-                    }
+                    extend_chains(&mut crit_cands, n.sp, sp);
                 }
                 if net.layer(l).is_conv() {
-                    if let Some(v) = curr_fbofm.take() {
-                        let lc = last_conv.expect("a pending fbofm follows a conv");
-                        let (ps, pt) = if lc.sp == sp {
-                            (sp, tm - 1)
-                        } else {
-                            (lc.sp, self.args[lc.sp].len() - 1)
-                        };
-                        self.args[ps][pt].fbofm = Some(v);
-                    }
-                    let v = topofm_vals(l);
-                    let s = self.new_sym(format!("topofm_{sp}_{tm}"), v);
-                    curr_topofm = Expr::Sym(s);
-                    self.args[sp][tm].topofm = Some(curr_topofm.clone());
-                    if last_conv.is_some_and(|lc| lc.sp == sp) {
-                        let lc = last_conv.expect("checked");
-                        self.args[sp][tm].fbifm = Some(Expr::Bool(true));
-                        self.args[sp][lc.tm].fbofm = Some(Expr::Bool(true));
-                        self.args[sp][tm - 1].fbofm = Some(Expr::Bool(true));
-                    } else if let Some(n) = nbr {
-                        if !opts.with_opt {
-                            self.args[n.sp][n.tm].fbofm = Some(Expr::Bool(true));
-                        }
-                        let nsa = self.args[n.sp][n.tm].clone();
-                        let nf = nsa.get_fbofm();
-                        let cur = &mut self.args[sp][tm];
-                        cur.fbifm = Some(Expr::eq(nf.clone(), true));
-                        cur.fbofm = Some(Expr::eq(nf.clone(), false));
-                        curr_fbofm = Some(Expr::eq(nf.clone(), false));
-                        let old = cur.topifm.clone().unwrap_or(Expr::Int(0));
-                        let ntop = nsa.topofm.clone().expect("every layer has a topofm here");
-                        cur.topifm = Some(Expr::pw(ntop, Expr::eq(nf, false), old));
-                    } else if last_conv.is_none() {
-                        self.args[sp][tm].fbofm = Some(Expr::Sym(fbofm_init));
-                        curr_fbofm = Some(Expr::Sym(fbofm_init));
-                    }
-                    last_conv = Some(SchedIdx { sp, tm });
+                    self.chain_conv(idx, nbr, &mut st, opts, vals.topofm(l), fbofm_init);
                 } else {
-                    if let Some(n) = nbr {
-                        let nsa = self.args[n.sp][n.tm].clone();
-                        let nf = nsa.get_fbofm();
-                        let ntop = nsa.topofm.clone().expect("every layer has a topofm here");
-                        curr_topofm = Expr::pw(ntop, Expr::eq(nf, false), curr_topofm);
-                        let from = last_conv.map_or(0, |lc| lc.tm);
-                        for bt in from..tm {
-                            self.args[sp][bt].topofm = Some(curr_topofm.clone());
-                        }
-                    }
-                    self.args[sp][tm].topofm = Some(curr_topofm.clone());
+                    self.chain_local(idx, nbr, &mut st);
                 }
-                if tm == slot.len() - 1 && deps.dst[sp][tm].iter().all(|d| d.is_none()) {
+                if tm == self.slots[sp].len() - 1 && deps.dst[sp][tm].iter().all(|d| d.is_none()) {
                     self.args[sp][tm].fbofm = None;
                 }
             }
         }
-        self.simplify();
-
-        // The fully-buffered choice of the first conv: fewest buffered
-        // pairs on the critical path, then the smallest buffer need.
-        // The longest chain of slots; nn_dataflow takes the first of a
-        // hash-ordered set, nnsched the first found.
         let mut crit = crit_cands[0].clone();
         for c in &crit_cands {
             if c.len() > crit.len() {
                 crit = c.clone();
             }
         }
+        crit
+    }
+
+    /// A conv at `idx`: a new output group symbol; fully buffered if it
+    /// follows a conv in its slot, else taking its input groups from a
+    /// neighbour slot's producer or, as the first conv, the open choice.
+    fn chain_conv(
+        &mut self,
+        idx: SchedIdx,
+        nbr: Option<SchedIdx>,
+        st: &mut ChainState,
+        opts: SegmentOptions,
+        topofm_vals: Vec<Expr>,
+        fbofm_init: SymId,
+    ) {
+        let SchedIdx { sp, tm } = idx;
+        if let Some(v) = st.pending_fbofm.take() {
+            let lc = st.last_conv.expect("a pending fbofm follows a conv");
+            let (ps, pt) = if lc.sp == sp {
+                (sp, tm - 1)
+            } else {
+                (lc.sp, self.args[lc.sp].len() - 1)
+            };
+            self.args[ps][pt].fbofm = Some(v);
+        }
+        let s = self.new_sym(format!("topofm_{sp}_{tm}"), topofm_vals);
+        st.topofm = Expr::Sym(s);
+        self.args[sp][tm].topofm = Some(st.topofm.clone());
+        if let Some(lc) = st.last_conv.filter(|lc| lc.sp == sp) {
+            self.args[sp][tm].fbifm = Some(Expr::Bool(true));
+            self.args[sp][lc.tm].fbofm = Some(Expr::Bool(true));
+            self.args[sp][tm - 1].fbofm = Some(Expr::Bool(true));
+        } else if let Some(n) = nbr {
+            if !opts.with_opt {
+                self.args[n.sp][n.tm].fbofm = Some(Expr::Bool(true));
+            }
+            let nsa = self.args[n.sp][n.tm].clone();
+            let nf = nsa.get_fbofm();
+            let cur = &mut self.args[sp][tm];
+            cur.fbifm = Some(Expr::eq(nf.clone(), true));
+            cur.fbofm = Some(Expr::eq(nf.clone(), false));
+            st.pending_fbofm = Some(Expr::eq(nf.clone(), false));
+            let old = cur.topifm.clone().unwrap_or(Expr::Int(0));
+            let ntop = nsa.topofm.clone().expect("every layer has a topofm here");
+            cur.topifm = Some(Expr::pw(ntop, Expr::eq(nf, false), old));
+        } else if st.last_conv.is_none() {
+            self.args[sp][tm].fbofm = Some(Expr::Sym(fbofm_init));
+            st.pending_fbofm = Some(Expr::Sym(fbofm_init));
+        }
+        st.last_conv = Some(idx);
+    }
+
+    /// A pooling or eltwise layer at `idx`: it keeps the output groups of
+    /// its slot, or of a neighbour slot's producer it reads in groups.
+    fn chain_local(&mut self, idx: SchedIdx, nbr: Option<SchedIdx>, st: &mut ChainState) {
+        let SchedIdx { sp, tm } = idx;
+        if let Some(n) = nbr {
+            let nsa = self.args[n.sp][n.tm].clone();
+            let nf = nsa.get_fbofm();
+            let ntop = nsa.topofm.clone().expect("every layer has a topofm here");
+            st.topofm = Expr::pw(ntop, Expr::eq(nf, false), st.topofm.clone());
+            let from = st.last_conv.map_or(0, |lc| lc.tm);
+            for bt in from..tm {
+                self.args[sp][bt].topofm = Some(st.topofm.clone());
+            }
+        }
+        self.args[sp][tm].topofm = Some(st.topofm.clone());
+    }
+
+    /// Fixes the fully-buffered choice of the first conv: fewest buffered
+    /// slots on the critical path, then the smallest buffer need, among the
+    /// choices whose buffered maps fit. Returns the number of buffered
+    /// slots on the critical path, or `None` when no choice fits.
+    fn choose_fbofm_init(
+        &mut self,
+        net: &Network,
+        crit: &[usize],
+        fbofm_init: SymId,
+        gbuf_words: u64,
+    ) -> Option<u64> {
         let vals = self.syms[fbofm_init]
             .values
             .clone()
             .unwrap_or_else(|| vec![Expr::Bool(false)]);
         let mut opt: Option<(Expr, (u64, u64))> = None;
-        let mut num_sp_fbs = 0;
         'vals: for val in vals {
             let sub = |s: SymId| (s == fbofm_init).then(|| val.clone());
+            let holds = |e: &Option<Expr>| e.as_ref().is_some_and(|e| e.subs(&sub).truthy());
             let mut maxsz = 0;
             let mut numfb = 0;
-            for (sp, slot) in slots.iter().enumerate() {
+            for (sp, slot) in self.slots.iter().enumerate() {
                 let mut ms = 0;
                 for (tm, &l) in slot.iter().enumerate() {
                     let a = &self.args[sp][tm];
                     let layer = net.layer(l);
-                    let fo = a.fbofm.as_ref().is_some_and(|e| e.subs(&sub).truthy());
-                    let fi = a.fbifm.as_ref().is_some_and(|e| e.subs(&sub).truthy());
-                    let sz = if fo { layer.total_ofmap_size() } else { 0 }
-                        + if fi { layer.total_ifmap_size() } else { 0 };
+                    let sz = if holds(&a.fbofm) {
+                        layer.total_ofmap_size()
+                    } else {
+                        0
+                    } + if holds(&a.fbifm) {
+                        layer.total_ifmap_size()
+                    } else {
+                        0
+                    };
                     ms = ms.max(sz);
                 }
                 if ms > self.placements[sp][0].proc.dim.size() * gbuf_words {
@@ -375,22 +411,23 @@ impl PipelineSegment {
                 }
                 maxsz = maxsz.max(ms);
                 let last = self.args[sp].last().expect("non-empty");
-                if crit.contains(&sp) && last.fbofm.as_ref().is_some_and(|e| e.subs(&sub).truthy())
-                {
+                if crit.contains(&sp) && holds(&last.fbofm) {
                     numfb += 1;
                 }
             }
             if opt.as_ref().is_none_or(|o| (numfb, maxsz) < o.1) {
                 opt = Some((val, (numfb, maxsz)));
-                num_sp_fbs = numfb;
             }
         }
-        let Some((opt_val, _)) = opt else {
-            return false;
-        };
-        self.syms[fbofm_init].values = Some(vec![opt_val]);
-        self.simplify();
+        let (val, (numfb, _)) = opt?;
+        self.syms[fbofm_init].values = Some(vec![val]);
+        Some(numfb)
+    }
 
+    /// Layers reading the same memory inputs share them as the first one
+    /// fetches them: all fully buffered if any buffers its maps whole, else
+    /// in the same input groups.
+    fn share_fetched_inputs(&mut self, deps: &Deps, vals: &FactorValues<'_>) {
         for (_, sh) in &deps.ifm_fwd {
             let fet_sp = sh[0].sp;
             let any_fb = sh.iter().any(|i| {
@@ -401,7 +438,7 @@ impl PipelineSegment {
             let (fbifm, topifm) = if any_fb {
                 (Some(Expr::Bool(true)), None)
             } else {
-                let v = topifm_vals(self.slots[fet_sp][0]);
+                let v = vals.topifm(self.slots[fet_sp][0]);
                 (
                     None,
                     Some(Expr::Sym(self.new_sym(format!("topifm_{fet_sp}"), v))),
@@ -417,10 +454,6 @@ impl PipelineSegment {
                 }
             }
         }
-        self.simplify();
-        self.lazify(net);
-        self.num_sp_fbs = num_sp_fbs;
-        true
     }
 
     /// One pass of nn_dataflow's simplification; false if it changed
@@ -651,6 +684,71 @@ impl PipelineSegment {
             }
         }
     }
+}
+
+/// Values a group symbol may take: divisors of a layer's channels whose
+/// groups are not below 5% of a buffer (1 always qualifies).
+struct FactorValues<'a> {
+    net: &'a Network,
+    batch: u64,
+    /// 5% of a buffer, in words.
+    cap: f64,
+}
+
+impl FactorValues<'_> {
+    fn divisors_within(&self, n: u64, total: u64) -> Vec<Expr> {
+        let tmax = (total * self.batch) as f64 / self.cap;
+        int_exprs(
+            divisors(n)
+                .into_iter()
+                .filter(|&t| t as f64 <= tmax || t == 1)
+                .collect(),
+        )
+    }
+
+    /// Output channel groups of a layer.
+    fn topofm(&self, id: LayerId) -> Vec<Expr> {
+        let l = self.net.layer(id);
+        self.divisors_within(l.nofm(), l.total_ofmap_size())
+    }
+
+    /// Input channel groups of a layer.
+    fn topifm(&self, id: LayerId) -> Vec<Expr> {
+        let l = self.net.layer(id);
+        self.divisors_within(l.nifm(), l.total_ifmap_size())
+    }
+}
+
+fn int_exprs(v: Vec<u64>) -> Vec<Expr> {
+    v.into_iter().map(Expr::Int).collect()
+}
+
+/// Chains of slots feeding each other: those ending at `from` extended to
+/// `to`, each chain once.
+fn extend_chains(chains: &mut Vec<Vec<usize>>, from: usize, to: usize) {
+    let new: Vec<Vec<usize>> = chains
+        .iter()
+        .filter(|c| *c.last().expect("non-empty") == from)
+        .map(|c| {
+            let mut c = c.clone();
+            c.push(to);
+            c
+        })
+        .collect();
+    for c in new {
+        if !chains.contains(&c) {
+            chains.push(c);
+        }
+    }
+}
+
+/// What chaining carries from layer to layer within a segment.
+struct ChainState {
+    last_conv: Option<SchedIdx>,
+    /// A fully-buffered condition waiting for the conv that ends its run.
+    pending_fbofm: Option<Expr>,
+    /// The output groups of the slot so far.
+    topofm: Expr,
 }
 
 fn init_deps(slots: &[Vec<LayerId>], net: &Network, with_opt: bool) -> Option<Deps> {

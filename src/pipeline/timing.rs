@@ -160,7 +160,8 @@ mod tests {
     #[test]
     fn single_layer_takes_its_time() {
         let mut s = SegmentTiming::new();
-        s.add(ix(0, 0),
+        s.add(
+            ix(0, 0),
             LayerTimes {
                 dram_time: 30,
                 ..lt(100, 1, 2, 4, true)

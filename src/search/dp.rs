@@ -73,7 +73,13 @@ impl Searcher<'_> {
         cstr: &TopConstraint,
     ) -> Vec<Arc<NodeSchemes>> {
         let o = self.opts;
-        let parts = gen_partition(PartTarget::Layer(slice), o.batch, pl.proc.dim, &o.partition, true);
+        let parts = gen_partition(
+            PartTarget::Layer(slice),
+            o.batch,
+            pl.proc.dim,
+            &o.partition,
+            true,
+        );
         let missing: Vec<&PartitionScheme> = parts
             .iter()
             .filter(|p| !self.node_cache.contains_key(&(*slice, **p, *pl, *cstr)))
@@ -332,7 +338,8 @@ pub(super) fn gen_segments(
             {
                 continue;
             }
-            let spatial: Vec<Vec<LayerId>> = vseg.iter().map(|&v| dag.vertices[v].clone()).collect();
+            let spatial: Vec<Vec<LayerId>> =
+                vseg.iter().map(|&v| dag.vertices[v].clone()).collect();
             let temporal = vec![spatial.concat()];
             if pl.interlayer {
                 push(new(spatial.clone()));

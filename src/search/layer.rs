@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use crate::array::{NestedLoopDesc, row_stationary};
-use crate::blocking::{self, Blocking, Infeasible, NodeEnv, TopConstraint, cmp_key, exhaustive, solver};
+use crate::blocking::{
+    self, Blocking, Infeasible, NodeEnv, TopConstraint, cmp_key, exhaustive, solver,
+};
 use crate::cost::{LayerCtx, LayerMapping, LayerResult, node_env};
 use crate::dims::DataLoops;
 use crate::hw::Hardware;
@@ -105,7 +107,10 @@ pub fn layer_results(
         .map(|n| n.as_ref())
         .filter(|n| !n.mappings.is_empty())
         .collect();
-    let layouts: Vec<_> = live.iter().map(|ns| ctx.ofmap_layouts(&ns.part, pl)).collect();
+    let layouts: Vec<_> = live
+        .iter()
+        .map(|ns| ctx.ofmap_layouts(&ns.part, pl))
+        .collect();
     let queries: Vec<HopQuery<'_>> = live
         .iter()
         .zip(&layouts)

@@ -103,7 +103,8 @@ mod tests {
                 cfg.pipeline.interlayer = *il;
                 cfg.pipeline.save_writeback = *swb;
                 cfg.pipeline.optimize = *opt;
-                let segs = gen_segments(&net, &dag, &cfg, &Placement::whole_chip(&hw), hw.gbuf_words);
+                let segs =
+                    gen_segments(&net, &dag, &cfg, &Placement::whole_chip(&hw), hw.gbuf_words);
                 let cstrs: usize = segs
                     .iter()
                     .map(|s| s.constraints(f64::INFINITY).len())

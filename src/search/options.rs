@@ -127,10 +127,7 @@ impl SearchOptions {
                 self.pipeline.max_degree.is_nan() || self.pipeline.max_degree < 0.0,
                 NegativeDegree,
             ),
-            (
-                self.time_limit.is_some_and(|t| t.is_zero()),
-                ZeroTimeLimit,
-            ),
+            (self.time_limit.is_some_and(|t| t.is_zero()), ZeroTimeLimit),
         ];
         match checks.into_iter().find(|c| c.0) {
             Some((_, e)) => Err(e),
