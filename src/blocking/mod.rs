@@ -273,83 +273,23 @@ pub fn evaluate(
     energy: &Energy,
     b: &Blocking,
 ) -> Result<BlockingScheme, Infeasible> {
-    let mut stored = env.bypass.map(|_, v| !v);
-    let (g, r) = sizes(nld, b, stored, env.share_grp);
-    check_sizes(env, &g, &r)?;
-    let mut fetch = fetches(nld, b);
-    if env.src != DataSite::Dram {
-        if fetch[OrderedLevel::Dram][DataCat::Ifm] > 1 {
-            return Err(Infeasible::OnChipRefetch);
-        }
-        if env.src == DataSite::SameNodes {
-            stored[DataCat::Ifm] = true;
-        }
-    }
-    if env.dst != DataSite::Dram {
-        if fetch[OrderedLevel::Dram][DataCat::Ofm] > 1 {
-            return Err(Infeasible::OnChipRefetch);
-        }
-        if env.dst == DataSite::SameNodes {
-            stored[DataCat::Ofm] = true;
-        }
-    }
-    for d in DataCat::ALL {
-        if !stored[d] && fetch[OrderedLevel::Dram][d] < fetch[OrderedLevel::Gbuf][d] {
-            stored[d] = true;
-        }
-    }
+    let (stored, mut fetch) = residency(nld, env, b)?;
     let (gbuf_words, regf_words) = sizes(nld, b, stored, env.share_grp);
     check_sizes(env, &gbuf_words, &regf_words)?;
 
-    let b = *b;
-    let noc_access = PerCat::splat(0.0);
-    let sharing_stats = None;
-
-    let mut filter_pinned = false;
-    if env.no_time_mux
+    // Filters a node keeps across the whole layer are fetched once, up
+    // front, not counted per pass.
+    let filter_pinned = env.no_time_mux
         && LoopDim::ALL
             .iter()
-            .all(|&l| !nld.data_loops.has(DataCat::Fil, l) || b.ts[BlockLevel::Dram][l] == 1)
-    {
-        filter_pinned = true;
+            .all(|&l| !nld.data_loops.has(DataCat::Fil, l) || b.ts[BlockLevel::Dram][l] == 1);
+    if filter_pinned {
         fetch[OrderedLevel::Dram][DataCat::Fil] = 0;
     }
 
     let lcnt: u64 = b.tp(&BlockLevel::ALL).0.iter().product();
     let n = env.num_nodes as f64;
-    let lcnt_f = lcnt as f64;
-    let mut access = PerLevel::splat(PerCat::splat(0.0));
-    access[MemLevel::Regf] = PerCat::from_fn(|d| {
-        let t = if d == DataCat::Ofm { 2.0 } else { 1.0 };
-        nld.unit_access[MemLevel::Regf][d] * lcnt_f * t * n
-    });
-    access[MemLevel::Itcn] = PerCat::from_fn(|d| {
-        nld.total_access(MemLevel::Itcn, d) * fetch[OrderedLevel::Gbuf][d] as f64 * n
-    });
-    access[MemLevel::Gbuf] = PerCat::from_fn(|d| {
-        let s = if stored[d] { 1.0 } else { 0.0 };
-        nld.total_access(MemLevel::Gbuf, d) * fetch[OrderedLevel::Gbuf][d] as f64 * s * n
-    });
-    access[MemLevel::Dram] = PerCat::from_fn(|d| {
-        let base = nld.total_access(
-            if stored[d] {
-                MemLevel::Dram
-            } else {
-                MemLevel::Gbuf
-            },
-            d,
-        );
-        base * fetch[OrderedLevel::Dram][d] as f64 * n / env.accfwd[d] as f64
-    });
-    let mut remote = PerCat::splat(0.0);
-    if env.src != DataSite::Dram {
-        remote[DataCat::Ifm] += access[MemLevel::Dram][DataCat::Ifm];
-        access[MemLevel::Dram][DataCat::Ifm] = 0.0;
-    }
-    if env.dst != DataSite::Dram {
-        remote[DataCat::Ofm] += access[MemLevel::Dram][DataCat::Ofm];
-        access[MemLevel::Dram][DataCat::Ofm] = 0.0;
-    }
+    let (access, remote) = accesses(nld, env, stored, &fetch, lcnt);
     let dram_time = (access[MemLevel::Dram].sum() / env.dram_bw).ceil() as u64;
     let max_gbuf = access[MemLevel::Gbuf]
         .0
@@ -368,25 +308,100 @@ pub fn evaluate(
     }
     access_cost += energy.gbuf * remote.sum();
     Ok(BlockingScheme {
-        blocking: b,
+        blocking: *b,
         searched_gbuf_order: b.ords[OrderedLevel::Gbuf],
-        sharing: sharing_stats,
+        sharing: None,
         stored_in_gbuf: stored,
         fetch,
         gbuf_words,
         regf_words,
-        ops: nld.unit_ops * lcnt_f * n,
+        ops: nld.unit_ops * lcnt as f64 * n,
         proc_time,
         bus_time,
         dram_time,
         time,
         access,
         remote_gbuf_access: remote,
-        noc_access,
+        noc_access: PerCat::splat(0.0),
         accfwd_reduction: env.accfwd,
         filter_pinned,
         access_cost,
     })
+}
+
+/// Which categories the buffer holds, and the fetch counts. Data that may
+/// not bypass is held; on-chip inputs and outputs must be fetched once
+/// (and are held when on the same nodes); data fetched into the register
+/// files more often than from DRAM is held, to be reused.
+#[inline]
+fn residency(
+    nld: &NestedLoopDesc,
+    env: &NodeEnv,
+    b: &Blocking,
+) -> Result<(PerCat<bool>, PerOrdered<PerCat<u64>>), Infeasible> {
+    let mut stored = env.bypass.map(|_, v| !v);
+    let (g, r) = sizes(nld, b, stored, env.share_grp);
+    check_sizes(env, &g, &r)?;
+    let fetch = fetches(nld, b);
+    for (site, d) in [(env.src, DataCat::Ifm), (env.dst, DataCat::Ofm)] {
+        if site != DataSite::Dram {
+            if fetch[OrderedLevel::Dram][d] > 1 {
+                return Err(Infeasible::OnChipRefetch);
+            }
+            if site == DataSite::SameNodes {
+                stored[d] = true;
+            }
+        }
+    }
+    for d in DataCat::ALL {
+        if !stored[d] && fetch[OrderedLevel::Dram][d] < fetch[OrderedLevel::Gbuf][d] {
+            stored[d] = true;
+        }
+    }
+    Ok((stored, fetch))
+}
+
+/// Accesses per level and category of `lcnt` loop bodies on every node,
+/// and the accesses to other nodes' buffers (on-chip inputs and outputs),
+/// which DRAM then does not see.
+#[inline]
+fn accesses(
+    nld: &NestedLoopDesc,
+    env: &NodeEnv,
+    stored: PerCat<bool>,
+    fetch: &PerOrdered<PerCat<u64>>,
+    lcnt: u64,
+) -> (PerLevel<PerCat<f64>>, PerCat<f64>) {
+    let n = env.num_nodes as f64;
+    let lcnt_f = lcnt as f64;
+    let mut access = PerLevel::splat(PerCat::splat(0.0));
+    access[MemLevel::Regf] = PerCat::from_fn(|d| {
+        let t = if d == DataCat::Ofm { 2.0 } else { 1.0 };
+        nld.unit_access[MemLevel::Regf][d] * lcnt_f * t * n
+    });
+    access[MemLevel::Itcn] = PerCat::from_fn(|d| {
+        nld.total_access(MemLevel::Itcn, d) * fetch[OrderedLevel::Gbuf][d] as f64 * n
+    });
+    access[MemLevel::Gbuf] = PerCat::from_fn(|d| {
+        let s = if stored[d] { 1.0 } else { 0.0 };
+        nld.total_access(MemLevel::Gbuf, d) * fetch[OrderedLevel::Gbuf][d] as f64 * s * n
+    });
+    access[MemLevel::Dram] = PerCat::from_fn(|d| {
+        let level = if stored[d] {
+            MemLevel::Dram
+        } else {
+            MemLevel::Gbuf
+        };
+        nld.total_access(level, d) * fetch[OrderedLevel::Dram][d] as f64 * n / env.accfwd[d] as f64
+    });
+    let mut remote = PerCat::splat(0.0);
+    for (site, d) in [(env.src, DataCat::Ifm), (env.dst, DataCat::Ofm)] {
+        if site != DataSite::Dram {
+            remote[d] += access[MemLevel::Dram][d];
+            access[MemLevel::Dram][d] = 0.0;
+        }
+    }
+    (access, remote)
 }
 
 /// Chooses the buffer-sharing arrangement of a costed scheme: subgroup

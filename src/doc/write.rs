@@ -1,11 +1,12 @@
 //! A search result as a document.
 
 use super::*;
-use crate::blocking::Goal;
+use crate::array::NestedLoopDesc;
+use crate::blocking::{BlockingScheme, Goal, SharingStats};
 use crate::cost::LayerResult;
 use crate::dims::{BlockLevel, OrderedLevel};
-use crate::hw::Hardware;
-use crate::network::Network;
+use crate::hw::{Dim2, Hardware};
+use crate::network::{Layer, Network};
 use crate::partition::{DataLayout, NodeRegion, PartDim, PartitionScheme, RegionKind};
 use crate::search::{NetworkSchedule, SearchOptions};
 
@@ -74,11 +75,6 @@ fn layer(net: &Network, r: &LayerResult) -> LayerDoc {
     let l = net.layer(r.layer);
     let m = &r.mapping;
     let s = &m.scheme;
-    let b = &s.blocking;
-    let a = &m.array;
-    let pe = &a.pe_set;
-    let dim = |d: crate::hw::Dim2| [d.h, d.w];
-    let pl = &m.placement;
     LayerDoc {
         name: r.name.clone(),
         type_name: l.type_name().to_string(),
@@ -86,24 +82,12 @@ fn layer(net: &Network, r: &LayerResult) -> LayerDoc {
         slot: r.seq.idx.sp as u64,
         slot_position: r.seq.idx.tm as u64,
         placement: PlacementDoc {
-            proc: region(&pl.proc),
-            src: region(&pl.src),
-            dst: region(&pl.dst),
-            filters_pinned_possible: pl.no_time_mux,
+            proc: region(&m.placement.proc),
+            src: region(&m.placement.src),
+            dst: region(&m.placement.dst),
+            filters_pinned_possible: m.placement.no_time_mux,
         },
-        shape: ShapeDoc {
-            nifm: l.nifm(),
-            nofm: l.nofm(),
-            hofm: l.hofm(),
-            wofm: l.wofm(),
-            hifm: l.hifm(),
-            wifm: l.wifm(),
-            hfil: l.hfil(),
-            wfil: l.wfil(),
-            htrd: l.htrd(),
-            wtrd: l.wtrd(),
-            groups: l.groups(),
-        },
+        shape: shape(l),
         cost: r.cost,
         time: r.time,
         ops: Count(r.ops),
@@ -120,41 +104,9 @@ fn layer(net: &Network, r: &LayerResult) -> LayerDoc {
         dram_time: r.dram_time,
         num_nodes: r.num_nodes,
         groups: r.groups,
-        mapping: ArrayDoc {
-            logical_pe_set: dim(pe.logical),
-            fold: dim(pe.fold),
-            replication: dim(pe.repl),
-            folded_pe_set: dim(pe.folded),
-            physical_pe_set: dim(pe.physical),
-            utilization: pe.utilization,
-            replicated_ifms: a.repl_ifms,
-            replicated_ofms: a.repl_ofms,
-            loop_counts: a.loopcnt.into(),
-            unit_ops: Count(a.unit_ops),
-            unit_time: a.unit_time,
-        },
-        blocking: BlockingDoc {
-            factors: BlockFactors {
-                dram: b.ts[BlockLevel::Dram].into(),
-                gbuf: b.ts[BlockLevel::Gbuf].into(),
-                regf: b.ts[BlockLevel::Regf].into(),
-            },
-            orders: BlockOrders {
-                dram: order_of(&b.ords[OrderedLevel::Dram]),
-                gbuf: order_of(&b.ords[OrderedLevel::Gbuf]),
-            },
-            searched_gbuf_order: order_of(&s.searched_gbuf_order),
-        },
-        sharing: s.sharing.as_ref().map(|sh| SharingDoc {
-            subgroup_size: sh.subgrp.into(),
-            level_factors: sh.bs_t.into(),
-            level_order: order_of(&sh.bs_ord),
-            rotation_rounds: sh.rot_round_cnt.into(),
-            rotation_units: sh.rot_unit_cnt.into(),
-            rotation_hops: counts(sh.rot_fetch),
-            wide_fetch_hops: counts(sh.wide_fetch),
-            wide_fetch_width: counts(sh.wide_fetch_width),
-        }),
+        mapping: array(&m.array),
+        blocking: blocking(s),
+        sharing: s.sharing.as_ref().map(sharing),
         stored_in_gbuf: s.stored_in_gbuf.into(),
         fetches: Fetches {
             dram: s.fetch[OrderedLevel::Dram].into(),
@@ -176,6 +128,69 @@ fn layer(net: &Network, r: &LayerResult) -> LayerDoc {
         partition: partition(&m.partition),
         unit_nhops: r.unit_nhops.into(),
         ofmap_layout: layout(&r.ofmap_layout),
+    }
+}
+
+fn shape(l: &Layer) -> ShapeDoc {
+    ShapeDoc {
+        nifm: l.nifm(),
+        nofm: l.nofm(),
+        hofm: l.hofm(),
+        wofm: l.wofm(),
+        hifm: l.hifm(),
+        wifm: l.wifm(),
+        hfil: l.hfil(),
+        wfil: l.wfil(),
+        htrd: l.htrd(),
+        wtrd: l.wtrd(),
+        groups: l.groups(),
+    }
+}
+
+fn array(a: &NestedLoopDesc) -> ArrayDoc {
+    let pe = &a.pe_set;
+    let dim = |d: Dim2| [d.h, d.w];
+    ArrayDoc {
+        logical_pe_set: dim(pe.logical),
+        fold: dim(pe.fold),
+        replication: dim(pe.repl),
+        folded_pe_set: dim(pe.folded),
+        physical_pe_set: dim(pe.physical),
+        utilization: pe.utilization,
+        replicated_ifms: a.repl_ifms,
+        replicated_ofms: a.repl_ofms,
+        loop_counts: a.loopcnt.into(),
+        unit_ops: Count(a.unit_ops),
+        unit_time: a.unit_time,
+    }
+}
+
+fn blocking(s: &BlockingScheme) -> BlockingDoc {
+    let b = &s.blocking;
+    BlockingDoc {
+        factors: BlockFactors {
+            dram: b.ts[BlockLevel::Dram].into(),
+            gbuf: b.ts[BlockLevel::Gbuf].into(),
+            regf: b.ts[BlockLevel::Regf].into(),
+        },
+        orders: BlockOrders {
+            dram: order_of(&b.ords[OrderedLevel::Dram]),
+            gbuf: order_of(&b.ords[OrderedLevel::Gbuf]),
+        },
+        searched_gbuf_order: order_of(&s.searched_gbuf_order),
+    }
+}
+
+fn sharing(sh: &SharingStats) -> SharingDoc {
+    SharingDoc {
+        subgroup_size: sh.subgrp.into(),
+        level_factors: sh.bs_t.into(),
+        level_order: order_of(&sh.bs_ord),
+        rotation_rounds: sh.rot_round_cnt.into(),
+        rotation_units: sh.rot_unit_cnt.into(),
+        rotation_hops: counts(sh.rot_fetch),
+        wide_fetch_hops: counts(sh.wide_fetch),
+        wide_fetch_width: counts(sh.wide_fetch_width),
     }
 }
 

@@ -255,87 +255,24 @@ pub fn gen_partition(
     opts: &PartitionOptions,
     guaranteed: bool,
 ) -> Vec<PartitionScheme> {
-    let (nofm, hofm, wofm) = target.ofm();
     let mut out = Vec::new();
     let fh = factorize::<4>(nodes.h);
     let fw = factorize::<4>(nodes.w);
     for ph in fh.iter() {
         for pw in fw.iter() {
             let pdims: [Dim2; 4] = [0, 1, 2, 3].map(|i| Dim2::new(ph[i], pw[i]));
-            let pd = |p: PartDim| pdims[p as usize];
-            if !opts.batch && pd(PartDim::Batp).size() > 1 {
+            if !admissible(&pdims, target, batch, nodes, opts) {
                 continue;
-            }
-            if !batch.is_multiple_of(pd(PartDim::Batp).size()) {
-                continue;
-            }
-            if PartDim::ALL.iter().any(|&p| {
-                let d = pd(p);
-                p != PartDim::Ofmp && 1 < d.h && d.h < nodes.h && 1 < d.w && d.w < nodes.w
-            }) {
-                continue;
-            }
-            if opts.hybrid {
-                if !approx_dividable(nofm, pd(PartDim::Outp).size()) {
-                    continue;
-                }
-                let of = pd(PartDim::Ofmp);
-                if !approx_dividable(hofm, of.h) || !approx_dividable(wofm, of.w) {
-                    continue;
-                }
-                let inpp = pd(PartDim::Inpp).size();
-                if !opts.ifmaps && inpp > 1 {
-                    continue;
-                }
-                if let PartTarget::Layer(l) = target {
-                    if l.is_conv() {
-                        if !approx_dividable(l.nifm(), inpp) {
-                            continue;
-                        }
-                    } else if inpp > 1 {
-                        continue;
-                    }
-                }
-            } else {
-                if pd(PartDim::Inpp).size() != 1 {
-                    continue;
-                }
-                if hofm == 1 && wofm == 1 {
-                    if pd(PartDim::Ofmp).size() != 1 {
-                        continue;
-                    }
-                } else if pd(PartDim::Outp).size() != 1 {
-                    continue;
-                }
-            }
-            // A transposed copy of a one-dimensional partition is the same.
-            if pd(PartDim::Ofmp).size() == 1 && pdims.iter().all(|d| d.h == 1 || d.w == 1) {
-                let hs = pdims.map(|d| d.h);
-                let ws = pdims.map(|d| d.w);
-                if hs > ws {
-                    continue;
-                }
             }
             for &order in ORDERS.iter() {
-                let ok = order.windows(2).all(|pair| {
-                    let (a, b) = (pair[0], pair[1]);
-                    let (da, db) = (pd(a), pd(b));
-                    !((da.size() == 1 && db.size() == 1 && a > b)
-                        || (da.size() > 1 && db.size() == 1)
-                        || (a != PartDim::Batp && db.h == 1 && db.w > 1 && da.h > 1 && da.w == 1))
-                });
-                if !ok {
-                    continue;
+                if order_admissible(&order, &pdims) {
+                    out.push(PartitionScheme { order, pdims });
                 }
-                let trivial = PartDim::ALL.iter().filter(|&&p| pd(p).size() == 1).count();
-                if pd(PartDim::Batp).size() > 1 && order[trivial] != PartDim::Batp {
-                    continue;
-                }
-                out.push(PartitionScheme { order, pdims });
             }
         }
     }
     if guaranteed && out.is_empty() {
+        let (_, hofm, wofm) = target.ofm();
         let mut pdims = [Dim2::new(1, 1); 4];
         if hofm == 1 && wofm == 1 {
             pdims[PartDim::Outp as usize] = nodes;
@@ -348,6 +285,76 @@ pub fn gen_partition(
         });
     }
     out
+}
+
+/// Whether the options allow splitting `target` by these extents.
+fn admissible(
+    pdims: &[Dim2; 4],
+    target: PartTarget<'_>,
+    batch: u64,
+    nodes: Dim2,
+    opts: &PartitionOptions,
+) -> bool {
+    let (nofm, hofm, wofm) = target.ofm();
+    let pd = |p: PartDim| pdims[p as usize];
+    let batp = pd(PartDim::Batp).size();
+    if (!opts.batch && batp > 1) || !batch.is_multiple_of(batp) {
+        return false;
+    }
+    // Only output tiles may split both grid dimensions partway.
+    if PartDim::ALL.iter().any(|&p| {
+        let d = pd(p);
+        p != PartDim::Ofmp && 1 < d.h && d.h < nodes.h && 1 < d.w && d.w < nodes.w
+    }) {
+        return false;
+    }
+    let inpp = pd(PartDim::Inpp).size();
+    let split_ok = if opts.hybrid {
+        let of = pd(PartDim::Ofmp);
+        approx_dividable(nofm, pd(PartDim::Outp).size())
+            && approx_dividable(hofm, of.h)
+            && approx_dividable(wofm, of.w)
+            && (opts.ifmaps || inpp == 1)
+            && match target {
+                PartTarget::Layer(l) if l.is_conv() => approx_dividable(l.nifm(), inpp),
+                PartTarget::Layer(_) => inpp == 1,
+                PartTarget::Input { .. } => true,
+            }
+    } else if inpp != 1 {
+        false
+    } else if hofm == 1 && wofm == 1 {
+        pd(PartDim::Ofmp).size() == 1
+    } else {
+        pd(PartDim::Outp).size() == 1
+    };
+    if !split_ok {
+        return false;
+    }
+    // A transposed copy of a one-dimensional partition is the same.
+    if pd(PartDim::Ofmp).size() == 1 && pdims.iter().all(|d| d.h == 1 || d.w == 1) {
+        let hs = pdims.map(|d| d.h);
+        let ws = pdims.map(|d| d.w);
+        if hs > ws {
+            return false;
+        }
+    }
+    true
+}
+
+/// Whether a nesting order is one nn_dataflow keeps: trivial dimensions in
+/// order and innermost, no row-split dimension outside a column-split one
+/// (but for batch), and a batch split outermost.
+fn order_admissible(order: &[PartDim; 4], pdims: &[Dim2; 4]) -> bool {
+    let pd = |p: PartDim| pdims[p as usize];
+    let ok = order.windows(2).all(|pair| {
+        let (a, b) = (pair[0], pair[1]);
+        let (da, db) = (pd(a), pd(b));
+        !((da.size() == 1 && db.size() == 1 && a > b)
+            || (da.size() > 1 && db.size() == 1)
+            || (a != PartDim::Batp && db.h == 1 && db.w > 1 && da.h > 1 && da.w == 1))
+    });
+    let trivial = PartDim::ALL.iter().filter(|&&p| pd(p).size() == 1).count();
+    ok && !(pd(PartDim::Batp).size() > 1 && order[trivial] != PartDim::Batp)
 }
 
 #[cfg(test)]

@@ -751,6 +751,9 @@ struct ChainState {
     topofm: Expr,
 }
 
+/// Where each layer's inputs come from and outputs go; `None` when the
+/// layers cannot form a segment (a slot's layers must form a chain, a layer
+/// reads memory or one neighbour slot, not both, ...).
 fn init_deps(slots: &[Vec<LayerId>], net: &Network, with_opt: bool) -> Option<Deps> {
     let mut idx: HashMap<LayerId, SchedIdx> = HashMap::new();
     for (sp, s) in slots.iter().enumerate() {
@@ -768,99 +771,119 @@ fn init_deps(slots: &[Vec<LayerId>], net: &Network, with_opt: bool) -> Option<De
     for (sp, slot) in slots.iter().enumerate() {
         let mut single_nbr: Option<SchedIdx> = None;
         for (tm, &l) in slot.iter().enumerate() {
-            let prevs = net.prevs(l);
-            let in_seg = |s: &Source| match s {
+            let me = SchedIdx { sp, tm };
+            let ins = Links::of(me, net.prevs(l).iter().map(|p| match p {
                 Source::Layer(id) => idx.get(id).copied(),
                 _ => None,
-            };
-            let mem_src = prevs.iter().any(|p| in_seg(p).is_none());
-            let lcl_src: Vec<SchedIdx> = prevs
-                .iter()
-                .filter_map(in_seg)
-                .filter(|i| i.sp == sp)
-                .collect();
-            let nbr_src: Vec<SchedIdx> = prevs
-                .iter()
-                .filter_map(in_seg)
-                .filter(|i| i.sp != sp)
-                .collect();
-            if lcl_src.is_empty() {
-                if tm != 0 {
-                    return None;
-                }
-            } else if lcl_src.len() != 1 || lcl_src[0].tm + 1 != tm {
-                return None;
-            }
-            if mem_src && !nbr_src.is_empty() {
-                return None;
-            }
-            let mut src = Vec::new();
-            if mem_src {
-                src.push(None);
-            }
-            if !nbr_src.is_empty() {
-                if nbr_src.len() != 1 || single_nbr.is_some() {
-                    return None;
-                }
-                single_nbr = Some(nbr_src[0]);
-                src.push(Some(nbr_src[0]));
-            }
-            if mem_src && lcl_src.is_empty() {
-                match prevs2layer.iter().find(|(p, _)| p.as_slice() == prevs) {
-                    Some((_, fetcher)) => {
-                        let f = idx[fetcher];
-                        let me = SchedIdx { sp, tm };
-                        match d.ifm_fwd.iter_mut().find(|(p, _)| p.as_slice() == prevs) {
-                            Some((_, v)) => v.push(me),
-                            None => d.ifm_fwd.push((prevs.to_vec(), vec![f, me])),
-                        }
-                    }
-                    None => prevs2layer.push((prevs.to_vec(), l)),
-                }
-            }
+            }));
             let nexts = net.nexts(l);
-            let mem_dst = nexts.is_empty() || nexts.iter().any(|n| !idx.contains_key(n));
-            let lcl_dst: Vec<SchedIdx> = nexts
-                .iter()
-                .filter_map(|n| idx.get(n).copied())
-                .filter(|i| i.sp == sp)
-                .collect();
-            let nbr_dst: Vec<SchedIdx> = nexts
-                .iter()
-                .filter_map(|n| idx.get(n).copied())
-                .filter(|i| i.sp != sp)
-                .collect();
-            if lcl_dst.is_empty() {
-                if tm != slot.len() - 1 {
-                    return None;
-                }
-            } else if lcl_dst.len() != 1 || lcl_dst[0].tm != tm + 1 {
+            let mut outs = Links::of(me, nexts.iter().map(|n| idx.get(n).copied()));
+            outs.mem |= nexts.is_empty();
+            // Inputs: the previous layer of the slot, or memory or a single
+            // neighbour slot (not both, and one neighbour per slot).
+            let chained_in = match ins.local.as_slice() {
+                [] => tm == 0,
+                [p] => p.tm + 1 == tm,
+                _ => false,
+            };
+            if !chained_in || (ins.mem && !ins.nbr.is_empty()) || ins.nbr.len() > 1 {
                 return None;
             }
-            let me = SchedIdx { sp, tm };
-            if mem_dst && !nbr_dst.is_empty() {
-                d.ofm_fwd.push((me, nbr_dst.clone()));
+            if let Some(&n) = ins.nbr.first() {
+                if single_nbr.is_some() {
+                    return None;
+                }
+                single_nbr = Some(n);
             }
-            if mem_dst && !lcl_dst.is_empty() {
-                d.ofm_fwd.push((me, vec![lcl_dst[0]]));
+            if ins.mem && ins.local.is_empty() {
+                share_fetch(&mut d, &mut prevs2layer, &idx, net.prevs(l), l, me);
             }
-            let mut dst = Vec::new();
-            if mem_dst {
-                dst.push(None);
+            // Outputs: the next layer of the slot, or the end of the slot.
+            let chained_out = match outs.local.as_slice() {
+                [] => tm == slot.len() - 1,
+                [n] => n.tm == tm + 1,
+                _ => false,
+            };
+            if !chained_out {
+                return None;
             }
-            dst.extend(nbr_dst.iter().map(|&i| Some(i)));
+            if outs.mem && !outs.nbr.is_empty() {
+                d.ofm_fwd.push((me, outs.nbr.clone()));
+            }
+            if outs.mem && !outs.local.is_empty() {
+                d.ofm_fwd.push((me, vec![outs.local[0]]));
+            }
             if !with_opt
-                && (nbr_src.len() + lcl_src.len() > 1
-                    || nbr_dst.len() + lcl_dst.len() > 1
-                    || ((sp, tm) != (0, 0) && nbr_src.is_empty() && lcl_src.is_empty()))
+                && (ins.nbr.len() + ins.local.len() > 1
+                    || outs.nbr.len() + outs.local.len() > 1
+                    || (me != SchedIdx::FIRST && ins.nbr.is_empty() && ins.local.is_empty()))
             {
                 return None;
             }
-            d.src[sp][tm] = src;
-            d.dst[sp][tm] = dst;
+            d.src[sp][tm] = ins.sources();
+            d.dst[sp][tm] = outs.sources();
         }
     }
     Some(d)
+}
+
+/// A layer's producers (or consumers) relative to the segment: memory
+/// (outside it), layers of its own slot, layers of other slots.
+struct Links {
+    mem: bool,
+    local: Vec<SchedIdx>,
+    nbr: Vec<SchedIdx>,
+}
+
+impl Links {
+    /// Sorts `others` (`None` outside the segment) relative to `me`.
+    fn of(me: SchedIdx, others: impl Iterator<Item = Option<SchedIdx>>) -> Links {
+        let mut l = Links {
+            mem: false,
+            local: Vec::new(),
+            nbr: Vec::new(),
+        };
+        for o in others {
+            match o {
+                None => l.mem = true,
+                Some(i) if i.sp == me.sp => l.local.push(i),
+                Some(i) => l.nbr.push(i),
+            }
+        }
+        l
+    }
+
+    /// Memory (`None`) first, then the neighbour slots' layers.
+    fn sources(&self) -> Vec<Option<SchedIdx>> {
+        let mut v = Vec::new();
+        if self.mem {
+            v.push(None);
+        }
+        v.extend(self.nbr.iter().map(|&i| Some(i)));
+        v
+    }
+}
+
+/// A layer reading only memory inputs that an earlier layer of the segment
+/// also reads shares that layer's fetch.
+fn share_fetch(
+    d: &mut Deps,
+    prevs2layer: &mut Vec<(Vec<Source>, LayerId)>,
+    idx: &HashMap<LayerId, SchedIdx>,
+    prevs: &[Source],
+    l: LayerId,
+    me: SchedIdx,
+) {
+    match prevs2layer.iter().find(|(p, _)| p.as_slice() == prevs) {
+        Some((_, fetcher)) => {
+            let f = idx[fetcher];
+            match d.ifm_fwd.iter_mut().find(|(p, _)| p.as_slice() == prevs) {
+                Some((_, v)) => v.push(me),
+                None => d.ifm_fwd.push((prevs.to_vec(), vec![f, me])),
+            }
+        }
+        None => prevs2layer.push((prevs.to_vec(), l)),
+    }
 }
 
 /// Splits the processing nodes among the slots in proportion to their work,
