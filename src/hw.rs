@@ -210,52 +210,22 @@ impl Hardware {
     /// Validates a spec and converts it to words as nn_dataflow does: bytes
     /// to words by `ceil(word_bits / 8)`, bus bits to words by `word_bits`.
     pub fn from_spec(spec: HwSpec) -> Result<Hardware> {
-        let positive = |key: &str, v: i64| -> Result<u64> {
-            if v <= 0 {
-                bail!("key '{key}': must be positive (got {v})");
-            }
-            Ok(v as u64)
-        };
-        // Bounds keep searches finite and arithmetic far from overflow.
-        let at_most = |key: &str, v: u64, max: u64| -> Result<u64> {
-            if v > max {
-                bail!("key '{key}': at most {max} supported (got {v})");
-            }
-            Ok(v)
-        };
-        let word_bits = at_most("word_bits", positive("word_bits", spec.word_bits)?, 64)?;
+        let word_bits = bounded("word_bits", spec.word_bits, 64)?;
         let word_bytes = word_bits.div_ceil(8);
-        let nodes = Dim2::new(
-            at_most("nodes[0]", positive("nodes[0]", spec.nodes[0])?, 64)?,
-            at_most("nodes[1]", positive("nodes[1]", spec.nodes[1])?, 64)?,
-        );
-        let pe_array = Dim2::new(
-            at_most(
-                "pe_array[0]",
-                positive("pe_array[0]", spec.pe_array[0])?,
-                1024,
-            )?,
-            at_most(
-                "pe_array[1]",
-                positive("pe_array[1]", spec.pe_array[1])?,
-                1024,
-            )?,
-        );
-        let regf_bytes = at_most(
-            "regf_bytes",
-            positive("regf_bytes", spec.regf_bytes)?,
-            1 << 30,
-        )?;
-        let gbuf_bytes = at_most(
-            "gbuf_bytes",
-            positive("gbuf_bytes", spec.gbuf_bytes)?,
-            1 << 40,
-        )?;
-        if regf_bytes < word_bytes {
-            bail!("key 'regf_bytes': {regf_bytes} B holds no {word_bits}-bit word");
-        }
-        if gbuf_bytes < word_bytes {
-            bail!("key 'gbuf_bytes': {gbuf_bytes} B holds no {word_bits}-bit word");
+        let dim = |key: &str, v: [i64; 2], max: u64| -> Result<Dim2> {
+            Ok(Dim2::new(
+                bounded(&format!("{key}[0]"), v[0], max)?,
+                bounded(&format!("{key}[1]"), v[1], max)?,
+            ))
+        };
+        let nodes = dim("nodes", spec.nodes, 64)?;
+        let pe_array = dim("pe_array", spec.pe_array, 1024)?;
+        let regf_bytes = bounded("regf_bytes", spec.regf_bytes, 1 << 30)?;
+        let gbuf_bytes = bounded("gbuf_bytes", spec.gbuf_bytes, 1 << 40)?;
+        for (key, bytes) in [("regf_bytes", regf_bytes), ("gbuf_bytes", gbuf_bytes)] {
+            if bytes < word_bytes {
+                bail!("key '{key}': {bytes} B holds no {word_bits}-bit word");
+            }
         }
         if spec.array_bus_bits < 0 {
             bail!(
@@ -264,20 +234,7 @@ impl Hardware {
             );
         }
         let bus_words = spec.array_bus_bits as u64 / word_bits;
-        let dram_bytes = match &spec.dram_bandwidth {
-            MaybeInf::Num(v) => *v,
-            MaybeInf::Text(t)
-                if matches!(t.to_ascii_lowercase().as_str(), "inf" | ".inf" | "infinity") =>
-            {
-                f64::INFINITY
-            }
-            MaybeInf::Text(t) => {
-                bail!("key 'dram_bandwidth': expected bytes per cycle or inf (got '{t}')")
-            }
-        };
-        if dram_bytes.is_nan() || dram_bytes <= 0.0 {
-            bail!("key 'dram_bandwidth': must be positive (got {dram_bytes})");
-        }
+        let dram_bytes = spec.dram_bandwidth.bytes_per_cycle()?;
         for (key, v) in spec.energy.fields() {
             if !v.is_finite() || v < 0.0 {
                 bail!("key 'energy.{key}': must be a finite non-negative number (got {v})");
@@ -324,6 +281,39 @@ impl Hardware {
             },
             energy: self.energy,
         }
+    }
+}
+
+/// A positive size of at most `max`: bounds keep searches finite and
+/// arithmetic far from overflow.
+fn bounded(key: &str, v: i64, max: u64) -> Result<u64> {
+    if v <= 0 {
+        bail!("key '{key}': must be positive (got {v})");
+    }
+    if v as u64 > max {
+        bail!("key '{key}': at most {max} supported (got {v})");
+    }
+    Ok(v as u64)
+}
+
+impl MaybeInf {
+    /// The DRAM bandwidth in bytes per cycle, validated.
+    fn bytes_per_cycle(&self) -> Result<f64> {
+        let v = match self {
+            MaybeInf::Num(v) => *v,
+            MaybeInf::Text(t)
+                if matches!(t.to_ascii_lowercase().as_str(), "inf" | ".inf" | "infinity") =>
+            {
+                f64::INFINITY
+            }
+            MaybeInf::Text(t) => {
+                bail!("key 'dram_bandwidth': expected bytes per cycle or inf (got '{t}')")
+            }
+        };
+        if v.is_nan() || v <= 0.0 {
+            bail!("key 'dram_bandwidth': must be positive (got {v})");
+        }
+        Ok(v)
     }
 }
 

@@ -133,7 +133,11 @@ fn opt_inner(ro: &Roles, size_regf: u64, tx0: u64, ty0: u64) -> Option<(u64, u64
 /// The blocking of the solved factors: z innermost at the DRAM level, x
 /// or y innermost at the buffer level; with no outer z block, the buffer
 /// level merges into the DRAM level.
-fn blocking_of(ro: &Roles, (mut tx0, mut ty0): (u64, u64), (tx2, ty2, tz2): (u64, u64, u64)) -> Blocking {
+fn blocking_of(
+    ro: &Roles,
+    (mut tx0, mut ty0): (u64, u64),
+    (tx2, ty2, tz2): (u64, u64, u64),
+) -> Blocking {
     let n = ro.n;
     let tz0 = n[2] / tz2;
     let mut tx1 = n[0] / tx0 / tx2;

@@ -266,6 +266,35 @@ impl NetworkBuilder {
         if self.decls.is_empty() {
             return Err(NetworkError::Empty(self.name));
         }
+        let prevs = self.resolve_prevs()?;
+        let order =
+            topological(&prevs).map_err(|i| NetworkError::Cycle(self.decls[i].name.clone()))?;
+        let layers = self.ordered_layers(&prevs, &order)?;
+        let mut nexts = vec![Vec::new(); layers.len()];
+        for (i, l) in layers.iter().enumerate() {
+            for p in &l.prevs {
+                if let Source::Layer(id) = p
+                    && !nexts[id.0].contains(&LayerId(i))
+                {
+                    nexts[id.0].push(LayerId(i));
+                }
+            }
+        }
+        let net = Network {
+            name: self.name,
+            input: self.input,
+            exts: self.exts,
+            layers,
+            nexts,
+        };
+        for id in net.ids() {
+            check_prevs(&net, id)?;
+        }
+        Ok(net)
+    }
+
+    /// Each declaration's predecessors, by declaration index.
+    fn resolve_prevs(&self) -> Result<Vec<Vec<Source>>, NetworkError> {
         let mut index: HashMap<&str, Source> = HashMap::new();
         index.insert(Network::INPUT, Source::Input);
         for (i, e) in self.exts.iter().enumerate() {
@@ -278,24 +307,32 @@ impl NetworkBuilder {
                 return Err(NetworkError::Duplicate(d.name.clone()));
             }
         }
-        let mut prevs = Vec::with_capacity(self.decls.len());
-        for d in &self.decls {
-            let mut ps = Vec::new();
-            for (p, _) in &d.prevs {
-                match index.get(p.as_str()) {
-                    Some(&s) => ps.push(s),
-                    None => {
-                        return Err(NetworkError::UnknownPrev {
-                            layer: d.name.clone(),
-                            prev: p.clone(),
-                        });
-                    }
-                }
-            }
-            prevs.push(ps);
-        }
-        let order =
-            topological(&prevs).map_err(|i| NetworkError::Cycle(self.decls[i].name.clone()))?;
+        self.decls
+            .iter()
+            .map(|d| {
+                d.prevs
+                    .iter()
+                    .map(|(p, _)| {
+                        index
+                            .get(p.as_str())
+                            .copied()
+                            .ok_or_else(|| NetworkError::UnknownPrev {
+                                layer: d.name.clone(),
+                                prev: p.clone(),
+                            })
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The layers in `order`, predecessors renumbered, each with the
+    /// channel range it takes from each predecessor.
+    fn ordered_layers(
+        &self,
+        prevs: &[Vec<Source>],
+        order: &[usize],
+    ) -> Result<Vec<NetLayer>, NetworkError> {
         let mut new_id = vec![0; order.len()];
         for (new, &old) in order.iter().enumerate() {
             new_id[old] = new;
@@ -306,7 +343,7 @@ impl NetworkBuilder {
             Source::Layer(LayerId(o)) => self.decls[o].layer.nofm(),
         };
         let mut layers = Vec::with_capacity(order.len());
-        for &old in &order {
+        for &old in order {
             let d = &self.decls[old];
             let mut channels = Vec::with_capacity(d.prevs.len());
             for ((p, r), &s) in d.prevs.iter().zip(&prevs[old]) {
@@ -337,27 +374,7 @@ impl NetworkBuilder {
                 channels,
             });
         }
-        let mut nexts = vec![Vec::new(); layers.len()];
-        for (i, l) in layers.iter().enumerate() {
-            for p in &l.prevs {
-                if let Source::Layer(id) = p
-                    && !nexts[id.0].contains(&LayerId(i))
-                {
-                    nexts[id.0].push(LayerId(i));
-                }
-            }
-        }
-        let net = Network {
-            name: self.name,
-            input: self.input,
-            exts: self.exts,
-            layers,
-            nexts,
-        };
-        for id in net.ids() {
-            check_prevs(&net, id)?;
-        }
-        Ok(net)
+        Ok(layers)
     }
 }
 

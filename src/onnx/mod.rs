@@ -73,6 +73,86 @@ pub fn import_bytes(bytes: &[u8], file: &str, opts: &ImportOptions) -> Result<Im
             n.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string())
         );
     }
+    let input = model_input(graph, file, limit)?;
+    let typed = match catch_unwind(AssertUnwindSafe(|| type_model(&model, &input.concrete()))) {
+        Ok(Ok(typed)) => typed,
+        failed => {
+            return Err(explain_typing_failure(
+                graph,
+                &input.name,
+                file,
+                opts,
+                failed,
+            ));
+        }
+    };
+    let shape = input.shape();
+    let mut cv = Converter {
+        file,
+        consts: &consts,
+        typed: &typed,
+        skip_unsupported: opts.skip_unsupported,
+        max_elements: limit,
+        builder: NetworkBuilder::new(file, shape),
+        acts: HashMap::new(),
+        names: HashSet::new(),
+        skipped: Vec::new(),
+    };
+    cv.acts.insert(
+        input.name.clone(),
+        Act {
+            parts: vec![Taken::all(Network::INPUT, shape.n)],
+            shape,
+        },
+    );
+    cv.graph(graph)?;
+    let skipped = cv.skipped;
+    if cv.builder.last().is_none() {
+        let note = if skipped.is_empty() {
+            String::new()
+        } else {
+            format!(" (passed through: {})", skipped.join(", "))
+        };
+        bail!("{file}: no convs, dense products, pools or eltwise ops to schedule{note}");
+    }
+    let network = cv
+        .builder
+        .build()
+        .map_err(|e| anyhow!("{file}: the imported network is inconsistent: {e}"))?;
+    Ok(Imported {
+        network,
+        batch: input.batch,
+        skipped,
+    })
+}
+
+/// The model's one input: its name, batch (if fixed) and per-sample sizes.
+struct ModelInput {
+    name: String,
+    batch: Option<u64>,
+    per_sample: Vec<u64>,
+}
+
+impl ModelInput {
+    /// The shape tract types the model with (a symbolic batch as 1).
+    fn concrete(&self) -> Vec<u64> {
+        let mut v = vec![self.batch.unwrap_or(1)];
+        v.extend(&self.per_sample);
+        v
+    }
+
+    fn shape(&self) -> FmapShape {
+        FmapShape {
+            n: self.per_sample[0],
+            h: self.per_sample.get(1).copied().unwrap_or(1),
+            w: self.per_sample.get(2).copied().unwrap_or(1),
+        }
+    }
+}
+
+/// Checks that the model has one input, NCHW or batch x features, fixed but
+/// for the batch and within the size limit.
+fn model_input(graph: &GraphProto, file: &str, limit: u64) -> Result<ModelInput> {
     let inputs = proto::activation_inputs(graph);
     let [input] = inputs.as_slice() else {
         bail!(
@@ -101,8 +181,12 @@ pub fn import_bytes(bytes: &[u8], file: &str, opts: &ImportOptions) -> Result<Im
             ),
         }
     }
-    let mut concrete = vec![batch.unwrap_or(1)];
-    concrete.extend(&per_sample);
+    let input = ModelInput {
+        name: sig.name,
+        batch,
+        per_sample,
+    };
+    let concrete = input.concrete();
     if concrete
         .iter()
         .try_fold(1u64, |a, &d| a.checked_mul(d))
@@ -110,76 +194,38 @@ pub fn import_bytes(bytes: &[u8], file: &str, opts: &ImportOptions) -> Result<Im
     {
         bail!(
             "{file}: input '{}' of shape {concrete:?} is above the limit of {limit} elements (--max-tensor-elements)",
-            sig.name
+            input.name
         );
     }
-    let typed = match catch_unwind(AssertUnwindSafe(|| type_model(&model, &concrete))) {
-        Ok(Ok(typed)) => typed,
-        failed => {
-            // tract often stops at an operator nnsched would refuse anyway:
-            // name that one, which the user can act on.
-            if !opts.skip_unsupported
-                && let Some(n) = first_unsupported(graph, &sig.name)
-            {
-                bail!(
-                    "{file}: node '{}' ({}): {} (--skip-unsupported passes it through)",
-                    node_name(n),
-                    n.op_type,
-                    ops::refusal(&n.op_type)
-                );
-            }
-            match failed {
-                Ok(Err(e)) => bail!(
-                    "{file}: tract cannot infer the model's shapes: {}",
-                    format!("{e:#}").replace('\n', " ")
-                ),
-                _ => bail!("{file}: tract failed while inferring the model's shapes"),
-            }
-        }
-    };
+    Ok(input)
+}
 
-    let shape = FmapShape {
-        n: per_sample[0],
-        h: per_sample.get(1).copied().unwrap_or(1),
-        w: per_sample.get(2).copied().unwrap_or(1),
-    };
-    let mut cv = Converter {
-        file,
-        consts: &consts,
-        typed: &typed,
-        skip_unsupported: opts.skip_unsupported,
-        max_elements: limit,
-        builder: NetworkBuilder::new(file, shape),
-        acts: HashMap::new(),
-        names: HashSet::new(),
-        skipped: Vec::new(),
-    };
-    cv.acts.insert(
-        sig.name.clone(),
-        Act {
-            parts: vec![Taken::all(Network::INPUT, shape.n)],
-            shape,
-        },
-    );
-    cv.graph(graph)?;
-    let skipped = cv.skipped;
-    if cv.builder.last().is_none() {
-        let note = if skipped.is_empty() {
-            String::new()
-        } else {
-            format!(" (passed through: {})", skipped.join(", "))
-        };
-        bail!("{file}: no convs, dense products, pools or eltwise ops to schedule{note}");
+/// Why tract could not type the model. tract often stops at an operator
+/// nnsched would refuse anyway: name that one, which the user can act on.
+fn explain_typing_failure(
+    graph: &GraphProto,
+    input: &str,
+    file: &str,
+    opts: &ImportOptions,
+    failed: std::thread::Result<TractResult<TypedModel>>,
+) -> anyhow::Error {
+    if !opts.skip_unsupported
+        && let Some(n) = first_unsupported(graph, input)
+    {
+        return anyhow!(
+            "{file}: node '{}' ({}): {} (--skip-unsupported passes it through)",
+            node_name(n),
+            n.op_type,
+            ops::refusal(&n.op_type)
+        );
     }
-    let network = cv
-        .builder
-        .build()
-        .map_err(|e| anyhow!("{file}: the imported network is inconsistent: {e}"))?;
-    Ok(Imported {
-        network,
-        batch,
-        skipped,
-    })
+    match failed {
+        Ok(Err(e)) => anyhow!(
+            "{file}: tract cannot infer the model's shapes: {}",
+            format!("{e:#}").replace('\n', " ")
+        ),
+        _ => anyhow!("{file}: tract failed while inferring the model's shapes"),
+    }
 }
 
 /// A node's name for messages: its own, else its first output's.

@@ -617,59 +617,17 @@ impl PipelineSegment {
             vals[pos].retain(|&t| t as f64 >= min);
         }
         let mut out = Vec::new();
-        let mut combo = vec![0usize; live.len()];
         if vals.iter().any(|v| v.is_empty()) {
             return out;
         }
+        // An odometer over the values, the last symbol fastest.
+        let mut combo = vec![0usize; live.len()];
         loop {
             let valp: Vec<u64> = combo.iter().enumerate().map(|(i, &k)| vals[i][k]).collect();
-            let map: HashMap<SymId, Expr> = live
-                .iter()
-                .zip(&valp)
-                .map(|(&s, &v)| (s, Expr::Int(v)))
-                .collect();
-            let f = |s: SymId| map.get(&s).cloned();
-            let ev = |e: &Option<Expr>| e.as_ref().map(|e| e.subs(&f));
-            let mut ok = true;
-            let cstr: Vec<Vec<LayerConstraint>> = self
-                .args
-                .iter()
-                .map(|slot| {
-                    slot.iter()
-                        .map(|a| {
-                            let fbifm = ev(&a.fbifm).is_some_and(|e| e.truthy());
-                            let fbofm = ev(&a.fbofm).is_some_and(|e| e.truthy());
-                            let mut c = LayerConstraint {
-                                topbat: ev(&a.topbat).map_or(0, |e| e.as_int()),
-                                topifm: if fbifm {
-                                    1
-                                } else {
-                                    ev(&a.topifm).map_or(0, |e| e.as_int())
-                                },
-                                topofm: if fbofm {
-                                    1
-                                } else {
-                                    ev(&a.topofm).map_or(0, |e| e.as_int())
-                                },
-                                fbifm,
-                                fbofm,
-                                update_from: a.update_from,
-                            };
-                            if c.topifm > 1 && c.topofm > 1 {
-                                // nn_dataflow rejects this with an error.
-                                ok = false;
-                                c.topofm = 0;
-                            }
-                            c
-                        })
-                        .collect()
-                })
-                .collect();
-            if ok {
+            if let Some(cstr) = self.assign(&live, &valp) {
                 let hints = if live.is_empty() { vec![1] } else { valp };
                 out.push((cstr, hints));
             }
-            // Odometer, last symbol fastest.
             let mut i = live.len();
             loop {
                 if i == 0 {
@@ -683,6 +641,44 @@ impl PipelineSegment {
                 combo[i] = 0;
             }
         }
+    }
+
+    /// The constraints of every layer with symbols `live` set to `vals`;
+    /// `None` for an assignment nn_dataflow rejects (a layer both in input
+    /// and output channel groups).
+    fn assign(&self, live: &[SymId], vals: &[u64]) -> Option<Vec<Vec<LayerConstraint>>> {
+        let map: HashMap<SymId, Expr> = live
+            .iter()
+            .zip(vals)
+            .map(|(&s, &v)| (s, Expr::Int(v)))
+            .collect();
+        let f = |s: SymId| map.get(&s).cloned();
+        let ev = |e: &Option<Expr>| e.as_ref().map(|e| e.subs(&f));
+        let layer = |a: &Args| {
+            let fbifm = ev(&a.fbifm).is_some_and(|e| e.truthy());
+            let fbofm = ev(&a.fbofm).is_some_and(|e| e.truthy());
+            let c = LayerConstraint {
+                topbat: ev(&a.topbat).map_or(0, |e| e.as_int()),
+                topifm: if fbifm {
+                    1
+                } else {
+                    ev(&a.topifm).map_or(0, |e| e.as_int())
+                },
+                topofm: if fbofm {
+                    1
+                } else {
+                    ev(&a.topofm).map_or(0, |e| e.as_int())
+                },
+                fbifm,
+                fbofm,
+                update_from: a.update_from,
+            };
+            (c.topifm <= 1 || c.topofm <= 1).then_some(c)
+        };
+        self.args
+            .iter()
+            .map(|slot| slot.iter().map(layer).collect())
+            .collect()
     }
 }
 
@@ -772,10 +768,13 @@ fn init_deps(slots: &[Vec<LayerId>], net: &Network, with_opt: bool) -> Option<De
         let mut single_nbr: Option<SchedIdx> = None;
         for (tm, &l) in slot.iter().enumerate() {
             let me = SchedIdx { sp, tm };
-            let ins = Links::of(me, net.prevs(l).iter().map(|p| match p {
-                Source::Layer(id) => idx.get(id).copied(),
-                _ => None,
-            }));
+            let ins = Links::of(
+                me,
+                net.prevs(l).iter().map(|p| match p {
+                    Source::Layer(id) => idx.get(id).copied(),
+                    _ => None,
+                }),
+            );
             let nexts = net.nexts(l);
             let mut outs = Links::of(me, nexts.iter().map(|n| idx.get(n).copied()));
             outs.mem |= nexts.is_empty();
