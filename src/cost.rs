@@ -101,28 +101,26 @@ pub struct LayerCtx<'a> {
 }
 
 impl LayerCtx<'_> {
-    /// Where the layer's outputs are stored under `mapping`, for the whole
-    /// layer and for one group (which NoC hops count).
+    /// Where the layer's outputs are stored under a partition and
+    /// placement, for the whole layer and for one group (which NoC hops
+    /// count; the same layout unless the layer is grouped).
     pub fn ofmap_layouts(
         &self,
-        m: &PartitionScheme,
+        part: &PartitionScheme,
         pl: &Placement,
-    ) -> (Arc<DataLayout>, DataLayout) {
-        let proj = m.projection(&pl.dst, true);
-        let b = self.opts.batch;
-        let l = self.layer;
-        let full = DataLayout::single(
-            FmapRange::full(b, l.nofm(), l.hofm(), l.wofm()),
-            pl.dst,
-            proj,
-        );
-        let s = self.slice;
-        let slice = DataLayout::single(
-            FmapRange::full(b, s.nofm(), s.hofm(), s.wofm()),
-            pl.dst,
-            proj,
-        );
-        (Arc::new(full), slice)
+    ) -> (Arc<DataLayout>, Arc<DataLayout>) {
+        let proj = part.projection(&pl.dst, true);
+        let layout = |l: &Layer| {
+            let frng = FmapRange::full(self.opts.batch, l.nofm(), l.hofm(), l.wofm());
+            Arc::new(DataLayout::single(frng, pl.dst, proj))
+        };
+        let full = layout(self.layer);
+        let slice = if self.slice == self.layer {
+            full.clone()
+        } else {
+            layout(self.slice)
+        };
+        (full, slice)
     }
 }
 

@@ -79,21 +79,6 @@ pub enum BlockLevel {
 
 impl BlockLevel {
     pub const ALL: [BlockLevel; 3] = [BlockLevel::Dram, BlockLevel::Gbuf, BlockLevel::Regf];
-
-    /// The levels from this one inward.
-    pub fn inward(self) -> &'static [BlockLevel] {
-        &Self::ALL[self as usize..]
-    }
-
-    /// The levels outside this one.
-    pub fn outside(self) -> &'static [BlockLevel] {
-        &Self::ALL[..self as usize]
-    }
-
-    /// The levels outside this one, and this one.
-    pub fn outside_and_self(self) -> &'static [BlockLevel] {
-        &Self::ALL[..=self as usize]
-    }
 }
 
 /// A blocking level with a loop order of its own: the two outer ones (the

@@ -44,10 +44,11 @@ impl Blocking {
         }
     }
 
-    /// Product of each loop's factors over `levels`.
+    /// Product of each loop's factors from level `from` inward.
     #[inline]
-    fn tp(&self, levels: &[BlockLevel]) -> PerLoop<u64> {
-        PerLoop::from_fn(|l| levels.iter().map(|&lv| self.ts[lv][l]).product())
+    fn tp(&self, from: BlockLevel) -> PerLoop<u64> {
+        let levels = &self.ts.0[from as usize..];
+        PerLoop::from_fn(|l| levels.iter().map(|t| t[l]).product())
     }
 
     /// The non-trivial loops of an ordered level, outermost first.
@@ -167,15 +168,15 @@ pub struct BlockingScheme {
 
 /// Data words at the buffer and register-file levels for given blocking
 /// factors and buffer residency.
-#[inline]
+#[inline(always)]
 fn sizes(
     nld: &NestedLoopDesc,
     b: &Blocking,
     stored: PerCat<bool>,
     subgrp: PerCat<u64>,
 ) -> (PerCat<u64>, PerCat<u64>) {
-    let below_gbuf = b.tp(BlockLevel::Gbuf.inward());
-    let below_regf = b.tp(BlockLevel::Regf.inward());
+    let below_gbuf = b.tp(BlockLevel::Gbuf);
+    let below_regf = b.tp(BlockLevel::Regf);
     let dl = nld.data_loops;
     let gbuf = PerCat::from_fn(|d| {
         let unshared = if stored[d] {
@@ -246,12 +247,8 @@ fn fetches(nld: &NestedLoopDesc, b: &Blocking) -> PerOrdered<PerCat<u64>> {
                         }
                         // The loops outside this level, and this level's
                         // own if it encloses the innermost data loop.
-                        let levels = if ord[l] > ord[inn] {
-                            lvl.level().outside_and_self()
-                        } else {
-                            lvl.level().outside()
-                        };
-                        f *= levels.iter().map(|&lv| b.ts[lv][l]).product::<u64>();
+                        let end = lvl as usize + usize::from(ord[l] > ord[inn]);
+                        f *= b.ts.0[..end].iter().map(|t| t[l]).product::<u64>();
                     }
                     if d == DataCat::Ofm { 2 * f - 1 } else { f }
                 }
@@ -287,7 +284,7 @@ pub fn evaluate(
         fetch[OrderedLevel::Dram][DataCat::Fil] = 0;
     }
 
-    let lcnt: u64 = b.tp(&BlockLevel::ALL).0.iter().product();
+    let lcnt: u64 = b.tp(BlockLevel::Dram).0.iter().product();
     let n = env.num_nodes as f64;
     let (access, remote) = accesses(nld, env, stored, &fetch, lcnt);
     let dram_time = (access[MemLevel::Dram].sum() / env.dram_bw).ceil() as u64;
@@ -333,7 +330,7 @@ pub fn evaluate(
 /// not bypass is held; on-chip inputs and outputs must be fetched once
 /// (and are held when on the same nodes); data fetched into the register
 /// files more often than from DRAM is held, to be reused.
-#[inline]
+#[inline(always)]
 fn residency(
     nld: &NestedLoopDesc,
     env: &NodeEnv,
@@ -364,7 +361,7 @@ fn residency(
 /// Accesses per level and category of `lcnt` loop bodies on every node,
 /// and the accesses to other nodes' buffers (on-chip inputs and outputs),
 /// which DRAM then does not see.
-#[inline]
+#[inline(always)]
 fn accesses(
     nld: &NestedLoopDesc,
     env: &NodeEnv,
