@@ -1,31 +1,26 @@
 //! Search speed: AlexNet (batch 16) on hw/eyeriss.yaml and hw/tetris.yaml
 //! with exhaustive and solved blocking, the exhaustive blocking search of
-//! one large layer, and the ONNX ResNet-50 (import, then search),
-//! reported as wall time and schemes evaluated per second. A plain harness:
+//! one large layer, and the ONNX ResNet-50 (import, then search), reported
+//! as wall time and schemes evaluated per second. A plain harness:
 //! `cargo bench`.
 
 use std::time::{Duration, Instant};
 
-use nnsched::hw::Hardware;
-use nnsched::network::{Layer, zoo};
-use nnsched::partition::PartitionOptions;
-use nnsched::placement::Placement;
-use nnsched::search::{SearchOptions, run as schedule, search_node};
+use nnsched::network::{FmapShape, Layer, Network, NetworkBuilder, zoo};
+use nnsched::{Hardware, Progress, SearchOptions, load_hardware, schedule_with_progress};
 
-fn load_hw(name: &str) -> Hardware {
-    Hardware::load(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("hw")
-            .join(name),
-    )
-    .unwrap()
-}
-
-fn cfg(batch: u64, solve: bool) -> SearchOptions {
+fn opts(batch: u64, solve: bool) -> SearchOptions {
     SearchOptions {
         solve_loopblocking: solve,
         ..SearchOptions::new(batch)
     }
+}
+
+/// Schedules and returns the blocking schemes costed.
+fn search(net: &Network, hw: &Hardware, o: &SearchOptions) -> u64 {
+    let p = Progress::default();
+    schedule_with_progress(net, hw, o, Some(&p)).unwrap();
+    p.schemes_evaluated.into_inner()
 }
 
 /// Runs `f` until a second has passed (at least 3 times); the best time.
@@ -48,79 +43,65 @@ fn bench(name: &str, mut f: impl FnMut() -> u64) {
     );
 }
 
-/// Exhaustive blocking search of one layer on one node.
-fn one_layer(layer: &Layer, hw: &Hardware) -> u64 {
-    let part = nnsched::partition::PartitionScheme::single();
-    search_node(
-        layer,
-        &part,
-        &Placement::whole_chip(hw),
-        hw,
-        &cfg(16, false),
-        &Default::default(),
-    )
-    .evaluated
+/// A network of one layer, on one node: its exhaustive blocking search.
+fn one_layer(layer: Layer) -> Network {
+    let input = FmapShape {
+        n: layer.nifm(),
+        h: layer.hifm(),
+        w: layer.wifm(),
+    };
+    let mut b = NetworkBuilder::new("one", input);
+    b.add("layer", layer, &[]);
+    b.build().unwrap()
 }
 
 fn main() {
-    let hw = load_hw("eyeriss.yaml");
+    let hw = load_hardware("eyeriss").unwrap();
     let net = zoo::get("alex_net").unwrap();
     bench("alex_net b16 eyeriss exhaustive", || {
-        schedule(&net, &hw, &cfg(16, false), None)
-            .unwrap()
-            .schemes_evaluated
+        search(&net, &hw, &opts(16, false))
     });
     bench("alex_net b16 eyeriss solver", || {
-        schedule(&net, &hw, &cfg(16, true), None)
-            .unwrap()
-            .schemes_evaluated
+        search(&net, &hw, &opts(16, true))
     });
-    let fc2 = Layer::fc(4096, 4096, (1, 1)).unwrap();
+    let fc2 = one_layer(Layer::fc(4096, 4096, (1, 1)).unwrap());
     bench("fc2 4096x4096 b16 exhaustive (layer)", || {
-        one_layer(&fc2, &hw)
+        search(&fc2, &hw, &opts(16, false))
     });
-    let conv3 = Layer::conv(256, 192, (13, 13), (3, 3), (1, 1)).unwrap();
+    let conv3 = one_layer(Layer::conv(256, 192, (13, 13), (3, 3), (1, 1)).unwrap());
     bench("conv3 256->192 13x13 b16 exhaustive (layer)", || {
-        one_layer(&conv3, &hw)
+        search(&conv3, &hw, &opts(16, false))
     });
 
     // TETRIS: AlexNet on 4x4 nodes with hybrid partitioning.
-    let tetris = load_hw("tetris.yaml");
-    let hybrid = |solve| SearchOptions {
-        partition: PartitionOptions {
-            hybrid: true,
-            batch: false,
-            ifmaps: false,
-        },
-        ..cfg(16, solve)
+    let tetris = load_hardware("tetris").unwrap();
+    let hybrid = |solve| {
+        let mut o = opts(16, solve);
+        o.partition.hybrid = true;
+        o
     };
     bench("alex_net b16 tetris hybrid solver", || {
-        schedule(&net, &tetris, &hybrid(true), None)
-            .unwrap()
-            .schemes_evaluated
+        search(&net, &tetris, &hybrid(true))
     });
     bench("alex_net b16 tetris hybrid exhaustive", || {
-        schedule(&net, &tetris, &hybrid(false), None)
-            .unwrap()
-            .schemes_evaluated
+        search(&net, &tetris, &hybrid(false))
     });
 
     #[cfg(feature = "onnx")]
     {
-        use nnsched::onnx::{ImportOptions, import};
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/resnet50.onnx");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/models/resnet50.onnx");
         // The "schemes" column counts the layers imported here.
         bench("resnet50.onnx import", || {
-            import(&path, &ImportOptions::default())
+            nnsched::load_model(path, &Default::default())
                 .unwrap()
                 .network
                 .len() as u64
         });
-        let resnet = import(&path, &ImportOptions::default()).unwrap().network;
+        let resnet = nnsched::load_model(path, &Default::default())
+            .unwrap()
+            .network;
         bench("resnet50.onnx b16 tetris hybrid solver", || {
-            schedule(&resnet, &tetris, &hybrid(true), None)
-                .unwrap()
-                .schemes_evaluated
+            search(&resnet, &tetris, &hybrid(true))
         });
     }
 }

@@ -10,12 +10,16 @@ use serde::Serialize;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DataCat {
+    /// Weights (filters).
     Fil,
+    /// Input feature maps.
     Ifm,
+    /// Output feature maps.
     Ofm,
 }
 
 impl DataCat {
+    /// Every category, in index order.
     pub const ALL: [DataCat; 3] = [DataCat::Fil, DataCat::Ifm, DataCat::Ofm];
 }
 
@@ -32,6 +36,7 @@ pub enum LoopDim {
 }
 
 impl LoopDim {
+    /// Every loop, in index order.
     pub const ALL: [LoopDim; 3] = [LoopDim::Ifm, LoopDim::Ofm, LoopDim::Bat];
 
     /// The loop's name in schedule files.
@@ -48,6 +53,7 @@ impl LoopDim {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MemLevel {
+    /// Off-chip memory.
     Dram,
     /// The per-node global buffer.
     Gbuf,
@@ -58,6 +64,7 @@ pub enum MemLevel {
 }
 
 impl MemLevel {
+    /// Every level, outermost first.
     pub const ALL: [MemLevel; 4] = [
         MemLevel::Dram,
         MemLevel::Gbuf,
@@ -72,12 +79,16 @@ impl MemLevel {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BlockLevel {
+    /// Around the global buffer: blocks fetched from DRAM.
     Dram,
+    /// Between the buffer and the register files.
     Gbuf,
+    /// Inside a register file.
     Regf,
 }
 
 impl BlockLevel {
+    /// Every level, outermost first.
     pub const ALL: [BlockLevel; 3] = [BlockLevel::Dram, BlockLevel::Gbuf, BlockLevel::Regf];
 }
 
@@ -87,11 +98,14 @@ impl BlockLevel {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OrderedLevel {
+    /// The DRAM level.
     Dram,
+    /// The buffer level.
     Gbuf,
 }
 
 impl OrderedLevel {
+    /// Both, outermost first.
     pub const ALL: [OrderedLevel; 2] = [OrderedLevel::Dram, OrderedLevel::Gbuf];
 
     /// The same level among all blocking levels.
@@ -187,11 +201,13 @@ impl PerCat<f64> {
 pub struct DataLoops(pub PerCat<PerLoop<bool>>);
 
 impl DataLoops {
+    /// Conv and FC layers.
     pub const CONV: DataLoops = DataLoops(PerCat([
         PerLoop([true, true, false]),
         PerLoop([true, false, true]),
         PerLoop([false, true, true]),
     ]));
+    /// Pooling and eltwise layers.
     pub const LOCAL_REGION: DataLoops = DataLoops(PerCat([
         PerLoop([false, false, false]),
         PerLoop([false, true, true]),

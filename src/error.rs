@@ -20,14 +20,23 @@ pub enum Error {
     Options(#[from] OptionsError),
     /// No mapping of a layer fits the hardware or the constraints.
     #[error("layer '{layer}': {reason}")]
-    NoSchedule { layer: String, reason: NoSchedule },
+    NoSchedule {
+        /// The first layer in scheduling order without a schedule.
+        layer: String,
+        /// Which constraint no mapping meets.
+        reason: NoSchedule,
+    },
     /// The search was stopped; `partial` is the best schedule of the layers
     /// done, marked incomplete.
     #[error("search stopped ({reason}) after {done} of {total} layers: the schedule is incomplete")]
     Stopped {
+        /// The time limit, or the cancel handle.
         reason: StopReason,
+        /// Layers scheduled.
         done: usize,
+        /// Layers in the network.
         total: usize,
+        /// The best schedule of the layers done.
         partial: Box<Schedule>,
     },
     /// A schedule document that cannot be read or does not hold together
@@ -37,7 +46,9 @@ pub enum Error {
     /// Reading or writing a file.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: String,
+        /// What the system said.
         source: std::io::Error,
     },
     /// A bug: a schedule failed its consistency checks.

@@ -12,14 +12,18 @@ use serde::{Deserialize, Serialize};
 /// Rows and columns of a 2D grid (node grid, PE array).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Dim2 {
+    /// Rows.
     pub h: u64,
+    /// Columns.
     pub w: u64,
 }
 
 impl Dim2 {
+    /// Rows by columns.
     pub const fn new(h: u64, w: u64) -> Self {
         Dim2 { h, w }
     }
+    /// The number of cells.
     pub fn size(&self) -> u64 {
         self.h * self.w
     }
@@ -91,7 +95,9 @@ impl Energy {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum MaybeInf {
+    /// Bytes per cycle.
     Num(f64),
+    /// `inf` (or `.inf`, `infinity`): unlimited.
     Text(String),
 }
 
@@ -112,18 +118,22 @@ pub struct HwSpec {
     pub regf_bytes: i64,
     /// Global buffer per node, bytes.
     pub gbuf_bytes: i64,
+    /// Where DRAM sits.
     pub memory: Memory,
     /// Array multicast bus width per data type, bits; 0: no bus limit.
     pub array_bus_bits: i64,
     /// Bytes per cycle for all nodes together, or `inf`.
     pub dram_bandwidth: MaybeInf,
+    /// Energy per event.
     pub energy: Energy,
 }
 
 /// Validated hardware, in words.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Hardware {
+    /// The hardware's name.
     pub name: String,
+    /// Bits per word.
     pub word_bits: u64,
     /// Node grid.
     pub nodes: Dim2,
@@ -133,11 +143,13 @@ pub struct Hardware {
     pub regf_words: u64,
     /// Global buffer words per node.
     pub gbuf_words: u64,
+    /// Where DRAM sits.
     pub memory: Memory,
     /// Words the array bus multicasts per cycle; `None` for no limit.
     pub array_bus_words: Option<u64>,
     /// DRAM words per cycle for all nodes together (may be infinite).
     pub dram_words_per_cycle: f64,
+    /// Energy per event.
     pub energy: Energy,
 }
 

@@ -16,13 +16,22 @@
 //! # Ok::<(), nnsched::Error>(())
 //! ```
 
-pub mod array;
-pub mod blocking;
-pub mod cost;
+#![warn(missing_docs)]
+
+// The model and the search: internal, reached through the functions below.
+pub(crate) mod array;
+pub(crate) mod blocking;
+pub(crate) mod cost;
+pub(crate) mod evaluate;
+pub(crate) mod partition;
+pub(crate) mod pipeline;
+pub(crate) mod placement;
+pub(crate) mod util;
+
+// The public surface.
 pub mod dims;
 pub mod doc;
 mod error;
-pub mod evaluate;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod hw;
@@ -30,12 +39,8 @@ mod model;
 pub mod network;
 #[cfg(feature = "onnx")]
 pub mod onnx;
-pub mod partition;
-pub mod pipeline;
-pub mod placement;
 pub mod search;
 pub mod stats;
-pub mod util;
 
 use std::path::Path;
 
@@ -90,11 +95,11 @@ pub fn evaluate(doc: &Schedule, net: &Network, hw: Option<&Hardware>) -> Result<
     let hw = match hw {
         Some(h) => h,
         None => {
-            own = evaluate::hardware(doc).map_err(|e| Error::Document(e.to_string()))?;
+            own = doc.hardware()?;
             &own
         }
     };
-    let opts = evaluate::options(doc).map_err(|e| Error::Document(e.to_string()))?;
+    let opts = doc.search_options()?;
     let s = evaluate::evaluate(doc, net, hw).map_err(|e| Error::Document(e.to_string()))?;
     search::check_consistency(net, &opts, &s).map_err(Error::Internal)?;
     Ok(Schedule::new(net, hw, &opts, &s, None))
@@ -117,6 +122,16 @@ pub fn is_yaml(path: &Path) -> bool {
 }
 
 impl Schedule {
+    /// The hardware the schedule was made for.
+    pub fn hardware(&self) -> Result<Hardware, Error> {
+        evaluate::hardware(self).map_err(|e| Error::Document(e.to_string()))
+    }
+
+    /// The search options the schedule was found with.
+    pub fn search_options(&self) -> Result<SearchOptions, Error> {
+        evaluate::options(self).map_err(|e| Error::Document(e.to_string()))
+    }
+
     /// Writes the document (YAML for `.yaml`/`.yml`, else JSON), atomically:
     /// to a temporary file beside `path`, renamed over it, so that a crash
     /// never leaves half a schedule.

@@ -31,6 +31,7 @@ impl Default for LoadOptions {
 /// A loaded model.
 #[derive(Clone, Debug)]
 pub struct Model {
+    /// The layers.
     pub network: Network,
     /// The batch size the model fixes; `None` when it is symbolic. Built-in
     /// networks fix 1.

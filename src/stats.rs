@@ -8,12 +8,18 @@ use crate::network::Network;
 /// Sizes and work of one layer for a batch.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LayerStats {
+    /// The layer's name.
     pub name: String,
     #[serde(rename = "type")]
+    /// Its type, as in schedule files.
     pub type_name: &'static str,
+    /// Input maps of the batch.
     pub ifmap_bytes: u64,
+    /// Output maps of the batch.
     pub ofmap_bytes: u64,
+    /// Weights.
     pub weight_bytes: u64,
+    /// MACs (pooling and eltwise: operations) of the batch.
     pub macs: u64,
     /// The smallest buffer, in bytes, that holds one data category whole,
     /// another at one of its dimensions and the third at a point (the least

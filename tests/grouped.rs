@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use nnsched::hw::Hardware;
 use nnsched::network::{FmapShape, Layer, Network, NetworkBuilder};
-use nnsched::search::{NetworkSchedule, SearchOptions, run as schedule};
+use nnsched::{Schedule, SearchOptions, schedule};
 
 fn hw(name: &str) -> Hardware {
     Hardware::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("hw/{name}.yaml")))
@@ -20,35 +20,35 @@ fn single(layer: Layer, input: FmapShape) -> Network {
     b.build().unwrap()
 }
 
-fn run(net: &Network, hw: &Hardware, exhaustive: bool) -> NetworkSchedule {
-    let mut cfg = SearchOptions::new(4);
-    cfg.solve_loopblocking = !exhaustive;
-    cfg.partition.hybrid = true;
-    schedule(net, hw, &cfg, None).unwrap()
+fn run(net: &Network, hw: &Hardware, exhaustive: bool) -> Schedule {
+    let mut opts = SearchOptions::new(4);
+    opts.solve_loopblocking = !exhaustive;
+    opts.partition.hybrid = true;
+    schedule(net, hw, &opts).unwrap()
 }
 
-fn assert_same(a: &NetworkSchedule, b: &NetworkSchedule, what: &str) {
+fn assert_same(a: &Schedule, b: &Schedule, what: &str) {
     let close = |x: f64, y: f64| common::rel_close(x, y, 1e-12);
+    let (a, b) = (&a.totals, &b.totals);
     assert!(
-        close(a.total_cost, b.total_cost),
+        close(a.cost, b.cost),
         "{what}: cost {} vs {}",
-        a.total_cost,
-        b.total_cost
+        a.cost,
+        b.cost
     );
-    assert_eq!(a.total_time, b.total_time, "{what}: time");
-    assert!(close(a.total_ops, b.total_ops), "{what}: ops");
-    for (x, y) in a.total_accesses.0.iter().zip(&b.total_accesses.0) {
+    assert_eq!(a.time, b.time, "{what}: time");
+    assert!(close(a.ops.0, b.ops.0), "{what}: ops");
+    let levels =
+        |l: &nnsched::doc::Levels<nnsched::doc::Count>| [l.dram.0, l.gbuf.0, l.itcn.0, l.regf.0];
+    for (x, y) in levels(&a.accesses).iter().zip(levels(&b.accesses)) {
         assert!(
-            close(*x, *y),
+            close(*x, y),
             "{what}: accesses {:?} vs {:?}",
-            a.total_accesses,
-            b.total_accesses
+            a.accesses,
+            b.accesses
         );
     }
-    assert!(
-        close(a.total_noc_hops, b.total_noc_hops),
-        "{what}: NoC hops"
-    );
+    assert!(close(a.noc_hops.0, b.noc_hops.0), "{what}: NoC hops");
 }
 
 #[test]

@@ -8,7 +8,7 @@ use common::onnx_graph::*;
 use nnsched::hw::Hardware;
 use nnsched::network::{Layer, LayerKind, Network, Source};
 use nnsched::onnx::{ImportOptions, import, import_bytes};
-use nnsched::search::{SearchOptions, run as schedule};
+use nnsched::{SearchOptions, schedule};
 fn layer<'a>(net: &'a Network, name: &str) -> &'a Layer {
     let id = net.find(name).unwrap_or_else(|| {
         let names: Vec<&str> = net.layers().iter().map(|l| l.name.as_str()).collect();
@@ -546,8 +546,8 @@ fn shipped_models_schedule() {
         for hw in &hws {
             let mut cfg = SearchOptions::new(1);
             cfg.solve_loopblocking = true;
-            let s = schedule(&net, hw, &cfg, None)
-                .unwrap_or_else(|e| panic!("{name} on {}: {e}", hw.name));
+            let s =
+                schedule(&net, hw, &cfg).unwrap_or_else(|e| panic!("{name} on {}: {e}", hw.name));
             assert_eq!(s.layers.len(), net.len(), "{name}");
             let ops: f64 = net
                 .layers()
@@ -555,9 +555,9 @@ fn shipped_models_schedule() {
                 .map(|l| l.layer.total_ops(1) as f64)
                 .sum();
             assert!(
-                common::rel_close(s.total_ops, ops, 1e-12),
+                common::rel_close(s.totals.ops.0, ops, 1e-12),
                 "{name}: {} vs {ops}",
-                s.total_ops
+                s.totals.ops.0
             );
         }
     }
@@ -580,12 +580,12 @@ fn imported_vgg16_is_the_builtin_vgg_net() {
     let mut cfg = SearchOptions::new(2);
     cfg.solve_loopblocking = true;
     cfg.partition.hybrid = true;
-    let a = schedule(&onnx, &hw, &cfg, None).unwrap();
-    let b = schedule(&builtin, &hw, &cfg, None).unwrap();
-    assert!(a.total_cost > 0.0);
-    assert_eq!(a.total_cost, b.total_cost);
-    assert_eq!(a.total_time, b.total_time);
-    assert_eq!(a.total_noc_hops, b.total_noc_hops);
+    let a = schedule(&onnx, &hw, &cfg).unwrap().totals;
+    let b = schedule(&builtin, &hw, &cfg).unwrap().totals;
+    assert!(a.cost > 0.0);
+    assert_eq!(a.cost, b.cost);
+    assert_eq!(a.time, b.time);
+    assert_eq!(a.noc_hops, b.noc_hops);
 }
 
 #[test]

@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 
 use nnsched::dims::{DataCat, PerCat};
 use nnsched::hw::{self, Hardware};
-use nnsched::partition::PartitionOptions;
-use nnsched::search::{OptionsError, PipelineOptions};
+use nnsched::search::{OptionsError, PartitionOptions, PipelineOptions};
 use nnsched::stats::layer_stats;
 use nnsched::{
     Cancel, Error, Goal, LoadOptions, Model, Network, Progress, Schedule, SearchOptions, StopReason,
@@ -200,7 +199,7 @@ fn evaluate(a: EvaluateArgs) -> Result<()> {
         Format::Table => {
             let hw = match hw {
                 Some(h) => h,
-                None => nnsched::evaluate::hardware(&doc).map_err(|e| usage(e.to_string()))?,
+                None => doc.hardware()?,
             };
             emit(&format!(
                 "{} on {}, batch {} (recomputed from {})",

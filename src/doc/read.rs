@@ -8,20 +8,31 @@ use super::{SCHEMA, Schedule};
 /// Why a text is not a schedule document.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DocError {
+    /// Not JSON (or YAML): the format, and the parser's message.
     #[error("not {0}: {1}")]
     Syntax(&'static str, String),
+    /// No `schema` key.
     #[error("not a schedule file: no 'schema' key")]
     NoSchema,
+    /// Another format or version.
     #[error("unsupported schema '{0}', this nnsched reads {SCHEMA}")]
     Version(String),
     /// A field of the document as a whole.
     #[error("{path}: {reason}")]
-    Field { path: String, reason: String },
+    Field {
+        /// Where, as `key.key[index]`.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A field of one layer.
     #[error("layer '{layer}': {path}: {reason}")]
     LayerField {
+        /// The layer's name.
         layer: String,
+        /// Where in the layer's entry.
         path: String,
+        /// What is wrong.
         reason: String,
     },
 }

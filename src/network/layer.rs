@@ -7,8 +7,11 @@ use crate::dims::DataLoops;
 /// The shape of a feature map set: channels, height, width.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FmapShape {
+    /// Channels.
     pub n: u64,
+    /// Height.
     pub h: u64,
+    /// Width.
     pub w: u64,
 }
 
@@ -19,16 +22,29 @@ pub enum LayerKind {
     /// convolution with a 1x1 output. `groups` splits channels into
     /// independent groups (depthwise when it equals the channel count).
     Conv {
+        /// Input channels.
         nifm: u64,
+        /// Filter height.
         hfil: u64,
+        /// Filter width.
         wfil: u64,
+        /// Independent channel groups.
         groups: u64,
+        /// A fully-connected layer.
         fc: bool,
     },
     /// Max or average pooling over an `hreg` x `wreg` window.
-    Pool { hreg: u64, wreg: u64 },
+    Pool {
+        /// Window height.
+        hreg: u64,
+        /// Window width.
+        wreg: u64,
+    },
     /// Element-wise combination of `n_inputs` equally shaped inputs.
-    Eltwise { n_inputs: u64 },
+    Eltwise {
+        /// Operands combined.
+        n_inputs: u64,
+    },
 }
 
 /// A layer: output shape, stride and kind. Input sizes follow from these as
@@ -47,10 +63,19 @@ pub struct Layer {
 /// Why a layer cannot be built.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum LayerError {
+    /// A size that must be positive is zero.
     #[error("{0} must be positive")]
     Zero(&'static str),
+    /// Groups that do not divide the channels.
     #[error("groups ({groups}) must divide both input ({nifm}) and output ({nofm}) channels")]
-    Groups { groups: u64, nifm: u64, nofm: u64 },
+    Groups {
+        /// Channel groups.
+        groups: u64,
+        /// Input channels.
+        nifm: u64,
+        /// Output channels.
+        nofm: u64,
+    },
 }
 
 fn positive(v: u64, what: &'static str) -> Result<u64, LayerError> {
@@ -185,21 +210,27 @@ impl Layer {
         }
     }
 
+    /// What the layer computes.
     pub fn kind(&self) -> LayerKind {
         self.kind
     }
+    /// Output channels.
     pub fn nofm(&self) -> u64 {
         self.nofm
     }
+    /// Output height.
     pub fn hofm(&self) -> u64 {
         self.hofm
     }
+    /// Output width.
     pub fn wofm(&self) -> u64 {
         self.wofm
     }
+    /// Vertical stride.
     pub fn htrd(&self) -> u64 {
         self.htrd
     }
+    /// Horizontal stride.
     pub fn wtrd(&self) -> u64 {
         self.wtrd
     }
@@ -243,6 +274,7 @@ impl Layer {
     pub fn hfil(&self) -> u64 {
         self.region().1
     }
+    /// Filter (or window) width.
     pub fn wfil(&self) -> u64 {
         self.region().2
     }

@@ -35,8 +35,11 @@ pub enum Source {
 /// A layer with its name and predecessors.
 #[derive(Clone, Debug)]
 pub struct NetLayer {
+    /// Unique within the network.
     pub name: String,
+    /// Its geometry.
     pub layer: Layer,
+    /// Where its inputs come from, concatenated along channels in order.
     pub prevs: Vec<Source>,
     /// The channels taken from each predecessor (all of them unless split).
     pub channels: Vec<Range<u64>>,
@@ -45,7 +48,9 @@ pub struct NetLayer {
 /// A named external input.
 #[derive(Clone, Debug)]
 pub struct ExtInput {
+    /// How layers refer to it.
     pub name: String,
+    /// Its maps, per sample.
     pub shape: FmapShape,
 }
 
@@ -59,17 +64,24 @@ pub struct Network {
     nexts: Vec<Vec<LayerId>>,
 }
 
-/// Why a network is invalid; each names the offending layer.
+/// Why a network is invalid; each names the offending layer (`layer`) and,
+/// where one is at fault, its predecessor (`prev`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[allow(missing_docs)]
 pub enum NetworkError {
+    /// Two layers of one name.
     #[error("layer '{0}' is defined twice")]
     Duplicate(String),
+    /// A predecessor that is not declared.
     #[error("layer '{layer}': unknown predecessor '{prev}'")]
     UnknownPrev { layer: String, prev: String },
+    /// Layers that depend on each other.
     #[error("layer '{0}' is on a cycle")]
     Cycle(String),
+    /// Predecessors that give more or fewer channels than the layer takes.
     #[error("layer '{layer}': predecessors give {got} channels, the layer takes {want}")]
     Channels { layer: String, got: u64, want: u64 },
+    /// A predecessor whose maps do not fit the layer's input, even padded.
     #[error(
         "layer '{layer}': predecessor '{prev}' gives {got_h}x{got_w} maps, the layer needs {want_h}x{want_w} (or less by padding)"
     )]
@@ -81,6 +93,7 @@ pub enum NetworkError {
         want_h: u64,
         want_w: u64,
     },
+    /// A channel range beyond its predecessor's channels.
     #[error("layer '{layer}': takes channels {beg}..{end} of '{prev}', which has {have}")]
     Slice {
         layer: String,
@@ -89,8 +102,10 @@ pub enum NetworkError {
         end: u64,
         have: u64,
     },
+    /// An eltwise operand split across a predecessor's channels.
     #[error("layer '{layer}': predecessor '{prev}' gives channels of two of its operands")]
     Straddle { layer: String, prev: String },
+    /// No layers at all.
     #[error("network '{0}' has no layers")]
     Empty(String),
 }
@@ -99,18 +114,23 @@ impl Network {
     /// The name by which layers refer to the network input.
     pub const INPUT: &'static str = "__INPUT__";
 
+    /// The network's name: a built-in name or the model file.
     pub fn name(&self) -> &str {
         &self.name
     }
+    /// The network input's maps, per sample.
     pub fn input(&self) -> FmapShape {
         self.input
     }
+    /// External inputs (an LSTM's initial states).
     pub fn exts(&self) -> &[ExtInput] {
         &self.exts
     }
+    /// The number of layers.
     pub fn len(&self) -> usize {
         self.layers.len()
     }
+    /// Whether there are no layers (never, once built).
     pub fn is_empty(&self) -> bool {
         self.layers.is_empty()
     }
@@ -118,21 +138,27 @@ impl Network {
     pub fn layers(&self) -> &[NetLayer] {
         &self.layers
     }
+    /// Every layer's id, in definition order.
     pub fn ids(&self) -> impl Iterator<Item = LayerId> + '_ {
         (0..self.layers.len()).map(LayerId)
     }
+    /// A layer with its name and predecessors.
     pub fn get(&self, id: LayerId) -> &NetLayer {
         &self.layers[id.0]
     }
+    /// A layer's geometry.
     pub fn layer(&self, id: LayerId) -> &Layer {
         &self.layers[id.0].layer
     }
+    /// A layer's name.
     pub fn layer_name(&self, id: LayerId) -> &str {
         &self.layers[id.0].name
     }
+    /// The layer of this name.
     pub fn find(&self, name: &str) -> Option<LayerId> {
         self.layers.iter().position(|l| l.name == name).map(LayerId)
     }
+    /// Where a layer's inputs come from.
     pub fn prevs(&self, id: LayerId) -> &[Source] {
         &self.layers[id.0].prevs
     }
@@ -197,6 +223,7 @@ struct Decl {
 }
 
 impl NetworkBuilder {
+    /// A network of this name whose input has maps of `input` shape.
     pub fn new(name: &str, input: FmapShape) -> Self {
         NetworkBuilder {
             name: name.to_string(),

@@ -35,6 +35,7 @@ const MAX_FILE_BYTES: u64 = 2 << 30;
 /// An imported network and what the import noticed.
 #[derive(Debug)]
 pub struct Imported {
+    /// The layers.
     pub network: Network,
     /// The model's batch size, if it fixes one.
     pub batch: Option<u64>,

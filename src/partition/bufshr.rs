@@ -70,11 +70,6 @@ impl BufShr {
         self.dims[d].size()
     }
 
-    /// Group extents, per category.
-    pub fn dims(&self) -> PerCat<Dim2> {
-        self.dims
-    }
-
     /// Hops to rotate all data of `d` once around a subgroup of `m` nodes,
     /// where each rotation moves `units` units (`units` = `m`: one unit a
     /// step), over all subgroups of the group.

@@ -10,8 +10,8 @@ mod region;
 mod scheme;
 
 pub use bufshr::BufShr;
-pub use hops::{HopMemo, HopQuery, proc_data_range};
-pub use layout::{DataLayout, Pieces, spanning_tree};
+pub use hops::{HopMemo, HopQuery};
+pub use layout::DataLayout;
 pub use range::FmapRange;
 pub use region::{Coord, NodeRegion, RegionKind};
-pub use scheme::{PartDim, PartIdx, PartTarget, PartitionOptions, PartitionScheme, gen_partition};
+pub use scheme::{PartDim, PartTarget, PartitionOptions, PartitionScheme, gen_partition};

@@ -66,7 +66,9 @@ pub struct PartitionOptions {
     /// Combine partition dimensions; otherwise output maps for conv and
     /// output channels for FC only.
     pub hybrid: bool,
+    /// Allow splitting the batch over nodes.
     pub batch: bool,
+    /// Allow splitting input channels over nodes (with `hybrid`).
     pub ifmaps: bool,
 }
 

@@ -80,6 +80,7 @@ fn topological(net: &Network, verts: Vec<Vec<LayerId>>) -> Vec<Vec<LayerId>> {
 }
 
 /// Layers in scheduling order.
+#[cfg(test)]
 pub fn schedule_order(net: &Network) -> Vec<LayerId> {
     dag_vertices(net).into_iter().flatten().collect()
 }

@@ -7,6 +7,6 @@ mod expr;
 mod segment;
 mod timing;
 
-pub use dag::{Dag, dag_vertices, schedule_order};
+pub use dag::Dag;
 pub use segment::{LayerConstraint, PipelineSegment, SchedIdx, SchedSeq, SegmentOptions};
 pub use timing::{LayerTimes, SegmentTiming};

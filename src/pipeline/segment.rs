@@ -108,10 +108,6 @@ pub struct PipelineSegment {
     pub slots: Vec<Vec<LayerId>>,
     /// Where each layer runs and where its data comes from and goes.
     pub placements: Vec<Vec<Placement>>,
-    /// Layers sharing the same memory inputs: the fetcher first.
-    pub ifm_fwd: Vec<Vec<SchedIdx>>,
-    /// Layers whose output also goes to on-chip consumers.
-    pub ofm_fwd: Vec<(SchedIdx, Vec<SchedIdx>)>,
     syms: Vec<Sym>,
     args: Vec<Vec<Args>>,
     num_sp_fbs: u64,
@@ -130,8 +126,8 @@ struct Deps {
     /// `None` stands for memory.
     src: Vec<Vec<Vec<Option<SchedIdx>>>>,
     dst: Vec<Vec<Vec<Option<SchedIdx>>>>,
+    /// Layers sharing the same memory inputs: the fetcher first.
     ifm_fwd: Vec<(Vec<Source>, Vec<SchedIdx>)>,
-    ofm_fwd: Vec<(SchedIdx, Vec<SchedIdx>)>,
 }
 
 impl PipelineSegment {
@@ -149,8 +145,6 @@ impl PipelineSegment {
         let mut seg = PipelineSegment {
             slots,
             placements,
-            ifm_fwd: deps.ifm_fwd.iter().map(|(_, v)| v.clone()).collect(),
-            ofm_fwd: deps.ofm_fwd.clone(),
             syms: Vec::new(),
             args: Vec::new(),
             num_sp_fbs: 0,
@@ -169,26 +163,6 @@ impl PipelineSegment {
             .last()
             .and_then(|s| s.last())
             .expect("segments are non-empty")
-    }
-
-    /// Data regions forwarded on chip: layers reading memory inputs another
-    /// layer fetches, and consumers of layers that also write to memory,
-    /// read from that layer's nodes.
-    pub fn fwd_regions(&self) -> HashMap<SchedIdx, NodeRegion> {
-        let mut m = HashMap::new();
-        for sh in &self.ifm_fwd {
-            let r = self.placements[sh[0].sp][sh[0].tm].proc;
-            for i in &sh[1..] {
-                m.insert(*i, r);
-            }
-        }
-        for (src, dsts) in &self.ofm_fwd {
-            let r = self.placements[src.sp][src.tm].proc;
-            for i in dsts {
-                m.insert(*i, r);
-            }
-        }
-        m
     }
 
     fn new_sym(&mut self, name: String, values: Vec<Expr>) -> SymId {
@@ -761,7 +735,6 @@ fn init_deps(slots: &[Vec<LayerId>], net: &Network, with_opt: bool) -> Option<De
         src: slots.iter().map(|s| vec![Vec::new(); s.len()]).collect(),
         dst: slots.iter().map(|s| vec![Vec::new(); s.len()]).collect(),
         ifm_fwd: Vec::new(),
-        ofm_fwd: Vec::new(),
     };
     let mut prevs2layer: Vec<(Vec<Source>, LayerId)> = Vec::new();
     for (sp, slot) in slots.iter().enumerate() {
@@ -805,12 +778,6 @@ fn init_deps(slots: &[Vec<LayerId>], net: &Network, with_opt: bool) -> Option<De
             };
             if !chained_out {
                 return None;
-            }
-            if outs.mem && !outs.nbr.is_empty() {
-                d.ofm_fwd.push((me, outs.nbr.clone()));
-            }
-            if outs.mem && !outs.local.is_empty() {
-                d.ofm_fwd.push((me, vec![outs.local[0]]));
             }
             if !with_opt
                 && (ins.nbr.len() + ins.local.len() > 1

@@ -20,12 +20,25 @@ use super::SearchOptions;
 /// Why a layer has no schedule.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum NoSchedule {
+    /// The innermost block of every mapping overflows a register file.
     #[error("the register file is too small: a PE needs {need} words, it has {have}")]
-    Regf { need: u64, have: u64 },
+    Regf {
+        /// Words needed.
+        need: u64,
+        /// Words a PE has.
+        have: u64,
+    },
+    /// The data that may not bypass the buffer overflows it.
     #[error(
         "the global buffer is too small: a node needs {need} words for data that may not bypass it, it has {have}"
     )]
-    Gbuf { need: u64, have: u64 },
+    Gbuf {
+        /// Words needed.
+        need: u64,
+        /// Words a node has.
+        have: u64,
+    },
+    /// Mappings fit, but none meets the pipelining constraints.
     #[error("no loop blocking satisfies the scheduling constraints")]
     Constraints,
 }

@@ -14,16 +14,17 @@ mod layer;
 mod options;
 mod result;
 
-pub use dp::run;
-pub use layer::{NoSchedule, NodeSchemes, layer_results, search_node};
+pub use crate::partition::PartitionOptions;
+pub(crate) use dp::run;
+pub use layer::NoSchedule;
 pub use options::{
     Cancel, MAX_BATCH, OptionsError, PipelineOptions, Progress, SearchOptions, StopReason,
 };
-pub use result::{NetworkSchedule, Segment, SegmentSlot, assemble, check_consistency};
+pub(crate) use result::{NetworkSchedule, assemble, check_consistency};
 
 /// Why a network has no schedule.
 #[derive(Debug, thiserror::Error)]
-pub enum SearchError {
+pub(crate) enum SearchError {
     #[error("layer '{layer}': {reason}")]
     NoSchedule { layer: String, reason: NoSchedule },
     #[error("invalid options: {0}")]

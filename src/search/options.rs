@@ -16,7 +16,9 @@ pub const MAX_BATCH: u64 = 1 << 20;
 /// Search options.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SearchOptions {
+    /// Samples scheduled together.
     pub batch: u64,
+    /// What the search minimizes.
     pub goal: Goal,
     /// Data categories allowed to bypass the global buffer.
     pub bypass: PerCat<bool>,
@@ -141,24 +143,34 @@ impl SearchOptions {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum OptionsError {
     #[error("the batch size must be positive")]
+    /// Zero batch.
     BatchZero,
     #[error("the batch size must be at most {MAX_BATCH}")]
+    /// A batch above `MAX_BATCH`.
     BatchTooLarge,
     #[error("the number of tops must be positive")]
+    /// Zero tops.
     TopZero,
     #[error("the loop blocking solver cannot be combined with buffer sharing")]
+    /// The solver with buffer sharing.
     SolverWithSharing,
     #[error("buffer sharing implies access forwarding; enable only one of them")]
+    /// Both access forwarding and buffer sharing.
     ForwardingWithSharing,
     #[error("input-channel partitioning requires hybrid partitioning")]
+    /// Input-channel partitioning without hybrid partitioning.
     IfmapsWithoutHybrid,
     #[error("the loop blocking solver cannot be combined with save-writeback")]
+    /// The solver with save-writeback.
     SolverWithSaveWriteback,
     #[error("the layer pipeline time overhead must be non-negative")]
+    /// A negative time overhead.
     NegativeOverhead,
     #[error("the layer pipeline degree must be non-negative")]
+    /// A negative pipeline degree.
     NegativeDegree,
     #[error("the time limit must be positive")]
+    /// A zero time limit.
     ZeroTimeLimit,
 }
 
@@ -168,6 +180,7 @@ pub enum OptionsError {
 pub struct Cancel(Arc<AtomicBool>);
 
 impl Cancel {
+    /// A handle nothing has cancelled yet.
     pub fn new() -> Self {
         Self::default()
     }
@@ -177,6 +190,7 @@ impl Cancel {
         self.0.store(true, Ordering::Relaxed);
     }
 
+    /// Whether `cancel` was called on it or a clone.
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
@@ -238,7 +252,9 @@ impl<'a> Stopper<'a> {
 /// statistics once it ends.
 #[derive(Debug, Default)]
 pub struct Progress {
+    /// Layers whose search is done.
     pub layers_done: AtomicUsize,
+    /// Layers to search.
     pub layers_total: AtomicUsize,
     /// Candidate blockings costed, set when the search ends.
     pub schemes_evaluated: AtomicU64,
