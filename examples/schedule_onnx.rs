@@ -57,7 +57,10 @@ fn run(model: &str, hw: &str) -> Result<(), nnsched::Error> {
     }
     // The document is the one `nnsched -o` writes: evaluate recomputes it.
     let again = nnsched::evaluate(&s, &model.network, Some(&hw))?;
-    assert_eq!(again.totals, s.totals, "evaluate reproduces the search's totals");
+    assert_eq!(
+        again.totals, s.totals,
+        "evaluate reproduces the search's totals"
+    );
     println!("evaluate: totals reproduced");
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The library's one error type: what a caller can match on.
 
 use crate::doc::Schedule;
+use crate::model::ModelIssue;
 use crate::search::{NoSchedule, OptionsError, StopReason};
 
 /// Everything the library can fail with. Messages name the user's data
@@ -8,9 +9,14 @@ use crate::search::{NoSchedule, OptionsError, StopReason};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A model that cannot be loaded: an unknown name, a malformed or
-    /// unsupported ONNX file (the message names the file and node).
-    #[error("{0}")]
-    Model(String),
+    /// unsupported ONNX file.
+    #[error("{message}")]
+    Model {
+        /// Names the file and node.
+        message: String,
+        /// What it is about.
+        issue: ModelIssue,
+    },
     /// A hardware description that is missing or invalid (the message
     /// names the file and key).
     #[error("{0}")]

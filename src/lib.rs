@@ -48,7 +48,7 @@ pub use blocking::Goal;
 pub use doc::Schedule;
 pub use error::Error;
 pub use hw::Hardware;
-pub use model::{DEFAULT_MAX_TENSOR_ELEMENTS, LoadOptions, Model, load_model};
+pub use model::{DEFAULT_MAX_TENSOR_ELEMENTS, LoadOptions, Model, ModelIssue, load_model};
 pub use network::Network;
 pub use search::{Cancel, Progress, SearchOptions, StopReason};
 

@@ -10,6 +10,18 @@ use crate::network::{Network, zoo};
 /// values are 1 GiB.
 pub const DEFAULT_MAX_TENSOR_ELEMENTS: u64 = 1 << 28;
 
+/// What a refused model is about, so that a front end can point at its
+/// own way around it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelIssue {
+    /// An operator nnsched does not model (it may be passed through).
+    Unsupported,
+    /// A tensor above the size limit (it may be raised).
+    TooLarge,
+    /// Anything else: a malformed file, an unknown name, ...
+    Other,
+}
+
 /// How to load a model.
 #[derive(Clone, Debug)]
 pub struct LoadOptions {
@@ -53,17 +65,25 @@ pub fn load_model(name: &str, opts: &LoadOptions) -> Result<Model, Error> {
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
     if !onnx {
-        return Err(Error::Model(format!(
-            "unknown model '{name}'; built-in networks: {} (or an .onnx file)",
-            zoo::NAMES.join(", ")
-        )));
+        return Err(Error::Model {
+            message: format!(
+                "unknown model '{name}'; built-in networks: {} (or an .onnx file)",
+                zoo::NAMES.join(", ")
+            ),
+            issue: ModelIssue::Other,
+        });
     }
     load_onnx(Path::new(name), opts)
 }
 
 #[cfg(feature = "onnx")]
 fn load_onnx(path: &Path, opts: &LoadOptions) -> Result<Model, Error> {
-    let imp = crate::onnx::import(path, opts).map_err(|e| Error::Model(format!("{e:#}")))?;
+    let imp = crate::onnx::import(path, opts).map_err(|e| Error::Model {
+        issue: e
+            .downcast_ref::<crate::onnx::Refusal>()
+            .map_or(ModelIssue::Other, |r| r.issue),
+        message: format!("{e:#}"),
+    })?;
     Ok(Model {
         network: imp.network,
         batch: imp.batch,
@@ -73,8 +93,11 @@ fn load_onnx(path: &Path, opts: &LoadOptions) -> Result<Model, Error> {
 
 #[cfg(not(feature = "onnx"))]
 fn load_onnx(path: &Path, _: &LoadOptions) -> Result<Model, Error> {
-    Err(Error::Model(format!(
-        "{}: this build of nnsched has no ONNX import",
-        path.display()
-    )))
+    Err(Error::Model {
+        message: format!(
+            "{}: this build of nnsched has no ONNX import",
+            path.display()
+        ),
+        issue: ModelIssue::Other,
+    })
 }

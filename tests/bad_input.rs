@@ -63,7 +63,7 @@ fn onnx_cases() -> Vec<OnnxCase> {
             "lrn.onnx",
             lrn.bytes(&[&lrn_y]),
             vec![],
-            "lrn.onnx: node '/norm/LRN' (LRN): unsupported operator",
+            "lrn.onnx: node '/norm/LRN' (LRN): unsupported operator (--skip-unsupported passes it through)",
         ),
         (
             "dynamic.onnx",
@@ -87,7 +87,7 @@ fn onnx_cases() -> Vec<OnnxCase> {
             "huge_init.onnx",
             conv(Graph::image(1 << 20, 8, 8), 1 << 20, 1 << 20, vec![]),
             vec![],
-            "huge_init.onnx: initializer 'w0' declares a tensor of 9895604649984 elements, above the limit of 268435456",
+            "huge_init.onnx: initializer 'w0' declares a tensor of 9895604649984 elements, above the limit of 268435456 (--max-tensor-elements)",
         ),
         (
             "huge_const.onnx",

@@ -408,6 +408,18 @@ fn unsupported_operators_stop_or_pass_through() {
     let imp = g.import_opts(&[&y], &opts).unwrap();
     assert_eq!(imp.skipped, ["/norm/LRN (LRN)"]);
     assert_eq!(imp.network.len(), 1);
+
+    // Through the library: a refusal a caller can match, naming no flag.
+    let dir = common::scratch("unsupported");
+    let path = dir.join("lrn.onnx");
+    std::fs::write(&path, g.bytes(&[&y])).unwrap();
+    match nnsched::load_model(path.to_str().unwrap(), &Default::default()) {
+        Err(nnsched::Error::Model { message, issue }) => {
+            assert_eq!(issue, nnsched::ModelIssue::Unsupported);
+            assert!(message.ends_with("(LRN): unsupported operator"), "{message}");
+        }
+        other => panic!("not refused as unsupported: {other:?}"),
+    }
 }
 
 #[test]

@@ -16,7 +16,8 @@ use nnsched::hw::{self, Hardware};
 use nnsched::search::{OptionsError, PartitionOptions, PipelineOptions};
 use nnsched::stats::layer_stats;
 use nnsched::{
-    Cancel, Error, Goal, LoadOptions, Model, Network, Progress, Schedule, SearchOptions, StopReason,
+    Cancel, Error, Goal, LoadOptions, Model, ModelIssue, Network, Progress, Schedule,
+    SearchOptions, StopReason,
 };
 
 pub use args::Cli;
@@ -39,6 +40,18 @@ pub struct Failure {
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
+        // Point at the flag that gets around a refused model.
+        let hint = match &e {
+            Error::Model {
+                issue: ModelIssue::Unsupported,
+                ..
+            } => " (--skip-unsupported passes it through)",
+            Error::Model {
+                issue: ModelIssue::TooLarge,
+                ..
+            } => " (--max-tensor-elements)",
+            _ => "",
+        };
         let code = match &e {
             Error::Stopped {
                 reason: StopReason::Cancelled,
@@ -49,7 +62,7 @@ impl From<Error> for Failure {
             _ => EXIT_INTERNAL,
         };
         Failure {
-            message: e.to_string(),
+            message: format!("{e}{hint}"),
             code,
         }
     }
@@ -223,15 +236,11 @@ fn evaluate(a: EvaluateArgs) -> Result<()> {
     }
 }
 
+/// The batch bound, as the search checks it.
 fn check_batch(batch: u64) -> Result<()> {
-    match batch {
-        0 => Err(usage("--batch must be positive".into())),
-        b if b > nnsched::search::MAX_BATCH => Err(usage(format!(
-            "--batch must be at most {}",
-            nnsched::search::MAX_BATCH
-        ))),
-        _ => Ok(()),
-    }
+    SearchOptions::new(batch)
+        .validate()
+        .map_err(|e| usage(flag_conflict(e)))
 }
 
 /// The search options of the command line.
@@ -355,7 +364,6 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
     let model = a.model.as_deref().expect("clap requires MODEL");
     let hw_arg = a.hw.as_deref().expect("clap requires --hw");
     let (m, batch) = load(model, &a.load)?;
-    check_batch(batch)?;
     let net = &m.network;
     let hw = nnsched::load_hardware(hw_arg)?;
     let opts = options(&a, batch)?;
@@ -369,11 +377,21 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
     }
     let (doc, stopped) = match search(net, &hw, &opts, &a) {
         Ok(doc) => (doc, None),
-        Err(e @ Error::Stopped { .. }) => {
-            let Error::Stopped { partial, .. } = &e else {
-                unreachable!("matched above")
-            };
-            (Schedule::clone(partial), Some(Failure::from(e)))
+        Err(Error::Stopped {
+            reason,
+            done,
+            total,
+            partial,
+        }) => {
+            // The partial schedule is written and printed; the failure
+            // keeps the message and exit code.
+            let failure = Failure::from(Error::Stopped {
+                reason,
+                done,
+                total,
+                partial: partial.clone(),
+            });
+            (*partial, Some(failure))
         }
         Err(e @ Error::NoSchedule { .. }) => {
             return Err(usage(format!("{model} on {hw_arg}: {e}")));

@@ -27,7 +27,22 @@ use crate::network::{FmapShape, Layer, Network, NetworkBuilder};
 use ops::Role;
 use proto::{Constants, int, ints};
 
-pub use crate::model::{DEFAULT_MAX_TENSOR_ELEMENTS, LoadOptions as ImportOptions};
+pub use crate::model::{DEFAULT_MAX_TENSOR_ELEMENTS, LoadOptions as ImportOptions, ModelIssue};
+
+/// An import refused for a reason a front end may point at its own option
+/// for (`--skip-unsupported`, `--max-tensor-elements`).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Refusal {
+    /// The message, naming the file and node.
+    pub message: String,
+    /// What the refusal is about.
+    pub issue: ModelIssue,
+}
+
+fn refusal(issue: ModelIssue, message: String) -> anyhow::Error {
+    anyhow::Error::new(Refusal { message, issue })
+}
 
 /// Protobuf messages cannot exceed 2 GiB.
 const MAX_FILE_BYTES: u64 = 2 << 30;
@@ -69,10 +84,13 @@ pub fn import_bytes(bytes: &[u8], file: &str, opts: &ImportOptions) -> Result<Im
     let consts = Constants::collect(graph);
     let limit = opts.max_tensor_elements;
     if let Some((what, n)) = proto::oversized(graph, &consts, limit) {
-        bail!(
-            "{file}: {what} declares a tensor of {} elements, above the limit of {limit} (--max-tensor-elements)",
-            n.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string())
-        );
+        return Err(refusal(
+            ModelIssue::TooLarge,
+            format!(
+                "{file}: {what} declares a tensor of {} elements, above the limit of {limit}",
+                n.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string())
+            ),
+        ));
     }
     let input = model_input(graph, file, limit)?;
     let typed = match catch_unwind(AssertUnwindSafe(|| type_model(&model, &input.concrete()))) {
@@ -193,10 +211,13 @@ fn model_input(graph: &GraphProto, file: &str, limit: u64) -> Result<ModelInput>
         .try_fold(1u64, |a, &d| a.checked_mul(d))
         .is_none_or(|e| e > limit)
     {
-        bail!(
-            "{file}: input '{}' of shape {concrete:?} is above the limit of {limit} elements (--max-tensor-elements)",
-            input.name
-        );
+        return Err(refusal(
+            ModelIssue::TooLarge,
+            format!(
+                "{file}: input '{}' of shape {concrete:?} is above the limit of {limit} elements",
+                input.name
+            ),
+        ));
     }
     Ok(input)
 }
@@ -213,11 +234,14 @@ fn explain_typing_failure(
     if !opts.skip_unsupported
         && let Some(n) = first_unsupported(graph, input)
     {
-        return anyhow!(
-            "{file}: node '{}' ({}): {} (--skip-unsupported passes it through)",
-            node_name(n),
-            n.op_type,
-            ops::refusal(&n.op_type)
+        return refusal(
+            ModelIssue::Unsupported,
+            format!(
+                "{file}: node '{}' ({}): {}",
+                node_name(n),
+                n.op_type,
+                ops::refusal(&n.op_type)
+            ),
         );
     }
     match failed {
@@ -397,11 +421,14 @@ impl Converter<'_> {
             .and_then(|v| v.checked_mul(f.w))
             .is_none_or(|e| e > self.max_elements)
         {
-            bail!(
-                "{}: output of shape {s:?} is above the limit of {} elements (--max-tensor-elements)",
-                self.what(n),
-                self.max_elements
-            );
+            return Err(refusal(
+                ModelIssue::TooLarge,
+                format!(
+                    "{}: output of shape {s:?} is above the limit of {} elements",
+                    self.what(n),
+                    self.max_elements
+                ),
+            ));
         }
         Ok(f)
     }
@@ -465,11 +492,10 @@ impl Converter<'_> {
         };
         let Some(role) = ops::role(&n.op_type) else {
             if !self.skip_unsupported {
-                bail!(
-                    "{}: {} (--skip-unsupported passes it through)",
-                    self.what(n),
-                    ops::refusal(&n.op_type)
-                );
+                return Err(refusal(
+                    ModelIssue::Unsupported,
+                    format!("{}: {}", self.what(n), ops::refusal(&n.op_type)),
+                ));
             }
             self.skipped
                 .push(format!("{} ({})", node_name(n), n.op_type));
