@@ -316,11 +316,6 @@ impl LayerResult {
         a
     }
 
-    /// Active PEs per node on average over processing time.
-    pub fn active_pes(&self) -> f64 {
-        self.ops / self.proc_time as f64 / self.num_nodes as f64
-    }
-
     pub fn node_time(&self) -> u64 {
         self.proc_time.max(self.bus_time)
     }

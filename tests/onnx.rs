@@ -416,7 +416,10 @@ fn unsupported_operators_stop_or_pass_through() {
     match nnsched::load_model(path.to_str().unwrap(), &Default::default()) {
         Err(nnsched::Error::Model { message, issue }) => {
             assert_eq!(issue, nnsched::ModelIssue::Unsupported);
-            assert!(message.ends_with("(LRN): unsupported operator"), "{message}");
+            assert!(
+                message.ends_with("(LRN): unsupported operator"),
+                "{message}"
+            );
         }
         other => panic!("not refused as unsupported: {other:?}"),
     }

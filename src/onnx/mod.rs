@@ -4,7 +4,7 @@
 //! above the size limit), then tract-onnx infers every tensor's shape; its
 //! typed model keeps the ONNX tensor names as outlet labels. The ONNX nodes,
 //! in file order, decide the layers through the operator registry in
-//! [`ops`]: convs, dense products, pools and eltwise combinations become
+//! `ops`: convs, dense products, pools and eltwise combinations become
 //! layers; concatenations, channel splits and slices become channel ranges
 //! of predecessors; operators without MACs pass their input through.
 //! Anything else stops the import with the node named, or, when asked, is
