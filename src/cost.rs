@@ -16,10 +16,10 @@ use crate::blocking::{self, Blocking, BlockingScheme, Infeasible, NodeEnv};
 use crate::dims::{BlockLevel, LoopDim, MemLevel, OrderedLevel, PerCat, PerLevel, PerLoop};
 use crate::hw::Hardware;
 use crate::network::{Layer, LayerId};
+use crate::options::SearchOptions;
 use crate::partition::{BufShr, DataLayout, FmapRange, PartitionScheme};
 use crate::pipeline::{LayerTimes, SchedSeq};
 use crate::placement::Placement;
-use crate::search::SearchOptions;
 
 /// All decisions for one layer, with the blocking costed on one node.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,8 +1,8 @@
 //! The library's one error type: what a caller can match on.
 
 use crate::doc::Schedule;
-use crate::model::ModelIssue;
-use crate::search::{NoSchedule, OptionsError, StopReason};
+use crate::options::{OptionsError, StopReason};
+use crate::search::NoSchedule;
 
 /// Everything the library can fail with. Messages name the user's data
 /// (file, key, node, layer), never a command-line flag.
@@ -78,4 +78,16 @@ impl Error {
     pub fn is_user_error(&self) -> bool {
         !matches!(self, Error::Internal(_))
     }
+}
+
+/// What a refused model is about, so that a front end can point at its
+/// own way around it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelIssue {
+    /// An operator nnsched does not model (it may be passed through).
+    Unsupported,
+    /// A tensor above the size limit (it may be raised).
+    TooLarge,
+    /// Anything else: a malformed file, an unknown name, ...
+    Other,
 }

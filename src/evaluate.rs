@@ -11,13 +11,14 @@ use crate::dims::{PerBlock, PerCat, PerLoop, PerOrdered};
 use crate::doc::{self, LayerDoc, LoopName, PartName, Schedule};
 use crate::hw::{Dim2, Hardware};
 use crate::network::{LayerId, Network, Source};
+use crate::options::{PipelineOptions, SearchOptions};
 use crate::partition::{
     Coord, DataLayout, FmapRange, HopMemo, HopQuery, NodeRegion, PartDim, PartitionOptions,
     PartitionScheme, RegionKind,
 };
 use crate::pipeline::{SchedIdx, SchedSeq};
 use crate::placement::Placement;
-use crate::search::{NetworkSchedule, PipelineOptions, SearchOptions, assemble};
+use crate::search::{NetworkSchedule, assemble};
 
 /// Why a schedule document cannot be evaluated: where, and what is wrong.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

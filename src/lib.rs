@@ -38,7 +38,8 @@ pub mod hw;
 mod model;
 pub mod network;
 #[cfg(feature = "onnx")]
-pub mod onnx;
+pub use model::onnx;
+pub mod options;
 pub mod search;
 pub mod stats;
 
@@ -47,10 +48,11 @@ use std::path::Path;
 pub use blocking::Goal;
 pub use doc::Schedule;
 pub use error::Error;
+pub use error::ModelIssue;
 pub use hw::Hardware;
-pub use model::{DEFAULT_MAX_TENSOR_ELEMENTS, LoadOptions, Model, ModelIssue, load_model};
+pub use model::{DEFAULT_MAX_TENSOR_ELEMENTS, LoadOptions, Model, load_model};
 pub use network::Network;
-pub use search::{Cancel, Progress, SearchOptions, StopReason};
+pub use options::{Cancel, Progress, SearchOptions, StopReason};
 
 /// Hardware named as on the command line: a YAML file, or a built-in name
 /// (`tetris`, ...) when no such file exists.

@@ -7,8 +7,9 @@ use crate::cost::LayerResult;
 use crate::dims::{BlockLevel, OrderedLevel};
 use crate::hw::{Dim2, Hardware};
 use crate::network::{Layer, Network};
+use crate::options::SearchOptions;
 use crate::partition::{DataLayout, NodeRegion, PartDim, PartitionScheme, RegionKind};
-use crate::search::{NetworkSchedule, SearchOptions};
+use crate::search::NetworkSchedule;
 
 /// Loop order of a level, outermost first, all three loops.
 pub(super) fn order_of(ord: &PerLoop<u8>) -> [LoopName; 3] {

@@ -23,9 +23,9 @@ use crate::placement::Placement;
 use crate::util::Lru;
 
 use super::layer::{NoSchedule, NodeSchemes, layer_results, search_node};
-use super::options::Stopper;
 use super::result::{NetworkSchedule, Partial, check_consistency};
 use super::{Progress, SearchError, SearchOptions};
+use crate::options::Stopper;
 
 /// A layer's scheduling condition, as nn_dataflow memoizes layer searches.
 type SchedKey = (Layer, Placement, TopConstraint, DataLayout, SchedSeq);

@@ -15,7 +15,7 @@ use crate::partition::{Coord, DataLayout, HopMemo, HopQuery, PartitionScheme};
 use crate::pipeline::SchedSeq;
 use crate::placement::Placement;
 
-use super::SearchOptions;
+use crate::options::SearchOptions;
 
 /// Why a layer has no schedule.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]

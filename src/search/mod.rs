@@ -11,15 +11,14 @@
 
 mod dp;
 mod layer;
-mod options;
 mod result;
 
+pub use crate::options::{
+    Cancel, MAX_BATCH, OptionsError, PipelineOptions, Progress, SearchOptions, StopReason,
+};
 pub use crate::partition::PartitionOptions;
 pub(crate) use dp::run;
 pub use layer::NoSchedule;
-pub use options::{
-    Cancel, MAX_BATCH, OptionsError, PipelineOptions, Progress, SearchOptions, StopReason,
-};
 pub(crate) use result::{NetworkSchedule, assemble, check_consistency};
 
 /// Why a network has no schedule.

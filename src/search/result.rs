@@ -10,7 +10,7 @@ use crate::network::{Network, Source};
 use crate::partition::{DataLayout, NodeRegion};
 use crate::pipeline::{SchedIdx, SegmentTiming};
 
-use super::{SearchOptions, StopReason};
+use crate::options::{SearchOptions, StopReason};
 
 /// A group of layers scheduled together; without inter-layer pipelining,
 /// one layer.

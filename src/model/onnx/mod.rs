@@ -27,7 +27,8 @@ use crate::network::{FmapShape, Layer, Network, NetworkBuilder};
 use ops::Role;
 use proto::{Constants, int, ints};
 
-pub use crate::model::{DEFAULT_MAX_TENSOR_ELEMENTS, LoadOptions as ImportOptions, ModelIssue};
+pub use super::{DEFAULT_MAX_TENSOR_ELEMENTS, LoadOptions as ImportOptions};
+use crate::error::ModelIssue;
 
 /// An import refused for a reason a front end may point at its own option
 /// for (`--skip-unsupported`, `--max-tensor-elements`).

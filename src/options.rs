@@ -1,4 +1,4 @@
-//! What a search may do, and how it can be stopped.
+//! Search options: what a search may do, and how it can be stopped.
 
 use std::fmt;
 use std::sync::Arc;

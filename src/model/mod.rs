@@ -1,26 +1,17 @@
 //! Loading a model: a built-in network by name, or an ONNX file, with the
 //! batch size it fixes.
 
+#[cfg(feature = "onnx")]
+pub mod onnx;
+
 use std::path::Path;
 
-use crate::error::Error;
+use crate::error::{Error, ModelIssue};
 use crate::network::{Network, zoo};
 
 /// Tensors above this many elements are refused unless raised: 2^28 f32
 /// values are 1 GiB.
 pub const DEFAULT_MAX_TENSOR_ELEMENTS: u64 = 1 << 28;
-
-/// What a refused model is about, so that a front end can point at its
-/// own way around it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ModelIssue {
-    /// An operator nnsched does not model (it may be passed through).
-    Unsupported,
-    /// A tensor above the size limit (it may be raised).
-    TooLarge,
-    /// Anything else: a malformed file, an unknown name, ...
-    Other,
-}
 
 /// How to load a model.
 #[derive(Clone, Debug)]
@@ -78,9 +69,9 @@ pub fn load_model(name: &str, opts: &LoadOptions) -> Result<Model, Error> {
 
 #[cfg(feature = "onnx")]
 fn load_onnx(path: &Path, opts: &LoadOptions) -> Result<Model, Error> {
-    let imp = crate::onnx::import(path, opts).map_err(|e| Error::Model {
+    let imp = onnx::import(path, opts).map_err(|e| Error::Model {
         issue: e
-            .downcast_ref::<crate::onnx::Refusal>()
+            .downcast_ref::<onnx::Refusal>()
             .map_or(ModelIssue::Other, |r| r.issue),
         message: format!("{e:#}"),
     })?;
