@@ -183,6 +183,9 @@ struct Replication {
 impl UnitPass {
     fn new(layer: &Layer, pe: &PeSetMapping) -> UnitPass {
         let (nreg, hreg, wreg) = layer.region();
+        // Input rows and columns a window reads (more than the window when
+        // dilated).
+        let (hspan, wspan) = layer.span();
         let (hofm, wofm) = (layer.hofm(), layer.wofm());
         let (htrd, wtrd) = (layer.htrd(), layer.wtrd());
         let conv = layer.is_conv();
@@ -194,11 +197,11 @@ impl UnitPass {
         let (fold, folded) = (pe.fold, pe.folded);
         let fh = fold.h as f64;
         let hofm_acc = hofm as f64 / fold.w as f64;
-        let hifm_acc = hreg as f64 + (hofm_acc - 1.0) * htrd as f64;
-        let wifm_acc = (wreg + (wofm - 1) * wtrd) as f64;
+        let hifm_acc = hspan as f64 + (hofm_acc - 1.0) * htrd as f64;
+        let wifm_acc = (wspan + (wofm - 1) * wtrd) as f64;
         let hofm_buf = idivc(hofm, fold.w);
-        let hifm_buf = hreg + (hofm_buf - 1) * htrd;
-        let wifm_buf = wreg + (wofm - 1) * wtrd;
+        let hifm_buf = hspan + (hofm_buf - 1) * htrd;
+        let wifm_buf = wspan + (wofm - 1) * wtrd;
         let ofm_acc = hofm_acc * wofm as f64;
         let ifm_acc = hifm_acc * wifm_acc;
         let ops = ofm_acc * (nreg * hreg * wreg) as f64;
@@ -369,6 +372,28 @@ mod tests {
         let fc3 = row_stationary(&Layer::fc(4096, 1000, (1, 1)).unwrap(), 16, 1.0, array);
         let cnts: Vec<u64> = fc3.iter().map(|n| n.loopcnt.0.iter().product()).collect();
         assert_eq!(cnts, vec![262144, 262144, 262144, 262144, 258048]);
+    }
+
+    /// A dilated 3x3 conv does the MACs of a 3x3 and reads the input
+    /// window of a 5x5.
+    #[test]
+    fn dilation_widens_the_input_not_the_work() {
+        let array = Dim2::new(14, 14);
+        let conv = |k: u64| Layer::conv(64, 64, (13, 13), (k, k), (1, 1)).unwrap();
+        let dilated = conv(3).dilated((2, 2)).unwrap();
+        assert_eq!((dilated.hifm(), dilated.wifm()), (17, 17));
+        assert_eq!(dilated.total_ops(1), conv(3).total_ops(1));
+        let d = &row_stationary(&dilated, 4, 1.0, array)[0];
+        let k3 = &row_stationary(&conv(3), 4, 1.0, array)[0];
+        let k5 = &row_stationary(&conv(5), 4, 1.0, array)[0];
+        assert_eq!(d.unit_ops, k3.unit_ops);
+        assert_eq!(d.pe_set, k3.pe_set);
+        assert_eq!(d.usize_gbuf[DataCat::Fil], k3.usize_gbuf[DataCat::Fil]);
+        assert_eq!(d.usize_gbuf[DataCat::Ifm], k5.usize_gbuf[DataCat::Ifm]);
+        assert_eq!(
+            d.unit_access[MemLevel::Dram][DataCat::Ifm],
+            k5.unit_access[MemLevel::Dram][DataCat::Ifm]
+        );
     }
 
     #[test]

@@ -103,10 +103,12 @@ fn same_upper_padding_with_an_even_kernel() {
 }
 
 #[test]
-fn convs_that_are_not_modelled_name_the_node() {
+fn dilated_and_1d_convs() {
+    // A dilated 3x3 (an ASPP branch): the MACs of a 3x3, the input window
+    // of a 5x5.
     let mut g = Graph::image(8, 16, 16);
     let y = g.conv(
-        "/aspp/dil",
+        "/aspp/dil/Conv",
         "x",
         8,
         8,
@@ -116,18 +118,30 @@ fn convs_that_are_not_modelled_name_the_node() {
             attr_ints("pads", &[2, 2, 2, 2]),
         ],
     );
-    let e = g.error(&[&y]);
-    assert!(
-        e.contains("test.onnx: node '/aspp/dil' (Conv): dilated convolutions"),
-        "{e}"
-    );
+    let net = g.import(&[&y]).network;
+    let l = layer(&net, "aspp.dil");
+    assert_eq!(l.dilation(), (2, 2));
+    assert_eq!((l.hfil(), l.hofm(), l.hifm()), (3, 16, 20));
+    assert_eq!(l.total_ops(1), 8 * 16 * 16 * 8 * 9);
 
+    // A 1D conv over an NCL input is a conv of one row.
     let mut g = Graph::new(&[Some(1), Some(4), Some(16)]);
     let w = g.weight(&[8, 4, 3]);
-    let y = g.node("Conv", "conv1d", &["x", &w], vec![]);
-    let e = g.error(&[&y]);
-    assert!(e.contains("input 'x' has 3 dimensions"), "{e}");
+    let y = g.node(
+        "Conv",
+        "/tcn/Conv",
+        &["x", &w],
+        vec![attr_ints("pads", &[1, 1]), attr_ints("dilations", &[2])],
+    );
+    let net = g.import(&[&y]).network;
+    let l = layer(&net, "tcn");
+    assert_eq!((l.hofm(), l.wofm(), l.hfil(), l.wfil()), (1, 14, 1, 3));
+    assert_eq!(l.dilation(), (1, 2));
+    assert_eq!(l.total_ops(1), 8 * 14 * 4 * 3);
+}
 
+#[test]
+fn convs_that_are_not_modelled_name_the_node() {
     let mut g = Graph::image(4, 16, 16);
     let c = g.conv("c", "x", 4, 4, (1, 1), vec![]);
     let shape = g.ints(&[1, 4, 256]);
@@ -135,7 +149,10 @@ fn convs_that_are_not_modelled_name_the_node() {
     let w = g.weight(&[8, 4, 3]);
     let y = g.node("Conv", "conv1d", &[&sq, &w], vec![]);
     let e = g.error(&[&y]);
-    assert!(e.contains("node 'conv1d' (Conv): a 1D convolution"), "{e}");
+    assert!(
+        e.contains("node 'conv1d' (Conv): reads 1x256 maps its producer made as 16x16"),
+        "{e}"
+    );
 
     let mut g = Graph::image(8, 8, 8);
     let w = g.weight(&[8, 4, 2, 2]);

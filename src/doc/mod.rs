@@ -306,6 +306,17 @@ pub struct ShapeDoc {
     pub wtrd: u64,
     /// Channel groups.
     pub groups: u64,
+    /// Filter dilation `[rows, cols]`; written only for dilated convs.
+    #[serde(default = "undilated", skip_serializing_if = "is_undilated")]
+    pub dilation: [u64; 2],
+}
+
+fn undilated() -> [u64; 2] {
+    [1, 1]
+}
+
+fn is_undilated(d: &[u64; 2]) -> bool {
+    *d == [1, 1]
 }
 
 /// Row-stationary mapping onto the PE array.

@@ -145,6 +145,7 @@ fn shape(l: &Layer) -> ShapeDoc {
         htrd: l.htrd(),
         wtrd: l.wtrd(),
         groups: l.groups(),
+        dilation: [l.dilation().0, l.dilation().1],
     }
 }
 

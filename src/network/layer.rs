@@ -30,6 +30,9 @@ pub enum LayerKind {
         wfil: u64,
         /// Independent channel groups.
         groups: u64,
+        /// Vertical and horizontal filter dilation (1: none): filter taps
+        /// are this many input rows and columns apart.
+        dilation: (u64, u64),
         /// A fully-connected layer.
         fc: bool,
     },
@@ -66,6 +69,9 @@ pub enum LayerError {
     /// A size that must be positive is zero.
     #[error("{0} must be positive")]
     Zero(&'static str),
+    /// Dilation given to a layer that is not a convolution.
+    #[error("only convolutions are dilated")]
+    NotConv,
     /// Groups that do not divide the channels.
     #[error("groups ({groups}) must divide both input ({nifm}) and output ({nofm}) channels")]
     Groups {
@@ -119,9 +125,23 @@ impl Layer {
             hfil: positive(sfil.0, "filter height")?,
             wfil: positive(sfil.1, "filter width")?,
             groups,
+            dilation: (1, 1),
             fc: false,
         };
         Self::new(nofm, sofm, strd, kind)
+    }
+
+    /// The same convolution with its filter taps `dilation` = (h, w) input
+    /// rows and columns apart: the input window grows to
+    /// `(hfil - 1) * h + 1` rows, the MACs do not.
+    pub fn dilated(mut self, dilation: (u64, u64)) -> Result<Layer, LayerError> {
+        positive(dilation.0, "dilation height")?;
+        positive(dilation.1, "dilation width")?;
+        match &mut self.kind {
+            LayerKind::Conv { dilation: d, .. } => *d = dilation,
+            _ => return Err(LayerError::NotConv),
+        }
+        Ok(self)
     }
 
     /// A fully-connected layer over an `sfil`-sized input of `nifm` channels.
@@ -194,6 +214,7 @@ impl Layer {
                 hfil,
                 wfil,
                 groups,
+                dilation,
                 fc,
             } if groups > 1 => Layer {
                 nofm: self.nofm / groups,
@@ -202,6 +223,7 @@ impl Layer {
                     hfil,
                     wfil,
                     groups: 1,
+                    dilation,
                     fc,
                 },
                 ..*self
@@ -288,14 +310,30 @@ impl Layer {
         }
     }
 
+    /// Filter dilation (1, 1 but for dilated convolutions).
+    pub fn dilation(&self) -> (u64, u64) {
+        match self.kind {
+            LayerKind::Conv { dilation, .. } => dilation,
+            _ => (1, 1),
+        }
+    }
+
+    /// Input rows and columns one output reads: the filter (or window)
+    /// extent, spread by dilation.
+    pub fn span(&self) -> (u64, u64) {
+        let (_, h, w) = self.region();
+        let (dh, dw) = self.dilation();
+        ((h - 1) * dh + 1, (w - 1) * dw + 1)
+    }
+
     /// Input height, without padding.
     pub fn hifm(&self) -> u64 {
-        self.hfil() + (self.hofm - 1) * self.htrd
+        self.span().0 + (self.hofm - 1) * self.htrd
     }
 
     /// Input width, without padding.
     pub fn wifm(&self) -> u64 {
-        self.wfil() + (self.wofm - 1) * self.wtrd
+        self.span().1 + (self.wofm - 1) * self.wtrd
     }
 
     /// The loops that index each data category.
@@ -384,6 +422,10 @@ impl fmt::Display for Layer {
         )?;
         if self.groups() > 1 {
             write!(f, ", {} groups", self.groups())?;
+        }
+        let (dh, dw) = self.dilation();
+        if (dh, dw) != (1, 1) {
+            write!(f, ", dilation {dh}x{dw}")?;
         }
         Ok(())
     }

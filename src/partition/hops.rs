@@ -23,7 +23,7 @@ pub fn proc_data_range(
 ) -> ((u64, u64), (u64, u64), FmapRange, FmapRange) {
     let full = FmapRange::full(batch, layer.nofm(), layer.hofm(), layer.wofm());
     let o = part.fmap_range(&full, pidx);
-    let (nreg, hreg, wreg) = layer.region();
+    let (nreg, _, _) = layer.region();
     let (n_beg, n_end) = if layer.is_conv() {
         let ip = part.pdim(PartDim::Inpp);
         let i = pidx[PartDim::Inpp as usize];
@@ -44,6 +44,8 @@ pub fn proc_data_range(
         };
         (b, e)
     };
+    // Input rows and columns a window reads (more than it when dilated).
+    let (hreg, wreg) = layer.span();
     let (hb, he) = span(o.beg[2], o.end[2], layer.htrd(), hreg);
     let (wb, we) = span(o.beg[3], o.end[3], layer.wtrd(), wreg);
     let i = FmapRange {
@@ -390,6 +392,27 @@ mod tests {
             pdims,
         };
         DataLayout::single(FmapRange::full(batch, nfm, hfm, wfm), region, part)
+    }
+
+    /// A node computing output rows 0..4 of a 3x3 conv dilated by 2 reads
+    /// input rows 0..8 (the last output's taps at rows 3, 5, 7).
+    #[test]
+    fn dilated_windows_read_further() {
+        let layer = Layer::conv(2, 2, (8, 8), (3, 3), (1, 1))
+            .unwrap()
+            .dilated((2, 2))
+            .unwrap();
+        let mut pdims = [Dim2::new(1, 1); 4];
+        pdims[PartDim::Ofmp as usize] = Dim2::new(2, 1);
+        let part = PartitionScheme {
+            order: PartDim::ALL,
+            pdims,
+        };
+        let first = [Dim2::new(0, 0); 4];
+        let (_, _, i, o) = proc_data_range(&layer, 1, &part, &first);
+        assert_eq!((o.beg[2], o.end[2]), (0, 4));
+        assert_eq!((i.beg[2], i.end[2]), (0, 8));
+        assert_eq!((i.beg[3], i.end[3]), (0, 12));
     }
 
     /// nn_dataflow's hand-computed test_small of unit_nhops_to_proc_region.

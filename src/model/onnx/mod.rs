@@ -162,11 +162,9 @@ impl ModelInput {
     }
 
     fn shape(&self) -> FmapShape {
-        FmapShape {
-            n: self.per_sample[0],
-            h: self.per_sample.get(1).copied().unwrap_or(1),
-            w: self.per_sample.get(2).copied().unwrap_or(1),
-        }
+        let mut s = vec![0];
+        s.extend(&self.per_sample);
+        fmap(&s).expect("checked to be 2 to 4 dimensions")
     }
 }
 
@@ -181,9 +179,9 @@ fn model_input(graph: &GraphProto, file: &str, limit: u64) -> Result<ModelInput>
         );
     };
     let sig = proto::input_sig(input);
-    if sig.dims.len() != 4 && sig.dims.len() != 2 {
+    if !(2..=4).contains(&sig.dims.len()) {
         bail!(
-            "{file}: input '{}' has {} dimensions; nnsched imports NCHW images or batch x features vectors",
+            "{file}: input '{}' has {} dimensions; nnsched imports NCHW images, NCL sequences or batch x features vectors",
             sig.name,
             sig.dims.len()
         );
@@ -358,20 +356,24 @@ struct Converter<'a> {
     skipped: Vec<String>,
 }
 
-/// The per-sample shape of an NCHW or N x F tensor.
+/// The per-sample shape of an NCHW, NCL (one row) or N x F tensor.
 fn fmap(s: &[u64]) -> Option<FmapShape> {
     match *s {
         [_, n, h, w] => Some(FmapShape { n, h, w }),
+        [_, n, w] => Some(FmapShape { n, h: 1, w }),
         [_, n] => Some(FmapShape { n, h: 1, w: 1 }),
         _ => None,
     }
 }
 
-/// Two spatial values of an attribute, or the default.
+/// The (rows, cols) values of a spatial attribute of a 2D op, or of a 1D
+/// op (one row: rows 1), or the default.
 fn pair(v: Option<&[i64]>, default: u64) -> Option<(u64, u64)> {
+    let u = |x: i64| u64::try_from(x).ok();
     match v {
         None => Some((default, default)),
-        Some(&[a, b]) => Some((u64::try_from(a).ok()?, u64::try_from(b).ok()?)),
+        Some(&[a, b]) => Some((u(a)?, u(b)?)),
+        Some(&[a]) => Some((1, u(a)?)),
         Some(_) => None,
     }
 }
@@ -529,7 +531,8 @@ impl Converter<'_> {
             .with_context(|| format!("{}: its weight has no known shape", self.what(n)))
     }
 
-    /// A conv layer (grouped and depthwise included).
+    /// A conv layer (grouped, depthwise and dilated included); a 1D conv is
+    /// a 2D conv of one row.
     fn conv(&mut self, n: &NodeProto, acts: &[Option<Act>], x: Act) -> Result<Act> {
         let w = self.weight_shape(
             n,
@@ -537,21 +540,21 @@ impl Converter<'_> {
             "convolves an activation with another activation; only constant weights are modelled",
         )?;
         let what = || self.what(n);
-        if w.len() != 4 {
-            bail!(
-                "{}: a {}D convolution; nnsched models 2D convolutions only",
+        let (kh, kw) = match *w.as_slice() {
+            [_, _, kh, kw] => (kh, kw),
+            [_, _, k] => (1, k),
+            _ => bail!(
+                "{}: a {}D convolution; nnsched models 1D and 2D convolutions",
                 what(),
                 w.len().saturating_sub(2)
-            );
-        }
-        if let Some(d) = ints(n, "dilations").filter(|d| d.iter().any(|&v| v != 1)) {
-            bail!(
-                "{}: dilated convolutions (dilations {d:?}) are not modelled",
-                what()
-            );
-        }
-        let strd = pair(ints(n, "strides"), 1)
-            .with_context(|| format!("{}: strides must be two non-negative values", what()))?;
+            ),
+        };
+        let spatial = |name: &str, what_: &str| {
+            pair(ints(n, name), 1)
+                .with_context(|| format!("{}: {name} must be {what_} non-negative values", what()))
+        };
+        let strd = spatial("strides", "one or two")?;
+        let dilation = spatial("dilations", "one or two")?;
         let groups = int(n, "group").unwrap_or(1);
         let groups = u64::try_from(groups)
             .ok()
@@ -566,7 +569,26 @@ impl Converter<'_> {
             );
         }
         let o = self.out_fmap(n)?;
-        let layer = Layer::grouped_conv(x.shape.n, o.n, (o.h, o.w), (w[2], w[3]), strd, groups)
+        // A view keeps its producer's maps; a conv reading them in another
+        // arrangement of rows and columns (a 2D map flattened into one row)
+        // is not the conv this model would cost.
+        let seen = n
+            .input
+            .first()
+            .and_then(|i| self.shape_of(i))
+            .and_then(|s| fmap(&s));
+        if let Some(seen) = seen.filter(|s| (s.h, s.w) != (x.shape.h, x.shape.w)) {
+            bail!(
+                "{}: reads {}x{} maps its producer made as {}x{}; only convolutions over maps as produced are modelled",
+                what(),
+                seen.h,
+                seen.w,
+                x.shape.h,
+                x.shape.w
+            );
+        }
+        let layer = Layer::grouped_conv(x.shape.n, o.n, (o.h, o.w), (kh, kw), strd, groups)
+            .and_then(|l| l.dilated(dilation))
             .with_context(what)?;
         Ok(self.add(n, layer, &[&x]))
     }
