@@ -756,3 +756,72 @@ fn inferred_outputs_above_the_limit_are_refused() {
         "{e}"
     );
 }
+
+/// Weights in a side file, as torch's current exporter writes them: the
+/// file is checked (inside the model's folder, long enough) but its data is
+/// never read: 40 GB of weights import at once.
+#[test]
+fn external_weights_are_checked_not_read() {
+    let dir = common::scratch("external");
+    let (k, n) = (100_000i64, 100_000i64);
+    let mut g = Graph::new(&[Some(1), Some(k)]);
+    let w = g.weight(&[k, n]);
+    let y = g.node("MatMul", "/fc/MatMul", &["x", &w], vec![]);
+    let bytes = (k * n * 4) as u64;
+    let opts = ImportOptions {
+        max_tensor_elements: 1 << 40,
+        ..Default::default()
+    };
+    let import = |g: &Graph, side: Option<u64>| {
+        let model = dir.join("big.onnx");
+        std::fs::write(&model, g.bytes(&[&y])).unwrap();
+        let data = dir.join("big.onnx.data");
+        let _ = std::fs::remove_file(&data);
+        if let Some(len) = side {
+            // Sparse: nothing is written, and reading it all would not fit
+            // in memory.
+            std::fs::File::create(&data).unwrap().set_len(len).unwrap();
+        }
+        import(&model, &opts).map_err(|e| format!("{e:#}"))
+    };
+
+    let mut ok = g.clone();
+    ok.external(&w, "big.onnx.data", 0);
+    let net = import(&ok, Some(bytes)).unwrap().network;
+    assert_eq!(
+        net.layer(net.find("fc").unwrap()).total_ops(1),
+        (k * n) as u64
+    );
+
+    let e = import(&ok, Some(bytes - 1)).unwrap_err();
+    assert!(
+        e.contains("big.onnx: initializer 'w0': external data file 'big.onnx.data' holds 39999999999 bytes, the tensor needs bytes 0..40000000000"),
+        "{e}"
+    );
+    let e = import(&ok, None).unwrap_err();
+    assert!(
+        e.contains("initializer 'w0': external data file 'big.onnx.data' is missing"),
+        "{e}"
+    );
+    for location in ["../big.onnx.data", "/etc/passwd", "sub/../../x"] {
+        let mut bad = g.clone();
+        bad.external(&w, location, 0);
+        let e = import(&bad, Some(bytes)).unwrap_err();
+        assert!(
+            e.contains(&format!(
+                "initializer 'w0': external data location '{location}' points outside the model's folder"
+            )),
+            "{e}"
+        );
+    }
+    // In memory there is no folder to look in.
+    let e = format!(
+        "{:#}",
+        import_bytes(&ok.bytes(&[&y]), "mem.onnx", &opts).unwrap_err()
+    );
+    assert!(
+        e.contains("mem.onnx: initializer 'w0' keeps its data in 'big.onnx.data'"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

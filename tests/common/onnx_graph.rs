@@ -11,6 +11,7 @@ use tract_onnx::pb::type_proto::{self, Value as TypeValue};
 use tract_onnx::pb::*;
 
 /// An ONNX graph under construction, with one input `x`.
+#[derive(Clone)]
 pub struct Graph {
     pub nodes: Vec<NodeProto>,
     pub inits: Vec<TensorProto>,
@@ -183,6 +184,24 @@ impl Graph {
         let group = attrs.iter().find(|a| a.name == "group").map_or(1, |a| a.i);
         let w = self.weight(&[k, cin / group, rs.0, rs.1]);
         self.node("Conv", name, &[x, &w], attrs)
+    }
+
+    /// Keeps initializer `name`'s data in file `location` (relative to the
+    /// model's folder) at `offset`, as torch's dynamo exporter does.
+    pub fn external(&mut self, name: &str, location: &str, offset: u64) {
+        let t = self.inits.iter_mut().find(|t| t.name == name).unwrap();
+        let entry = |key: &str, value: String| StringStringEntryProto {
+            key: key.into(),
+            value,
+        };
+        let n: i64 = t.dims.iter().product();
+        t.float_data.clear();
+        t.data_location = Some(tensor_proto::DataLocation::External as i32);
+        t.external_data = vec![
+            entry("location", location.into()),
+            entry("offset", offset.to_string()),
+            entry("length", (n * 4).to_string()),
+        ];
     }
 
     pub fn bytes(&self, outputs: &[&str]) -> Vec<u8> {

@@ -12,6 +12,7 @@
 
 mod ops;
 mod proto;
+mod weights;
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -70,13 +71,31 @@ pub fn import(path: &Path, opts: &ImportOptions) -> Result<Imported> {
         );
     }
     let bytes = std::fs::read(path).with_context(|| format!("{file}: cannot read the file"))?;
-    import_bytes(&bytes, &file, opts)
+    // External data lies beside the model file.
+    let dir = path.parent().map(|d| {
+        if d.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            d
+        }
+    });
+    import_model(&bytes, &file, dir, opts)
 }
 
 /// Imports an ONNX model held in memory; `file` names it in messages and
 /// names the network (so that a schedule leads back to its model file).
+/// A model with external data must be imported from its file instead.
 pub fn import_bytes(bytes: &[u8], file: &str, opts: &ImportOptions) -> Result<Imported> {
-    let model =
+    import_model(bytes, file, None, opts)
+}
+
+fn import_model(
+    bytes: &[u8],
+    file: &str,
+    dir: Option<&Path>,
+    opts: &ImportOptions,
+) -> Result<Imported> {
+    let mut model =
         ModelProto::decode(bytes).map_err(|e| anyhow!("{file}: not an ONNX model ({e})"))?;
     let graph = model
         .graph
@@ -94,6 +113,15 @@ pub fn import_bytes(bytes: &[u8], file: &str, opts: &ImportOptions) -> Result<Im
         ));
     }
     let input = model_input(graph, file, limit)?;
+    for t in &graph.initializer {
+        if !t.external_data.is_empty() {
+            weights::check_external(t, dir, file)?;
+        }
+    }
+    // Weights become declared inputs: tract types the model from their
+    // shapes without reading or materializing them.
+    weights::declare(&mut model, &consts);
+    let graph = model.graph.as_ref().expect("checked above");
     let typed = match catch_unwind(AssertUnwindSafe(|| type_model(&model, &input.concrete()))) {
         Ok(Ok(typed)) => typed,
         failed => {
