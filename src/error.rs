@@ -88,6 +88,8 @@ pub enum ModelIssue {
     Unsupported,
     /// A tensor above the size limit (it may be raised).
     TooLarge,
+    /// A named input dimension left without a size (one may be given).
+    OpenDimension,
     /// Anything else: a malformed file, an unknown name, ...
     Other,
 }

@@ -20,6 +20,7 @@ pub fn onnx_model(data: &[u8]) -> Result<(), String> {
     let opts = crate::LoadOptions {
         skip_unsupported: false,
         max_tensor_elements: 1 << 20,
+        ..Default::default()
     };
     crate::onnx::import_bytes(data, "fuzz.onnx", &opts)
         .map(drop)

@@ -29,9 +29,8 @@ fn onnx_cases() -> Vec<OnnxCase> {
     let shape = huge.ints(&[1 << 40, 1 << 40]);
     let big = huge.node("ConstantOfShape", "/big/ConstantOfShape", &[&shape], vec![]);
     let huge_y = huge.node("Add", "/add/Add", &["x", &big], vec![]);
-    let mut two = img();
-    two.extra_inputs.push("h");
-    let two_y = two.node("Add", "/add/Add", &["x", "h"], vec![]);
+    let mut five = Graph::new(&[Some(1), Some(2), Some(3), Some(4), Some(5)]);
+    let five_y = five.node("Relu", "/r/Relu", &["x"], vec![]);
     let mut attn = Graph::new(&[Some(1), Some(16)]);
     let t = attn.node(
         "Transpose",
@@ -69,7 +68,7 @@ fn onnx_cases() -> Vec<OnnxCase> {
             "dynamic.onnx",
             conv(Graph::new(&[Some(1), Some(4), None, None]), 4, 4, vec![]),
             vec![],
-            "dynamic.onnx: input 'x' has a symbolic or empty dimension besides the batch",
+            "dynamic.onnx: input 'x': dimension 'N' is symbolic; give it a size (set it with --dim NAME=N)",
         ),
         (
             "zero.onnx",
@@ -108,10 +107,10 @@ fn onnx_cases() -> Vec<OnnxCase> {
             "small_limit.onnx: initializer 'w0' declares a tensor of 144 elements, above the limit of 100",
         ),
         (
-            "two_inputs.onnx",
-            two.bytes(&[&two_y]),
+            "five_dims.onnx",
+            five.bytes(&[&five_y]),
             vec![],
-            "two_inputs.onnx: the model has 2 inputs; nnsched imports models with one input",
+            "five_dims.onnx: input 'x' has 5 dimensions; nnsched imports NCHW images, NCL sequences or batch x features vectors",
         ),
         (
             "attention.onnx",

@@ -6,7 +6,7 @@ mod common;
 
 use common::onnx_graph::*;
 use nnsched::hw::Hardware;
-use nnsched::network::{Layer, LayerKind, Network, Source};
+use nnsched::network::{FmapShape, Layer, LayerKind, Network, Source};
 use nnsched::onnx::{ImportOptions, import, import_bytes};
 use nnsched::{SearchOptions, schedule};
 fn layer<'a>(net: &'a Network, name: &str) -> &'a Layer {
@@ -476,12 +476,6 @@ fn batch_names_and_bad_files() {
     );
 
     let mut g = Graph::image(4, 8, 8);
-    g.extra_inputs.push("h");
-    let y = g.node("Add", "add", &["x", "h"], vec![]);
-    let e = g.error(&[&y]);
-    assert!(e.contains("the model has 2 inputs"), "{e}");
-
-    let mut g = Graph::image(4, 8, 8);
     let shape = g.ints(&[1 << 20, 1 << 20]);
     let big = g.node(
         "ConstantOfShape",
@@ -824,4 +818,67 @@ fn external_weights_are_checked_not_read() {
         "{e}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Several model inputs: the first is the network's, the others external
+/// inputs read from DRAM; named dimensions get their sizes from the caller.
+#[test]
+fn several_inputs_and_named_dimensions() {
+    let mut g = Graph::new(&[Some(1), Some(4), None, None]);
+    g.extra_inputs.push("h");
+    let c = g.conv("/c/Conv", "x", 4, 4, (1, 1), vec![]);
+    let y = g.node("Add", "/add/Add", &[&c, "h"], vec![]);
+    let e = g.error(&[&y]);
+    assert!(
+        e.contains("test.onnx: input 'x': dimension 'N' is symbolic"),
+        "{e}"
+    );
+    let opts = ImportOptions {
+        dims: vec![("N".into(), 6)],
+        ..Default::default()
+    };
+    let imp = g.import_opts(&[&y], &opts).unwrap();
+    let net = imp.network;
+    assert_eq!(imp.batch, Some(1));
+    assert_eq!(net.input(), FmapShape { n: 4, h: 6, w: 6 });
+    assert_eq!(net.exts().len(), 1);
+    assert_eq!(
+        (net.exts()[0].name.as_str(), net.exts()[0].shape),
+        ("h", FmapShape { n: 4, h: 6, w: 6 })
+    );
+    let add = net.find("add").unwrap();
+    assert_eq!(
+        net.prevs(add),
+        [Source::Layer(net.find("c").unwrap()), Source::Ext(0)]
+    );
+
+    // Scheduled and evaluated back, the external input laid out by name.
+    let hw = nnsched::load_hardware("tetris").unwrap();
+    let mut o = SearchOptions::new(2);
+    o.partition.hybrid = true;
+    o.exact_noc_hops = true;
+    let s = schedule(&net, &hw, &o).unwrap();
+    assert!(s.ext_layouts.contains_key("h"));
+    assert_eq!(nnsched::evaluate(&s, &net, None).unwrap(), s);
+
+    // Through the command line.
+    let dir = common::scratch("dims");
+    let path = dir.join("two.onnx");
+    std::fs::write(&path, g.bytes(&[&y])).unwrap();
+    let (rc, out, err) = run(&[
+        "stats",
+        path.to_str().unwrap(),
+        "--dim",
+        "N=6",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(rc, 0, "{err}");
+    assert!(out.contains("\"ifmap_bytes\": 576"), "{out}");
+    let (rc, _, err) = run(&["stats", path.to_str().unwrap(), "--dim", "N=zero"]);
+    assert_eq!(rc, 2);
+    assert!(
+        err.contains("'N=zero': the size of 'N' must be a positive integer"),
+        "{err}"
+    );
 }

@@ -94,6 +94,10 @@ pub struct LoadArgs {
     /// Refuse ONNX files that declare a tensor of more elements than this.
     #[arg(long, default_value_t = DEFAULT_MAX_TENSOR_ELEMENTS)]
     pub max_tensor_elements: u64,
+    /// The size of a named symbolic dimension of an ONNX model's inputs
+    /// (e.g. `--dim sequence=512`); repeat for several.
+    #[arg(long = "dim", value_name = "NAME=N", value_parser = parse_dim)]
+    pub dims: Vec<(String, u64)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
@@ -208,4 +212,17 @@ pub enum GoalArg {
     D,
     /// Energy-delay product.
     Ed,
+}
+
+/// `NAME=N`, N positive.
+fn parse_dim(s: &str) -> Result<(String, u64), String> {
+    let (name, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}' is not NAME=N"))?;
+    match v.parse::<u64>() {
+        Ok(n) if n > 0 && !name.is_empty() => Ok((name.to_string(), n)),
+        _ => Err(format!(
+            "'{s}': the size of '{name}' must be a positive integer"
+        )),
+    }
 }

@@ -50,6 +50,10 @@ impl From<Error> for Failure {
                 issue: ModelIssue::TooLarge,
                 ..
             } => " (--max-tensor-elements)",
+            Error::Model {
+                issue: ModelIssue::OpenDimension,
+                ..
+            } => " (set it with --dim NAME=N)",
             _ => "",
         };
         let code = match &e {
@@ -150,6 +154,7 @@ fn load(name: &str, a: &LoadArgs) -> Result<(Model, u64)> {
     let opts = LoadOptions {
         skip_unsupported: a.skip_unsupported,
         max_tensor_elements: a.max_tensor_elements,
+        dims: a.dims.clone(),
     };
     let model = nnsched::load_model(name, &opts)?;
     if !model.skipped.is_empty() {

@@ -20,6 +20,9 @@ pub struct LoadOptions {
     pub skip_unsupported: bool,
     /// The largest tensor (in elements) an ONNX file may declare.
     pub max_tensor_elements: u64,
+    /// Sizes of an ONNX model's named symbolic input dimensions (a
+    /// sequence length, say); the batch may be left open.
+    pub dims: Vec<(String, u64)>,
 }
 
 impl Default for LoadOptions {
@@ -27,6 +30,7 @@ impl Default for LoadOptions {
         LoadOptions {
             skip_unsupported: false,
             max_tensor_elements: DEFAULT_MAX_TENSOR_ELEMENTS,
+            dims: Vec::new(),
         }
     }
 }

@@ -112,7 +112,7 @@ fn import_model(
             ),
         ));
     }
-    let input = model_input(graph, file, limit)?;
+    let inputs = model_inputs(graph, file, opts)?;
     for t in &graph.initializer {
         if !t.external_data.is_empty() {
             weights::check_external(t, dir, file)?;
@@ -122,37 +122,40 @@ fn import_model(
     // shapes without reading or materializing them.
     weights::declare(&mut model, &consts);
     let graph = model.graph.as_ref().expect("checked above");
-    let typed = match catch_unwind(AssertUnwindSafe(|| type_model(&model, &input.concrete()))) {
+    let typed = match catch_unwind(AssertUnwindSafe(|| type_model(&model, &inputs))) {
         Ok(Ok(typed)) => typed,
         failed => {
-            return Err(explain_typing_failure(
-                graph,
-                &input.name,
-                file,
-                opts,
-                failed,
-            ));
+            let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+            return Err(explain_typing_failure(graph, &names, file, opts, failed));
         }
     };
-    let shape = input.shape();
     let mut cv = Converter {
         file,
         consts: &consts,
         typed: &typed,
         skip_unsupported: opts.skip_unsupported,
         max_elements: limit,
-        builder: NetworkBuilder::new(file, shape),
+        builder: NetworkBuilder::new(file, inputs[0].shape()),
         acts: HashMap::new(),
         names: HashSet::new(),
         skipped: Vec::new(),
     };
-    cv.acts.insert(
-        input.name.clone(),
-        Act {
-            parts: vec![Taken::all(Network::INPUT, shape.n)],
+    // The first input is the network's; the others are external inputs
+    // (read from DRAM like it).
+    for (i, input) in inputs.iter().enumerate() {
+        let shape = input.shape();
+        let source = if i == 0 {
+            Network::INPUT
+        } else {
+            cv.builder.ext(&input.name, shape);
+            &input.name
+        };
+        let act = Act {
+            parts: vec![Taken::all(source, shape.n)],
             shape,
-        },
-    );
+        };
+        cv.acts.insert(input.name.clone(), act);
+    }
     cv.graph(graph)?;
     let skipped = cv.skipped;
     if cv.builder.last().is_none() {
@@ -169,14 +172,16 @@ fn import_model(
         .map_err(|e| anyhow!("{file}: the imported network is inconsistent: {e}"))?;
     Ok(Imported {
         network,
-        batch: input.batch,
+        batch: inputs[0].batch,
         skipped,
     })
 }
 
-/// The model's one input: its name, batch (if fixed) and per-sample sizes.
+/// A model input: its name, element type, batch (if fixed) and
+/// per-sample sizes.
 struct ModelInput {
     name: String,
+    elem_type: i32,
     batch: Option<u64>,
     per_sample: Vec<u64>,
 }
@@ -196,17 +201,23 @@ impl ModelInput {
     }
 }
 
-/// Checks that the model has one input, NCHW or batch x features, fixed but
-/// for the batch and within the size limit.
-fn model_input(graph: &GraphProto, file: &str, limit: u64) -> Result<ModelInput> {
-    let inputs = proto::activation_inputs(graph);
-    let [input] = inputs.as_slice() else {
-        bail!(
-            "{file}: the model has {} inputs; nnsched imports models with one input",
-            inputs.len()
-        );
-    };
-    let sig = proto::input_sig(input);
+/// The model's inputs, in order: NCHW, NCL or batch x features, a leading
+/// batch, every other dimension fixed or named and given a size in
+/// `opts.dims`, within the size limit.
+fn model_inputs(graph: &GraphProto, file: &str, opts: &ImportOptions) -> Result<Vec<ModelInput>> {
+    let sigs: Vec<proto::InputSig> = proto::activation_inputs(graph)
+        .into_iter()
+        .map(proto::input_sig)
+        .collect();
+    if sigs.is_empty() {
+        bail!("{file}: the model has no inputs");
+    }
+    sigs.into_iter()
+        .map(|sig| model_input(sig, file, opts))
+        .collect()
+}
+
+fn model_input(sig: proto::InputSig, file: &str, opts: &ImportOptions) -> Result<ModelInput> {
     if !(2..=4).contains(&sig.dims.len()) {
         bail!(
             "{file}: input '{}' has {} dimensions; nnsched imports NCHW images, NCL sequences or batch x features vectors",
@@ -214,25 +225,46 @@ fn model_input(graph: &GraphProto, file: &str, limit: u64) -> Result<ModelInput>
             sig.dims.len()
         );
     }
-    let batch = sig.dims[0]
-        .and_then(|b| u64::try_from(b).ok())
-        .filter(|&b| b > 0);
+    let given = |n: &str| opts.dims.iter().find(|(k, _)| k == n).map(|&(_, v)| v);
+    let batch = match &sig.dims[0] {
+        proto::Dim::Fixed(b) => u64::try_from(*b).ok().filter(|&b| b > 0),
+        proto::Dim::Named(n) => given(n),
+        proto::Dim::Unknown => None,
+    };
     let mut per_sample = Vec::new();
     for d in &sig.dims[1..] {
-        match d.and_then(|d| u64::try_from(d).ok()).filter(|&d| d > 0) {
-            Some(d) => per_sample.push(d),
+        let v = match d {
+            proto::Dim::Fixed(v) => u64::try_from(*v).ok().filter(|&v| v > 0),
+            proto::Dim::Named(n) => match given(n) {
+                Some(v) => Some(v),
+                None => {
+                    return Err(refusal(
+                        ModelIssue::OpenDimension,
+                        format!(
+                            "{file}: input '{}': dimension '{n}' is symbolic; give it a size",
+                            sig.name
+                        ),
+                    ));
+                }
+            },
+            proto::Dim::Unknown => None,
+        };
+        match v {
+            Some(v) => per_sample.push(v),
             None => bail!(
-                "{file}: input '{}' has a symbolic or empty dimension besides the batch",
+                "{file}: input '{}' has an unnamed symbolic or empty dimension besides the batch",
                 sig.name
             ),
         }
     }
     let input = ModelInput {
         name: sig.name,
+        elem_type: sig.elem_type,
         batch,
         per_sample,
     };
     let concrete = input.concrete();
+    let limit = opts.max_tensor_elements;
     if concrete
         .iter()
         .try_fold(1u64, |a, &d| a.checked_mul(d))
@@ -253,13 +285,13 @@ fn model_input(graph: &GraphProto, file: &str, limit: u64) -> Result<ModelInput>
 /// nnsched would refuse anyway: name that one, which the user can act on.
 fn explain_typing_failure(
     graph: &GraphProto,
-    input: &str,
+    inputs: &[&str],
     file: &str,
     opts: &ImportOptions,
     failed: std::thread::Result<TractResult<TypedModel>>,
 ) -> anyhow::Error {
     if !opts.skip_unsupported
-        && let Some(n) = first_unsupported(graph, input)
+        && let Some(n) = first_unsupported(graph, inputs)
     {
         return refusal(
             ModelIssue::Unsupported,
@@ -291,8 +323,8 @@ fn node_name(n: &NodeProto) -> &str {
 
 /// The first node, in file order, that reads a feature map (a tensor
 /// computed from the input) and has no role in the registry.
-fn first_unsupported<'a>(graph: &'a GraphProto, input: &str) -> Option<&'a NodeProto> {
-    let mut maps: HashSet<&str> = [input].into();
+fn first_unsupported<'a>(graph: &'a GraphProto, inputs: &[&str]) -> Option<&'a NodeProto> {
+    let mut maps: HashSet<&str> = inputs.iter().copied().collect();
     for n in &graph.node {
         if !n.input.iter().any(|i| maps.contains(i.as_str())) {
             continue;
@@ -306,12 +338,20 @@ fn first_unsupported<'a>(graph: &'a GraphProto, input: &str) -> Option<&'a NodeP
     None
 }
 
-fn type_model(model: &ModelProto, input: &[u64]) -> TractResult<TypedModel> {
-    let shape: Vec<usize> = input.iter().map(|&d| d as usize).collect();
-    tract_onnx::onnx()
-        .model_for_proto_model(model)?
-        .with_input_fact(0, f32::fact(&shape).into())?
-        .into_typed()
+/// Types the model with concrete input facts, each input of its declared
+/// element type (int64 token ids, say; floats otherwise).
+fn type_model(model: &ModelProto, inputs: &[ModelInput]) -> TractResult<TypedModel> {
+    let mut m = tract_onnx::onnx().model_for_proto_model(model)?;
+    for (i, input) in inputs.iter().enumerate() {
+        let shape: Vec<usize> = input.concrete().iter().map(|&d| d as usize).collect();
+        let fact = if input.elem_type == tract_onnx::pb::tensor_proto::DataType::Int64 as i32 {
+            i64::fact(&shape)
+        } else {
+            f32::fact(&shape)
+        };
+        m = m.with_input_fact(i, fact.into())?;
+    }
+    m.into_typed()
 }
 
 /// Some channels of a producer (a layer or the input).

@@ -105,10 +105,21 @@ impl Constants {
     }
 }
 
-/// The model input: its name and dimensions (`None`: symbolic).
+/// A dimension of a model input as declared.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Dim {
+    Fixed(i64),
+    /// Symbolic, with this name.
+    Named(String),
+    /// Symbolic without a name, or missing.
+    Unknown,
+}
+
+/// A model input: its name, element type and dimensions.
 pub(super) struct InputSig {
     pub name: String,
-    pub dims: Vec<Option<i64>>,
+    pub elem_type: i32,
+    pub dims: Vec<Dim>,
 }
 
 /// The graph inputs that are not initializers.
@@ -121,24 +132,28 @@ pub(super) fn activation_inputs(graph: &GraphProto) -> Vec<&ValueInfoProto> {
 }
 
 pub(super) fn input_sig(v: &ValueInfoProto) -> InputSig {
-    let dims = match v.r#type.as_ref().and_then(|t| t.value.as_ref()) {
-        Some(TypeValue::TensorType(t)) => t
-            .shape
-            .as_ref()
-            .map(|s| {
-                s.dim
-                    .iter()
-                    .map(|d| match d.value {
-                        Some(DimValue::DimValue(v)) => Some(v),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        _ => Vec::new(),
+    let (elem_type, dims) = match v.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+        Some(TypeValue::TensorType(t)) => (
+            t.elem_type,
+            t.shape
+                .as_ref()
+                .map(|s| {
+                    s.dim
+                        .iter()
+                        .map(|d| match &d.value {
+                            Some(DimValue::DimValue(v)) => Dim::Fixed(*v),
+                            Some(DimValue::DimParam(p)) if !p.is_empty() => Dim::Named(p.clone()),
+                            _ => Dim::Unknown,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ),
+        _ => (0, Vec::new()),
     };
     InputSig {
         name: v.name.clone(),
+        elem_type,
         dims,
     }
 }
