@@ -882,3 +882,23 @@ fn several_inputs_and_named_dimensions() {
         "{err}"
     );
 }
+
+/// torch's dynamo exporter leaves out ConstantOfShape's value when it is a
+/// float zero and declares the result float; ONNX's default is float32 0.
+#[test]
+fn constant_of_shape_defaults_to_float32() {
+    let mut g = Graph::image(4, 8, 8);
+    let shape = g.ints(&[1, 4, 8, 8]);
+    let zeros = g.node(
+        "ConstantOfShape",
+        "/mask/ConstantOfShape",
+        &[&shape],
+        vec![],
+    );
+    g.value_info
+        .push((zeros.clone(), vec![Some(1), Some(4), Some(8), Some(8)]));
+    let c = g.conv("/c/Conv", "x", 4, 4, (1, 1), vec![]);
+    let y = g.node("Add", "/add/Add", &[&c, &zeros], vec![]);
+    let net = g.import(&[&y]).network;
+    assert_eq!(net.len(), 1);
+}

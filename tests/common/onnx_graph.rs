@@ -17,6 +17,9 @@ pub struct Graph {
     pub inits: Vec<TensorProto>,
     pub input: Vec<Option<i64>>,
     pub extra_inputs: Vec<&'static str>,
+    /// Declared types of intermediate tensors (floats of these shapes), as
+    /// torch's dynamo exporter writes for every tensor.
+    pub value_info: Vec<(String, Vec<Option<i64>>)>,
 }
 
 pub fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
@@ -78,6 +81,7 @@ impl Graph {
             inits: Vec::new(),
             input: input.to_vec(),
             extra_inputs: Vec::new(),
+            value_info: Vec::new(),
         }
     }
 
@@ -220,6 +224,11 @@ impl Graph {
                 node: self.nodes.clone(),
                 initializer: self.inits.clone(),
                 input: inputs,
+                value_info: self
+                    .value_info
+                    .iter()
+                    .map(|(n, d)| value_info(n, d))
+                    .collect(),
                 output: outputs
                     .iter()
                     .map(|o| ValueInfoProto {

@@ -121,6 +121,7 @@ fn import_model(
     // Weights become declared inputs: tract types the model from their
     // shapes without reading or materializing them.
     weights::declare(&mut model, &consts);
+    proto::fill_defaults(model.graph.as_mut().expect("checked above"));
     let graph = model.graph.as_ref().expect("checked above");
     let typed = match catch_unwind(AssertUnwindSafe(|| type_model(&model, &inputs))) {
         Ok(Ok(typed)) => typed,

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use tract_onnx::pb::attribute_proto::AttributeType;
 use tract_onnx::pb::tensor_proto::DataType;
 use tract_onnx::pb::tensor_shape_proto::dimension::Value as DimValue;
 use tract_onnx::pb::type_proto::Value as TypeValue;
@@ -188,4 +189,25 @@ pub(super) fn oversized(
         }
     }
     None
+}
+
+/// Writes out defaults tract gets wrong: a `ConstantOfShape` without a
+/// `value` makes float32 zeros (ONNX's default; tract assumes float64, and
+/// torch's dynamo exporter leaves the value out when it is a float zero).
+pub(super) fn fill_defaults(graph: &mut GraphProto) {
+    for n in &mut graph.node {
+        if n.op_type == "ConstantOfShape" && attr(n, "value").is_none() {
+            n.attribute.push(AttributeProto {
+                name: "value".into(),
+                r#type: AttributeType::Tensor as i32,
+                t: Some(TensorProto {
+                    dims: vec![1],
+                    data_type: DataType::Float as i32,
+                    float_data: vec![0.0],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+        }
+    }
 }
