@@ -343,6 +343,15 @@ fn search(
             cancel.cancel();
         });
     }
+    // Said once Ctrl-C is handled: from here on it stops the search.
+    if a.verbose {
+        eprintln!(
+            "nnsched: searching {} ({} layers) on {}",
+            net.name(),
+            net.len(),
+            hw.name
+        );
+    }
     let progress = Arc::new(Progress::default());
     let done = Arc::new(AtomicBool::new(false));
     let ticker = (!a.quiet && std::io::stderr().is_terminal()).then(|| {
@@ -372,14 +381,6 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
     let net = &m.network;
     let hw = nnsched::load_hardware(hw_arg)?;
     let opts = options(&a, batch)?;
-    if a.verbose {
-        eprintln!(
-            "nnsched: searching {} ({} layers) on {}",
-            net.name(),
-            net.len(),
-            hw.name
-        );
-    }
     let (doc, stopped) = match search(net, &hw, &opts, &a) {
         Ok(doc) => (doc, None),
         Err(Error::Stopped {
