@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use nnsched::network::{FmapShape, Layer, Network, NetworkBuilder, zoo};
+use nnsched::network::{Layer, Network, zoo};
 use nnsched::{Hardware, Progress, SearchOptions, load_hardware, schedule_with_progress};
 
 fn opts(batch: u64, solve: bool) -> SearchOptions {
@@ -43,18 +43,6 @@ fn bench(name: &str, mut f: impl FnMut() -> u64) {
     );
 }
 
-/// A network of one layer, on one node: its exhaustive blocking search.
-fn one_layer(layer: Layer) -> Network {
-    let input = FmapShape {
-        n: layer.nifm(),
-        h: layer.hifm(),
-        w: layer.wifm(),
-    };
-    let mut b = NetworkBuilder::new("one", input);
-    b.add("layer", layer, &[]);
-    b.build().unwrap()
-}
-
 fn main() {
     let hw = load_hardware("eyeriss").unwrap();
     let net = zoo::get("alex_net").unwrap();
@@ -64,11 +52,14 @@ fn main() {
     bench("alex_net b16 eyeriss solver", || {
         search(&net, &hw, &opts(16, true))
     });
-    let fc2 = one_layer(Layer::fc(4096, 4096, (1, 1)).unwrap());
+    let fc2 = Network::single_layer("fc2", Layer::fc(4096, 4096, (1, 1)).unwrap());
     bench("fc2 4096x4096 b16 exhaustive (layer)", || {
         search(&fc2, &hw, &opts(16, false))
     });
-    let conv3 = one_layer(Layer::conv(256, 192, (13, 13), (3, 3), (1, 1)).unwrap());
+    let conv3 = Network::single_layer(
+        "conv3",
+        Layer::conv(256, 192, (13, 13), (3, 3), (1, 1)).unwrap(),
+    );
     bench("conv3 256->192 13x13 b16 exhaustive (layer)", || {
         search(&conv3, &hw, &opts(16, false))
     });

@@ -1,18 +1,11 @@
 //! Dilated convolutions through the whole library: scheduled, written,
 //! evaluated back, and costed as the wider input window they read.
 
-use nnsched::network::{FmapShape, Layer, Network, NetworkBuilder};
+use nnsched::network::{Layer, Network};
 use nnsched::{Schedule, SearchOptions, load_hardware, schedule};
 
 fn net(layer: Layer) -> Network {
-    let input = FmapShape {
-        n: layer.nifm(),
-        h: layer.hifm(),
-        w: layer.wifm(),
-    };
-    let mut b = NetworkBuilder::new("one", input);
-    b.add("conv", layer, &[]);
-    b.build().unwrap()
+    Network::single_layer("conv", layer)
 }
 
 fn run(net: &Network, hw: &str) -> Schedule {

@@ -114,6 +114,19 @@ impl Network {
     /// The name by which layers refer to the network input.
     pub const INPUT: &'static str = "__INPUT__";
 
+    /// A network of one layer named `name`, fed by an input of exactly the
+    /// maps it reads (for studying one layer alone).
+    pub fn single_layer(name: &str, layer: Layer) -> Network {
+        let input = FmapShape {
+            n: layer.nifm(),
+            h: layer.hifm(),
+            w: layer.wifm(),
+        };
+        let mut b = NetworkBuilder::new(name, input);
+        b.add(name, layer, &[]);
+        b.build().expect("a layer fits its own input")
+    }
+
     /// The network's name: a built-in name or the model file.
     pub fn name(&self) -> &str {
         &self.name
@@ -507,6 +520,15 @@ mod tests {
         );
         assert_eq!(net.nexts(LayerId(0)), &[c]);
         assert_eq!(net.firsts(), vec![LayerId(0), LayerId(1)]);
+        assert_eq!(net.prevs(LayerId(0)), &[Source::Input]);
+    }
+
+    #[test]
+    fn a_single_layer_reads_the_whole_input() {
+        let l = Layer::conv(3, 8, (5, 5), (3, 3), (2, 2)).unwrap();
+        let net = Network::single_layer("c", l);
+        assert_eq!(net.len(), 1);
+        assert_eq!(net.input(), FmapShape { n: 3, h: 11, w: 11 });
         assert_eq!(net.prevs(LayerId(0)), &[Source::Input]);
     }
 
