@@ -902,3 +902,120 @@ fn constant_of_shape_defaults_to_float32() {
     let net = g.import(&[&y]).network;
     assert_eq!(net.len(), 1);
 }
+
+/// A linear layer on every token of a sequence (or position of a
+/// channels-last map) is a 1x1 conv over the map the tokens form: it
+/// reuses its weight across them.
+#[test]
+fn linear_layers_on_tokens_are_1x1_convs() {
+    // [1, 16, 32] tokens: Linear 32->64, bias, ReLU, Linear 64->32.
+    let mut g = Graph::new(&[Some(1), Some(16), Some(32)]);
+    let w1 = g.weight(&[32, 64]);
+    let a = g.node("MatMul", "/fc1/MatMul", &["x", &w1], vec![]);
+    let b = g.weight(&[64]);
+    let a = g.node("Add", "/fc1/Add", &[&a, &b], vec![]);
+    let a = g.node("Relu", "/act/Relu", &[&a], vec![]);
+    let w2 = g.weight(&[64, 32]);
+    let y = g.node("MatMul", "/fc2/MatMul", &[&a, &w2], vec![]);
+    let net = g.import(&[&y]).network;
+    assert_eq!(net.input(), FmapShape { n: 32, h: 1, w: 16 });
+    let (fc1, fc2) = (layer(&net, "fc1"), layer(&net, "fc2"));
+    assert_eq!(
+        (fc1.nifm(), fc1.nofm(), fc1.hofm(), fc1.wofm()),
+        (32, 64, 1, 16)
+    );
+    assert_eq!((fc1.hfil(), fc1.wfil(), fc1.type_name()), (1, 1, "conv"));
+    assert_eq!(fc1.total_ops(1) + fc2.total_ops(1), 2 * 16 * 32 * 64);
+    let hw = nnsched::load_hardware("tetris").unwrap();
+    let mut o = SearchOptions::new(4);
+    o.partition.hybrid = true;
+    o.exact_noc_hops = true;
+    let s = schedule(&net, &hw, &o).unwrap();
+    assert_eq!(s.totals.ops.0, (4 * 2 * 16 * 32 * 64) as f64);
+    assert_eq!(nnsched::evaluate(&s, &net, None).unwrap(), s);
+
+    // Patch tokens cut from a conv's map (ViT's Reshape and Transpose):
+    // the linear layer runs over the 4x4 map, and a Transpose back makes
+    // the map a conv reads again.
+    let mut g = Graph::image(3, 8, 8);
+    let c = g.conv(
+        "/patch/Conv",
+        "x",
+        3,
+        8,
+        (2, 2),
+        vec![attr_ints("strides", &[2, 2])],
+    );
+    let flat = g.ints(&[1, 8, 16]);
+    let t = g.node("Reshape", "/flat/Reshape", &[&c, &flat], vec![]);
+    let t = g.node(
+        "Transpose",
+        "/tok/Transpose",
+        &[&t],
+        vec![attr_ints("perm", &[0, 2, 1])],
+    );
+    let w = g.weight(&[8, 12]);
+    let t = g.node("MatMul", "/proj/MatMul", &[&t, &w], vec![]);
+    let back = g.node(
+        "Transpose",
+        "/back/Transpose",
+        &[&t],
+        vec![attr_ints("perm", &[0, 2, 1])],
+    );
+    let map = g.ints(&[1, 12, 4, 4]);
+    let m = g.node("Reshape", "/map/Reshape", &[&back, &map], vec![]);
+    let y = g.conv(
+        "/head/Conv",
+        &m,
+        12,
+        4,
+        (3, 3),
+        vec![attr_ints("pads", &[1, 1, 1, 1])],
+    );
+    let net = g.import(&[&y]).network;
+    let proj = layer(&net, "proj");
+    assert_eq!(
+        (proj.nifm(), proj.nofm(), proj.hofm(), proj.wofm()),
+        (8, 12, 4, 4)
+    );
+    assert_eq!(proj.total_ops(1), 16 * 8 * 12);
+    assert_eq!(prev_names(&net, "head"), ["proj"]);
+
+    // A fused projection split along the channels (GPT-2's q, k, v).
+    let mut g = Graph::new(&[Some(1), Some(4), Some(8)]);
+    let w = g.weight(&[8, 24]);
+    let qkv = g.node("MatMul", "/attn/c_attn/MatMul", &["x", &w], vec![]);
+    let sizes = g.ints(&[8, 8, 8]);
+    let parts = g.node_n(
+        "Split",
+        "/attn/Split",
+        &[&qkv, &sizes],
+        3,
+        vec![attr_int("axis", 2)],
+    );
+    let wv = g.weight(&[8, 8]);
+    let v = g.node("MatMul", "/attn/v/MatMul", &[&parts[2], &wv], vec![]);
+    let net = g.import(&[&v]).network;
+    let vid = net.find("attn.v").unwrap();
+    assert_eq!(net.prev_channels(vid).to_vec(), vec![16..24]);
+
+    // Multiplying along a map's rows or columns is not a linear layer.
+    let mut g = Graph::image(3, 8, 8);
+    let c = g.conv(
+        "/c/Conv",
+        "x",
+        3,
+        8,
+        (2, 2),
+        vec![attr_ints("strides", &[2, 2])],
+    );
+    let flat = g.ints(&[1, 8, 16]);
+    let t = g.node("Reshape", "/flat/Reshape", &[&c, &flat], vec![]);
+    let w = g.weight(&[16, 10]);
+    let y = g.node("MatMul", "/mix/MatMul", &[&t, &w], vec![]);
+    let e = g.error(&[&y]);
+    assert!(
+        e.contains("node '/mix/MatMul' (MatMul): multiplies along the rows or columns of a map"),
+        "{e}"
+    );
+}

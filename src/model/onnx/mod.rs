@@ -154,6 +154,7 @@ fn import_model(
         let act = Act {
             parts: vec![Taken::all(source, shape.n)],
             shape,
+            channels_last: input.channels_last,
         };
         cv.acts.insert(input.name.clone(), act);
     }
@@ -185,6 +186,8 @@ struct ModelInput {
     elem_type: i32,
     batch: Option<u64>,
     per_sample: Vec<u64>,
+    /// A `[B, T, C]` token sequence (not an NCL sequence for convs).
+    channels_last: bool,
 }
 
 impl ModelInput {
@@ -196,6 +199,9 @@ impl ModelInput {
     }
 
     fn shape(&self) -> FmapShape {
+        if let (true, &[t, c]) = (self.channels_last, self.per_sample.as_slice()) {
+            return FmapShape { n: c, h: 1, w: t };
+        }
         let mut s = vec![0];
         s.extend(&self.per_sample);
         fmap(&s).expect("checked to be 2 to 4 dimensions")
@@ -214,7 +220,18 @@ fn model_inputs(graph: &GraphProto, file: &str, opts: &ImportOptions) -> Result<
         bail!("{file}: the model has no inputs");
     }
     sigs.into_iter()
-        .map(|sig| model_input(sig, file, opts))
+        .map(|sig| {
+            // A sequence a conv reads is NCL; one a linear layer reads holds
+            // its channels last.
+            let convolved = graph
+                .node
+                .iter()
+                .any(|n| n.op_type == "Conv" && n.input.first() == Some(&sig.name));
+            let channels_last = sig.dims.len() == 3 && !convolved;
+            let mut input = model_input(sig, file, opts)?;
+            input.channels_last = channels_last;
+            Ok(input)
+        })
         .collect()
 }
 
@@ -263,6 +280,7 @@ fn model_input(sig: proto::InputSig, file: &str, opts: &ImportOptions) -> Result
         elem_type: sig.elem_type,
         batch,
         per_sample,
+        channels_last: false,
     };
     let concrete = input.concrete();
     let limit = opts.max_tensor_elements;
@@ -374,11 +392,15 @@ impl Taken {
 /// A feature map tensor: the producers' channels that make it, in order,
 /// and its per-sample shape. A view (reshape, flatten, shuffle) keeps the
 /// shape of the maps it was made from, so that an FC after a flatten sees
-/// the conv's C x H x W.
+/// the conv's C x H x W, and a linear layer on tokens sees the map the
+/// tokens were cut from.
 #[derive(Clone, Debug)]
 struct Act {
     parts: Vec<Taken>,
     shape: FmapShape,
+    /// The tensor holds the channels on its last axis (`[B, T, C]` token
+    /// sequences, `[B, H, W, C]` maps), not on axis 1.
+    channels_last: bool,
 }
 
 impl Act {
@@ -403,6 +425,7 @@ impl Act {
                 n: r.end - r.start,
                 ..self.shape
             },
+            channels_last: self.channels_last,
         }
     }
 
@@ -423,6 +446,24 @@ struct Converter<'a> {
     /// Layer names given so far.
     names: HashSet<String>,
     skipped: Vec<String>,
+}
+
+/// A transpose: a view of the same data, which moves the channel axis
+/// last (`[0, 2, .., r-1, 1]`) or back (`[0, r-1, 1, .., r-2]`); any other
+/// permutation (a channel shuffle's) keeps the layout.
+fn transpose(n: &NodeProto, mut x: Act) -> Act {
+    let Some(perm) = ints(n, "perm") else {
+        return x;
+    };
+    let r = perm.len() as i64;
+    let to_last: Vec<i64> = [0].into_iter().chain(2..r).chain([1]).collect();
+    let to_first: Vec<i64> = [0, r - 1].into_iter().chain(1..r - 1).collect();
+    if r >= 3 && perm == to_last.as_slice() && !x.channels_last {
+        x.channels_last = true;
+    } else if r >= 3 && perm == to_first.as_slice() && x.channels_last {
+        x.channels_last = false;
+    }
+    x
 }
 
 /// The per-sample shape of an NCHW, NCL (one row) or N x F tensor.
@@ -553,6 +594,7 @@ impl Converter<'_> {
         Act {
             parts: vec![Taken::all(&name, shape.n)],
             shape,
+            channels_last: false,
         }
     }
 
@@ -577,6 +619,7 @@ impl Converter<'_> {
             Role::ShapeOf => return Ok(None),
             Role::Split => return self.split(n, &x).map(Some),
             Role::PassThrough => x,
+            Role::Transpose => transpose(n, x),
             Role::Conv => self.conv(n, &acts, x)?,
             Role::Dense => self.dense(n, &acts, x)?,
             Role::Pool => self.pool(n, x)?,
@@ -622,6 +665,9 @@ impl Converter<'_> {
             pair(ints(n, name), 1)
                 .with_context(|| format!("{}: {name} must be {what_} non-negative values", what()))
         };
+        if x.channels_last {
+            bail!("{}: convolves a channels-last tensor; not modelled", what());
+        }
         let strd = spatial("strides", "one or two")?;
         let dilation = spatial("dilations", "one or two")?;
         let groups = int(n, "group").unwrap_or(1);
@@ -681,6 +727,9 @@ impl Converter<'_> {
             .first()
             .and_then(|o| self.shape_of(o))
             .unwrap_or_default();
+        if out.len() > 2 {
+            return self.token_linear(n, &w, &out, x);
+        }
         let &[_, nofm] = out.as_slice() else {
             bail!(
                 "{}: output of shape {out:?}; nnsched models batch x features products only",
@@ -701,6 +750,42 @@ impl Converter<'_> {
         }
         let layer = Layer::fc(x.shape.n, nofm, (x.shape.h, x.shape.w)).with_context(what)?;
         Ok(self.add(n, layer, &[&x]))
+    }
+
+    /// A linear layer applied to every token (or map position) of a
+    /// channels-last `x`: a 1x1 conv over the map the tokens form, which
+    /// reuses its weight across them.
+    fn token_linear(&mut self, n: &NodeProto, w: &[u64], out: &[u64], x: Act) -> Result<Act> {
+        let what = || self.what(n);
+        if !x.channels_last {
+            bail!(
+                "{}: multiplies along the rows or columns of a map, not its channels; not modelled",
+                what()
+            );
+        }
+        let transposed = n.op_type == "Gemm" && int(n, "transB").unwrap_or(0) != 0;
+        let (k, nofm) = match *w {
+            [a, b] if transposed => (b, a),
+            [a, b] => (a, b),
+            _ => bail!(
+                "{}: a weight of shape {w:?}; only matrices are modelled",
+                what()
+            ),
+        };
+        let tokens: u64 = out[1..out.len() - 1].iter().product();
+        if k != x.shape.n || tokens != x.shape.h * x.shape.w || out.last() != Some(&nofm) {
+            bail!(
+                "{}: a weight of shape {w:?} for {} tokens of {} features giving {out:?}",
+                what(),
+                x.shape.h * x.shape.w,
+                x.shape.n
+            );
+        }
+        let layer =
+            Layer::conv(k, nofm, (x.shape.h, x.shape.w), (1, 1), (1, 1)).with_context(what)?;
+        let mut y = self.add(n, layer, &[&x]);
+        y.channels_last = true;
+        Ok(y)
     }
 
     /// A pooling layer, or `x` itself for a 1x1 window of stride 1.
@@ -775,7 +860,7 @@ impl Converter<'_> {
                 what()
             );
         }
-        self.channel_axis(n, int(n, "axis").unwrap_or(0))?;
+        self.channel_axis(n, int(n, "axis").unwrap_or(0), &x)?;
         let ins: Vec<&Act> = acts.iter().flatten().collect();
         if ins
             .iter()
@@ -788,19 +873,27 @@ impl Converter<'_> {
         Ok(Act {
             parts,
             shape: FmapShape { n: c, ..x.shape },
+            channels_last: x.channels_last,
         })
     }
 
     /// Channel ranges of `x`, one per output.
     fn split(&mut self, n: &NodeProto, x: &Act) -> Result<Vec<Act>> {
         let what = || self.what(n);
-        self.channel_axis(n, int(n, "axis").unwrap_or(0))?;
+        self.channel_axis(n, int(n, "axis").unwrap_or(0), x)?;
         let mut outs = Vec::new();
         let mut off = 0;
         for o in &n.output {
+            let at = |s: Vec<u64>| {
+                if x.channels_last {
+                    s.last().copied()
+                } else {
+                    s.get(1).copied()
+                }
+            };
             let c = self
                 .shape_of(o)
-                .and_then(|s| s.get(1).copied())
+                .and_then(at)
                 .with_context(|| format!("{}: output '{o}' has no known shape", what()))?;
             if off + c > x.shape.n {
                 bail!("{}: splits more channels than its input has", what());
@@ -814,6 +907,9 @@ impl Converter<'_> {
     /// A channel range of `x`.
     fn slice(&mut self, n: &NodeProto, x: Act) -> Result<Act> {
         let what = || self.what(n);
+        if x.channels_last {
+            bail!("{}: slices a channels-last tensor; not modelled", what());
+        }
         let o = self.out_fmap(n)?;
         if o == x.shape {
             return Ok(x);
@@ -869,17 +965,19 @@ impl Converter<'_> {
         Some((usize::try_from(axis).ok()?, u64::try_from(start).ok()?))
     }
 
-    /// Checks that `axis` (of the node's first input) is the channel axis.
-    fn channel_axis(&self, n: &NodeProto, axis: i64) -> Result<()> {
+    /// Checks that `axis` (of the node's first input) is the channel axis
+    /// of `x`: axis 1, or the last one for channels-last tensors.
+    fn channel_axis(&self, n: &NodeProto, axis: i64, x: &Act) -> Result<()> {
         let rank = n
             .input
             .first()
             .and_then(|i| self.shape_of(i))
             .map_or(4, |s| s.len()) as i64;
         let a = if axis < 0 { axis + rank } else { axis };
-        if a != 1 {
+        let want = if x.channels_last { rank - 1 } else { 1 };
+        if a != want {
             bail!(
-                "{}: works along axis {axis}; only the channel axis (1) is modelled",
+                "{}: works along axis {axis}; only the channel axis ({want}) is modelled",
                 self.what(n)
             );
         }

@@ -23,6 +23,8 @@ pub(super) enum Role {
     Slice,
     /// No MACs in this model: the activation passes through.
     PassThrough,
+    /// A view that may move the channel axis last or back.
+    Transpose,
     /// Computes a shape, not a feature map.
     ShapeOf,
 }
@@ -75,7 +77,7 @@ const REGISTRY: &[(&str, Role)] = &[
     // Reshape-Transpose-Reshape of a channel shuffle.
     ("Flatten", Role::PassThrough),
     ("Reshape", Role::PassThrough),
-    ("Transpose", Role::PassThrough),
+    ("Transpose", Role::Transpose),
     ("Squeeze", Role::PassThrough),
     ("Unsqueeze", Role::PassThrough),
     // Folded into the next conv or pool, whose input extent includes it.
