@@ -189,10 +189,12 @@ impl UnitPass {
         let (hofm, wofm) = (layer.hofm(), layer.wofm());
         let (htrd, wtrd) = (layer.htrd(), layer.wtrd());
         let conv = layer.is_conv();
+        // Vector layers take several steps on each element.
+        let per_element = layer.ops_per_element();
         let ops_lpe = if conv {
             wreg * wofm
         } else {
-            nreg * wreg * wofm
+            nreg * wreg * wofm * per_element
         };
         let (fold, folded) = (pe.fold, pe.folded);
         let fh = fold.h as f64;
@@ -204,7 +206,7 @@ impl UnitPass {
         let wifm_buf = wspan + (wofm - 1) * wtrd;
         let ofm_acc = hofm_acc * wofm as f64;
         let ifm_acc = hifm_acc * wifm_acc;
-        let ops = ofm_acc * (nreg * hreg * wreg) as f64;
+        let ops = ofm_acc * (nreg * hreg * wreg * per_element) as f64;
         let fl = folded.size() as f64;
         let mut access = PerLevel::splat(PerCat::splat(0.0));
         let (sz_gbuf, sz_regf);

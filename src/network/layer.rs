@@ -48,6 +48,36 @@ pub enum LayerKind {
         /// Operands combined.
         n_inputs: u64,
     },
+    /// A normalization or softmax over each position's channels: no
+    /// weights to speak of, a few operations per element.
+    Vector(VectorOp),
+}
+
+/// What a vector layer computes, along the channels of each position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum VectorOp {
+    /// LayerNormalization: mean, variance, normalize, scale and shift.
+    LayerNorm,
+    /// Softmax: max, subtract, exponential, sum, divide.
+    Softmax,
+}
+
+impl VectorOp {
+    /// Operations per element: each of the steps named above counts one.
+    pub fn ops_per_element(self) -> u64 {
+        match self {
+            VectorOp::LayerNorm => 8,
+            VectorOp::Softmax => 5,
+        }
+    }
+
+    /// The layer type name in tables and schedules.
+    pub fn name(self) -> &'static str {
+        match self {
+            VectorOp::LayerNorm => "layernorm",
+            VectorOp::Softmax => "softmax",
+        }
+    }
 }
 
 /// A layer: output shape, stride and kind. Input sizes follow from these as
@@ -167,6 +197,11 @@ impl Layer {
         Self::new(nofm, sofm, strd, kind)
     }
 
+    /// A vector layer over `nofm` channels of an `sofm` map.
+    pub fn vector(nofm: u64, sofm: (u64, u64), op: VectorOp) -> Result<Layer, LayerError> {
+        Self::new(nofm, sofm, (1, 1), LayerKind::Vector(op))
+    }
+
     /// Element-wise combination of `n_inputs` inputs of `nofm` channels.
     pub fn eltwise(nofm: u64, sofm: (u64, u64), n_inputs: u64) -> Result<Layer, LayerError> {
         let kind = LayerKind::Eltwise {
@@ -279,6 +314,7 @@ impl Layer {
             LayerKind::Conv { .. } => "conv",
             LayerKind::Pool { .. } => "pool",
             LayerKind::Eltwise { .. } => "eltwise",
+            LayerKind::Vector(op) => op.name(),
         }
     }
 
@@ -289,6 +325,7 @@ impl Layer {
             LayerKind::Conv { hfil, wfil, .. } => (1, hfil, wfil),
             LayerKind::Pool { hreg, wreg } => (1, hreg, wreg),
             LayerKind::Eltwise { n_inputs } => (n_inputs, 1, 1),
+            LayerKind::Vector(_) => (1, 1, 1),
         }
     }
 
@@ -307,6 +344,7 @@ impl Layer {
             LayerKind::Conv { nifm, .. } => nifm,
             LayerKind::Pool { .. } => self.nofm,
             LayerKind::Eltwise { n_inputs } => self.nofm * n_inputs,
+            LayerKind::Vector(_) => self.nofm,
         }
     }
 
@@ -358,8 +396,17 @@ impl Layer {
             } => hfil * wfil * (nifm / groups),
             _ => {
                 let (n, h, w) = self.region();
-                n * h * w
+                n * h * w * self.ops_per_element()
             }
+        }
+    }
+
+    /// Operations per element of a window: 1 but for vector layers, which
+    /// take several steps on each element.
+    pub fn ops_per_element(&self) -> u64 {
+        match self.kind {
+            LayerKind::Vector(op) => op.ops_per_element(),
+            _ => 1,
         }
     }
 

@@ -15,7 +15,7 @@ pub mod zoo;
 use std::collections::HashMap;
 use std::ops::Range;
 
-pub use layer::{FmapShape, Layer, LayerError, LayerKind};
+pub use layer::{FmapShape, Layer, LayerError, LayerKind, VectorOp};
 
 /// Index of a layer in its network's definition order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -24,7 +24,7 @@ use prost::Message;
 use tract_onnx::pb::{GraphProto, ModelProto, NodeProto};
 use tract_onnx::prelude::*;
 
-use crate::network::{FmapShape, Layer, Network, NetworkBuilder};
+use crate::network::{FmapShape, Layer, Network, NetworkBuilder, VectorOp};
 use ops::Role;
 use proto::{Constants, int, ints};
 
@@ -136,8 +136,18 @@ fn import_model(
         typed: &typed,
         skip_unsupported: opts.skip_unsupported,
         max_elements: limit,
+        opset: model
+            .opset_import
+            .iter()
+            .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+            .map_or(13, |o| o.version),
+        batch: inputs[0].batch.unwrap_or(1),
         builder: NetworkBuilder::new(file, inputs[0].shape()),
         acts: HashMap::new(),
+        input_shapes: inputs
+            .iter()
+            .map(|i| (i.name.clone(), i.concrete()))
+            .collect(),
         names: HashSet::new(),
         skipped: Vec::new(),
     };
@@ -440,9 +450,16 @@ struct Converter<'a> {
     typed: &'a TypedModel,
     skip_unsupported: bool,
     max_elements: u64,
+    /// The default-domain opset, which sets some attributes' defaults.
+    opset: i64,
+    /// The batch the model is typed with: tensors of tokens may fold it
+    /// into another leading axis (Swin's windows).
+    batch: u64,
     builder: NetworkBuilder,
     /// Feature map tensors by ONNX name.
     acts: HashMap<String, Act>,
+    /// The model inputs' shapes as typed (tract labels no outlet with them).
+    input_shapes: HashMap<String, Vec<u64>>,
     /// Layer names given so far.
     names: HashSet<String>,
     skipped: Vec<String>,
@@ -510,6 +527,9 @@ impl Converter<'_> {
     fn shape_of(&self, name: &str) -> Option<Vec<u64>> {
         if let Some(s) = self.consts.shape(name) {
             return s.iter().map(|&d| u64::try_from(d).ok()).collect();
+        }
+        if let Some(s) = self.input_shapes.get(name) {
+            return Some(s.clone());
         }
         let o = self.typed.find_outlet_label(name)?;
         let fact = self.typed.outlet_fact(o).ok()?;
@@ -620,6 +640,7 @@ impl Converter<'_> {
             Role::Split => return self.split(n, &x).map(Some),
             Role::PassThrough => x,
             Role::Transpose => transpose(n, x),
+            Role::Vector(op) => self.vector(n, op, x)?,
             Role::Conv => self.conv(n, &acts, x)?,
             Role::Dense => self.dense(n, &acts, x)?,
             Role::Pool => self.pool(n, x)?,
@@ -772,7 +793,8 @@ impl Converter<'_> {
                 what()
             ),
         };
-        let tokens: u64 = out[1..out.len() - 1].iter().product();
+        // Leading axes may fold tokens into the batch (windows of a map).
+        let tokens = out[..out.len() - 1].iter().product::<u64>() / self.batch;
         if k != x.shape.n || tokens != x.shape.h * x.shape.w || out.last() != Some(&nofm) {
             bail!(
                 "{}: a weight of shape {w:?} for {} tokens of {} features giving {out:?}",
@@ -785,6 +807,23 @@ impl Converter<'_> {
             Layer::conv(k, nofm, (x.shape.h, x.shape.w), (1, 1), (1, 1)).with_context(what)?;
         let mut y = self.add(n, layer, &[&x]);
         y.channels_last = true;
+        Ok(y)
+    }
+
+    /// A vector layer (normalization, softmax) along the channels of each
+    /// position of `x`.
+    fn vector(&mut self, n: &NodeProto, op: VectorOp, x: Act) -> Result<Act> {
+        // Softmax's axis was 1 before opset 13, -1 since; LayerNorm's -1.
+        let default = if n.op_type.ends_with("Softmax") && self.opset < 13 {
+            1
+        } else {
+            -1
+        };
+        self.channel_axis(n, int(n, "axis").unwrap_or(default), &x)?;
+        let layer =
+            Layer::vector(x.shape.n, (x.shape.h, x.shape.w), op).with_context(|| self.what(n))?;
+        let mut y = self.add(n, layer, &[&x]);
+        y.channels_last = x.channels_last;
         Ok(y)
     }
 

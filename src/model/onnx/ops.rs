@@ -1,5 +1,7 @@
 //! The operator registry: how each ONNX operator enters the layer graph.
 
+use crate::network::VectorOp;
+
 /// What an ONNX operator becomes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Role {
@@ -25,6 +27,8 @@ pub(super) enum Role {
     PassThrough,
     /// A view that may move the channel axis last or back.
     Transpose,
+    /// A vector layer along the channels of each position.
+    Vector(VectorOp),
     /// Computes a shape, not a feature map.
     ShapeOf,
 }
@@ -48,6 +52,9 @@ const REGISTRY: &[(&str, Role)] = &[
     ("Max", Role::Binary),
     ("Min", Role::Binary),
     ("Concat", Role::Concat),
+    ("LayerNormalization", Role::Vector(VectorOp::LayerNorm)),
+    ("Softmax", Role::Vector(VectorOp::Softmax)),
+    ("LogSoftmax", Role::Vector(VectorOp::Softmax)),
     ("Split", Role::Split),
     ("Slice", Role::Slice),
     ("Shape", Role::ShapeOf),
@@ -65,8 +72,6 @@ const REGISTRY: &[(&str, Role)] = &[
     ("Softplus", Role::PassThrough),
     ("Erf", Role::PassThrough),
     ("Gelu", Role::PassThrough),
-    ("Softmax", Role::PassThrough),
-    ("LogSoftmax", Role::PassThrough),
     // Folded into the conv before it (scale and shift of its outputs).
     ("BatchNormalization", Role::PassThrough),
     // No-ops at inference.
@@ -101,10 +106,6 @@ const REASONS: &[(&str, &str)] = &[
     ("LSTM", "recurrent layers are not imported from ONNX"),
     ("GRU", "recurrent layers are not imported from ONNX"),
     ("RNN", "recurrent layers are not imported from ONNX"),
-    (
-        "LayerNormalization",
-        "normalization over channels within a token (transformers) is not modelled",
-    ),
 ];
 
 pub(super) fn role(op_type: &str) -> Option<Role> {
