@@ -270,14 +270,9 @@ fn the_schedule_file_is_replaced_whole() {
     let dir = scratch("atomic");
     let out = dir.join("s.json");
     std::fs::write(&out, "old contents, longer than nothing").unwrap();
-    let (rc, _, err) = run(&[
-        "mlp_s",
-        "--hw",
-        "eyeriss",
-        "-q",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let write =
+        |p: &std::path::Path| run(&["mlp_s", "--hw", "eyeriss", "-q", "-o", p.to_str().unwrap()]);
+    let (rc, _, err) = write(&out);
     assert_eq!(rc, 0, "{err}");
     let d: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(d["network"], "mlp_s");
@@ -289,14 +284,7 @@ fn the_schedule_file_is_replaced_whole() {
     assert_eq!(names, ["s.json"]);
     // A file that cannot be written is an error naming it.
     let bad = dir.join("no-such-dir/s.json");
-    let (rc, _, err) = run(&[
-        "mlp_s",
-        "--hw",
-        "eyeriss",
-        "-q",
-        "-o",
-        bad.to_str().unwrap(),
-    ]);
+    let (rc, _, err) = write(&bad);
     assert_eq!(rc, 2);
     assert!(
         err.contains("no-such-dir/s.json: No such file or directory"),

@@ -857,13 +857,8 @@ fn several_inputs_and_named_dimensions() {
     );
 
     // Scheduled and evaluated back, the external input laid out by name.
-    let hw = nnsched::load_hardware("tetris").unwrap();
-    let mut o = SearchOptions::new(2);
-    o.partition.hybrid = true;
-    o.exact_noc_hops = true;
-    let s = schedule(&net, &hw, &o).unwrap();
+    let s = schedule_and_evaluate(&net, 2);
     assert!(s.ext_layouts.contains_key("h"));
-    assert_eq!(nnsched::evaluate(&s, &net, None).unwrap(), s);
 
     // Through the command line.
     let dir = common::scratch("dims");
@@ -930,13 +925,8 @@ fn linear_layers_on_tokens_are_1x1_convs() {
     );
     assert_eq!((fc1.hfil(), fc1.wfil(), fc1.type_name()), (1, 1, "conv"));
     assert_eq!(fc1.total_ops(1) + fc2.total_ops(1), 2 * 16 * 32 * 64);
-    let hw = nnsched::load_hardware("tetris").unwrap();
-    let mut o = SearchOptions::new(4);
-    o.partition.hybrid = true;
-    o.exact_noc_hops = true;
-    let s = schedule(&net, &hw, &o).unwrap();
+    let s = schedule_and_evaluate(&net, 4);
     assert_eq!(s.totals.ops.0, (4 * 2 * 16 * 32 * 64) as f64);
-    assert_eq!(nnsched::evaluate(&s, &net, None).unwrap(), s);
 
     // Patch tokens cut from a conv's map (ViT's Reshape and Transpose):
     // the linear layer runs over the 4x4 map, and a Transpose back makes
@@ -1055,13 +1045,8 @@ fn normalizations_and_softmax_are_vector_layers() {
     assert_eq!(probs.total_ops(1), 16 * 10 * 5);
     assert_eq!(prev_names(&net, "head"), ["ln"]);
 
-    let hw = nnsched::load_hardware("tetris").unwrap();
-    let mut o = SearchOptions::new(2);
-    o.partition.hybrid = true;
-    o.exact_noc_hops = true;
-    let s = schedule(&net, &hw, &o).unwrap();
+    let s = schedule_and_evaluate(&net, 2);
     assert_eq!(s.layers[0].type_name, "layernorm");
-    assert_eq!(nnsched::evaluate(&s, &net, None).unwrap(), s);
 
     // Along an axis that is not the channels: not modelled.
     let mut g = Graph::new(&[Some(1), Some(16), Some(32)]);
@@ -1073,4 +1058,16 @@ fn normalizations_and_softmax_are_vector_layers() {
         ),
         "{e}"
     );
+}
+
+/// Schedules `net` on TETRIS (hybrid partitioning, exact hops) and checks
+/// that `evaluate` reproduces the schedule.
+fn schedule_and_evaluate(net: &Network, batch: u64) -> nnsched::Schedule {
+    let hw = nnsched::load_hardware("tetris").unwrap();
+    let mut o = SearchOptions::new(batch);
+    o.partition.hybrid = true;
+    o.exact_noc_hops = true;
+    let s = schedule(net, &hw, &o).unwrap();
+    assert_eq!(nnsched::evaluate(&s, net, None).unwrap(), s);
+    s
 }

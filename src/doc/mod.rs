@@ -617,48 +617,27 @@ impl JsonSchema for Count {
     }
 }
 
-impl<T: Copy> From<PerCat<T>> for Cats<T> {
-    fn from(v: PerCat<T>) -> Self {
-        Cats {
-            fil: v[DataCat::Fil],
-            ifm: v[DataCat::Ifm],
-            ofm: v[DataCat::Ofm],
+/// Conversions both ways between a document's named fields and the
+/// enum-indexed array of the same values.
+macro_rules! named_fields {
+    ($doc:ident, $arr:ident, $enum:ident, [$($field:ident: $variant:ident),+]) => {
+        impl<T: Copy> From<$arr<T>> for $doc<T> {
+            fn from(v: $arr<T>) -> Self {
+                $doc { $($field: v[$enum::$variant]),+ }
+            }
         }
-    }
-}
 
-impl<T> From<Cats<T>> for PerCat<T> {
-    fn from(v: Cats<T>) -> Self {
-        PerCat([v.fil, v.ifm, v.ofm])
-    }
-}
-
-impl<T: Copy> From<PerLoop<T>> for Loops<T> {
-    fn from(v: PerLoop<T>) -> Self {
-        Loops {
-            ifm: v[LoopDim::Ifm],
-            ofm: v[LoopDim::Ofm],
-            bat: v[LoopDim::Bat],
+        impl<T> From<$doc<T>> for $arr<T> {
+            fn from(v: $doc<T>) -> Self {
+                $arr([$(v.$field),+])
+            }
         }
-    }
+    };
 }
 
-impl<T> From<Loops<T>> for PerLoop<T> {
-    fn from(v: Loops<T>) -> Self {
-        PerLoop([v.ifm, v.ofm, v.bat])
-    }
-}
-
-impl<T: Copy> From<PerLevel<T>> for Levels<T> {
-    fn from(v: PerLevel<T>) -> Self {
-        Levels {
-            dram: v[MemLevel::Dram],
-            gbuf: v[MemLevel::Gbuf],
-            itcn: v[MemLevel::Itcn],
-            regf: v[MemLevel::Regf],
-        }
-    }
-}
+named_fields!(Cats, PerCat, DataCat, [fil: Fil, ifm: Ifm, ofm: Ofm]);
+named_fields!(Loops, PerLoop, LoopDim, [ifm: Ifm, ofm: Ofm, bat: Bat]);
+named_fields!(Levels, PerLevel, MemLevel, [dram: Dram, gbuf: Gbuf, itcn: Itcn, regf: Regf]);
 
 /// Counts per category from floats.
 fn counts(v: PerCat<f64>) -> Cats<Count> {
