@@ -398,6 +398,23 @@ mod tests {
         );
     }
 
+    /// An activation product's second operand is per sample: read once
+    /// for every sample, unlike a conv's weights.
+    #[test]
+    fn product_operands_are_read_per_sample() {
+        let array = Dim2::new(16, 16);
+        let mm = Layer::matmul(12, 128, 64, 128).unwrap().group_slice();
+        let fc = Layer::conv(64, 128, (1, 128), (1, 1), (1, 1)).unwrap();
+        assert_eq!(mm.total_ops(4), fc.total_ops(4));
+        for (l, per_sample) in [(mm, 4.0), (fc, 1.0)] {
+            for n in row_stationary(&l, 4, 1.0, array) {
+                let fil = n.total_access(MemLevel::Dram, DataCat::Fil);
+                assert_eq!(fil, per_sample * (64 * 128) as f64, "{l}");
+                assert!((n.total_ops() - l.total_ops(4) as f64).abs() <= 1.0);
+            }
+        }
+    }
+
     #[test]
     fn low_utilization_still_maps() {
         // 17 output rows on 16 columns fold into a second row pass, which

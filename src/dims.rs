@@ -195,7 +195,8 @@ impl PerCat<f64> {
 /// The loops each data category is indexed by, in `LoopDim` order.
 ///
 /// Conv and FC weights span (ifm, ofm), input maps (ifm, batch), output maps
-/// (ofm, batch); local-region layers (pooling, eltwise) have no weights and
+/// (ofm, batch), the second operand of an activation product (ifm, ofm,
+/// batch); local-region layers (pooling, eltwise) have no weights and
 /// both maps span (ofm, batch).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DataLoops(pub PerCat<PerLoop<bool>>);
@@ -204,6 +205,13 @@ impl DataLoops {
     /// Conv and FC layers.
     pub const CONV: DataLoops = DataLoops(PerCat([
         PerLoop([true, true, false]),
+        PerLoop([true, false, true]),
+        PerLoop([false, true, true]),
+    ]));
+    /// Products of two activations: the second operand (in the weights'
+    /// place) is per sample.
+    pub const MATMUL: DataLoops = DataLoops(PerCat([
+        PerLoop([true, true, true]),
         PerLoop([true, false, true]),
         PerLoop([false, true, true]),
     ]));

@@ -18,6 +18,7 @@ use crate::partition::{
 };
 use crate::pipeline::{SchedIdx, SchedSeq};
 use crate::placement::Placement;
+use crate::placement::stored_inputs;
 use crate::search::{NetworkSchedule, assemble};
 
 /// Why a schedule document cannot be evaluated: where, and what is wrong.
@@ -200,6 +201,8 @@ struct Rebuilt<'a> {
     input: Arc<DataLayout>,
     exts: Vec<Arc<DataLayout>>,
     outputs: Vec<Option<Arc<DataLayout>>>,
+    /// The segment each layer rebuilt so far runs in.
+    segments: Vec<Option<usize>>,
     last: Option<SchedSeq>,
 }
 
@@ -235,23 +238,34 @@ impl Rebuilt<'_> {
         Ok(())
     }
 
+    /// Checks that the producers of `id`'s second operand ran in earlier
+    /// segments, which left it in memory.
+    fn operands_stored(&self, id: LayerId, segment: usize) -> Result<(), String> {
+        for &s in self.net.operands(id) {
+            if let Source::Layer(p) = s
+                && self.segments[p.0].is_none_or(|g| g >= segment)
+            {
+                return Err(format!(
+                    "its second operand's producer '{}' must run in an earlier segment",
+                    self.net.layer_name(p)
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Where the producers of `id` stored their outputs.
     fn stored_inputs(&self, id: LayerId) -> Result<DataLayout, String> {
-        let mut parts = Vec::new();
-        for (&s, chans) in self.net.prevs(id).iter().zip(self.net.prev_channels(id)) {
-            let l: &DataLayout = match s {
-                Source::Input => &self.input,
-                Source::Ext(i) => &self.exts[i],
-                Source::Layer(p) => self.outputs[p.0].as_deref().ok_or_else(|| {
-                    format!(
-                        "producer '{}' comes later in the schedule",
-                        self.net.layer_name(p)
-                    )
-                })?,
-            };
-            parts.push((l, chans.clone()));
-        }
-        Ok(DataLayout::concat(&parts))
+        stored_inputs(self.net, id, |s| match s {
+            Source::Input => Ok(&*self.input),
+            Source::Ext(i) => Ok(&*self.exts[i]),
+            Source::Layer(p) => self.outputs[p.0].as_deref().ok_or_else(|| {
+                format!(
+                    "producer '{}' comes later in the schedule",
+                    self.net.layer_name(p)
+                )
+            }),
+        })
     }
 }
 
@@ -288,6 +302,7 @@ pub fn evaluate(d: &Schedule, net: &Network, hw: &Hardware) -> Result<NetworkSch
         input: input.clone(),
         exts: exts.clone(),
         outputs: vec![None; net.len()],
+        segments: vec![None; net.len()],
         last: None,
     };
     let whole = Placement::whole_chip(hw);
@@ -341,6 +356,8 @@ fn layer(
         },
     };
     state.follow(seq)?;
+    state.operands_stored(id, seq.segment)?;
+    state.segments[id.0] = Some(seq.segment);
     let slice = l.group_slice();
     let ctx = LayerCtx {
         id,

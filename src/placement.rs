@@ -5,7 +5,29 @@ use serde::Serialize;
 
 use crate::blocking::DataSite;
 use crate::hw::{Dim2, Hardware, Memory};
+use crate::network::{LayerId, Network, Source};
 use crate::partition::{Coord, DataLayout, NodeRegion, RegionKind};
+
+/// The layout of layer `id`'s inputs as its producers stored them
+/// (`stored`), before any forwarding: their channels side by side, seen
+/// as the layer's maps when it reshapes them.
+pub fn stored_inputs<'a, E>(
+    net: &Network,
+    id: LayerId,
+    mut stored: impl FnMut(Source) -> Result<&'a DataLayout, E>,
+) -> Result<DataLayout, E> {
+    let mut parts = Vec::new();
+    for (&s, chans) in net.prevs(id).iter().zip(net.prev_channels(id)) {
+        parts.push((stored(s)?, chans.clone()));
+    }
+    let layout = DataLayout::concat(&parts);
+    Ok(if net.get(id).reshapes {
+        let l = net.layer(id);
+        layout.reshaped(l.hifm(), l.wifm())
+    } else {
+        layout
+    })
+}
 
 /// Where a layer runs and where its data lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]

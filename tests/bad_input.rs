@@ -31,14 +31,15 @@ fn onnx_cases() -> Vec<OnnxCase> {
     let huge_y = huge.node("Add", "/add/Add", &["x", &big], vec![]);
     let mut five = Graph::new(&[Some(1), Some(2), Some(3), Some(4), Some(5)]);
     let five_y = five.node("Relu", "/r/Relu", &["x"], vec![]);
-    let mut attn = Graph::new(&[Some(1), Some(16)]);
+    // Tokens times tokens transposed the other way round: x^T x.
+    let mut attn = Graph::new(&[Some(1), Some(4), Some(16)]);
     let t = attn.node(
         "Transpose",
         "/t/Transpose",
         &["x"],
-        vec![attr_ints("perm", &[1, 0])],
+        vec![attr_ints("perm", &[0, 2, 1])],
     );
-    let attn_y = attn.node("MatMul", "/attn/MatMul", &["x", &t], vec![]);
+    let attn_y = attn.node("MatMul", "/attn/MatMul", &[&t, "x"], vec![]);
     vec![
         (
             "truncated.onnx",
@@ -116,7 +117,7 @@ fn onnx_cases() -> Vec<OnnxCase> {
             "attention.onnx",
             attn.bytes(&[&attn_y]),
             vec![],
-            "attention.onnx: node '/attn/MatMul' (MatMul): multiplies two activations",
+            "attention.onnx: node '/attn/MatMul' (MatMul): reads 1 x 16 rows of 4 values from 16 channels per position; windowed attention and transposed first operands are not modelled",
         ),
     ]
 }

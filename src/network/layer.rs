@@ -33,8 +33,8 @@ pub enum LayerKind {
         /// Vertical and horizontal filter dilation (1: none): filter taps
         /// are this many input rows and columns apart.
         dilation: (u64, u64),
-        /// A fully-connected layer.
-        fc: bool,
+        /// What the weights are and how the input is read.
+        form: ConvForm,
     },
     /// Max or average pooling over an `hreg` x `wreg` window.
     Pool {
@@ -53,6 +53,20 @@ pub enum LayerKind {
     Vector(VectorOp),
 }
 
+/// The flavours of a conv-like layer: one cost model, three readings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConvForm {
+    /// A convolution with weights.
+    Conv,
+    /// A fully-connected layer: a conv with a 1x1 output.
+    Fc,
+    /// A product of two activations (attention's `Q x K^T`, `P x V`): a
+    /// grouped 1x1 conv over one row of tokens whose "weights" are the
+    /// second operand, another layer's output, which differs per sample:
+    /// no reuse across the batch, read from where its producer wrote it.
+    MatMul,
+}
+
 /// What a vector layer computes, along the channels of each position.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum VectorOp {
@@ -60,6 +74,10 @@ pub enum VectorOp {
     LayerNorm,
     /// Softmax: max, subtract, exponential, sum, divide.
     Softmax,
+    /// RMSNorm (Llama): square, sum, normalize, scale.
+    RmsNorm,
+    /// An embedding lookup: one row of a table in memory per token, copied.
+    Embedding,
 }
 
 impl VectorOp {
@@ -68,6 +86,8 @@ impl VectorOp {
         match self {
             VectorOp::LayerNorm => 8,
             VectorOp::Softmax => 5,
+            VectorOp::RmsNorm => 4,
+            VectorOp::Embedding => 1,
         }
     }
 
@@ -76,6 +96,8 @@ impl VectorOp {
         match self {
             VectorOp::LayerNorm => "layernorm",
             VectorOp::Softmax => "softmax",
+            VectorOp::RmsNorm => "rmsnorm",
+            VectorOp::Embedding => "embedding",
         }
     }
 }
@@ -156,7 +178,7 @@ impl Layer {
             wfil: positive(sfil.1, "filter width")?,
             groups,
             dilation: (1, 1),
-            fc: false,
+            form: ConvForm::Conv,
         };
         Self::new(nofm, sofm, strd, kind)
     }
@@ -176,11 +198,38 @@ impl Layer {
 
     /// A fully-connected layer over an `sfil`-sized input of `nifm` channels.
     pub fn fc(nifm: u64, nofm: u64, sfil: (u64, u64)) -> Result<Layer, LayerError> {
-        let mut l = Self::conv(nifm, nofm, (1, 1), sfil, (1, 1))?;
-        if let LayerKind::Conv { fc, .. } = &mut l.kind {
-            *fc = true;
+        Ok(Self::conv(nifm, nofm, (1, 1), sfil, (1, 1))?.with_form(ConvForm::Fc))
+    }
+
+    /// A product of two activations per sample: for each of `groups`
+    /// (heads, windows), an `m` x `k` matrix (this layer's input, `m`
+    /// tokens of `k` channels) times a `k` x `n` matrix (the second
+    /// operand). Laid out as a grouped 1x1 conv over a 1 x `m` map.
+    pub fn matmul(groups: u64, m: u64, k: u64, n: u64) -> Result<Layer, LayerError> {
+        positive(k, "inner dimension")?;
+        let (nifm, nofm) = (groups.saturating_mul(k), groups.saturating_mul(n));
+        Ok(
+            Self::grouped_conv(nifm, nofm, (1, m), (1, 1), (1, 1), groups)?
+                .with_form(ConvForm::MatMul),
+        )
+    }
+
+    fn with_form(mut self, f: ConvForm) -> Layer {
+        if let LayerKind::Conv { form, .. } = &mut self.kind {
+            *form = f;
         }
-        Ok(l)
+        self
+    }
+
+    /// A product of two activations (see `ConvForm::MatMul`).
+    pub fn is_matmul(&self) -> bool {
+        matches!(
+            self.kind,
+            LayerKind::Conv {
+                form: ConvForm::MatMul,
+                ..
+            }
+        )
     }
 
     /// Pooling with an `sreg` window and `strd` stride.
@@ -250,7 +299,7 @@ impl Layer {
                 wfil,
                 groups,
                 dilation,
-                fc,
+                form,
             } if groups > 1 => Layer {
                 nofm: self.nofm / groups,
                 kind: LayerKind::Conv {
@@ -259,7 +308,7 @@ impl Layer {
                     wfil,
                     groups: 1,
                     dilation,
-                    fc,
+                    form,
                 },
                 ..*self
             },
@@ -308,7 +357,13 @@ impl Layer {
     /// Short type name used in tables and schedules.
     pub fn type_name(&self) -> &'static str {
         match self.kind {
-            LayerKind::Conv { fc: true, .. } => "fc",
+            LayerKind::Conv {
+                form: ConvForm::Fc, ..
+            } => "fc",
+            LayerKind::Conv {
+                form: ConvForm::MatMul,
+                ..
+            } => "matmul",
             LayerKind::Conv { groups, nifm, .. } if groups > 1 && groups == nifm => "dwconv",
             LayerKind::Conv { groups, .. } if groups > 1 => "gconv",
             LayerKind::Conv { .. } => "conv",
@@ -376,7 +431,9 @@ impl Layer {
 
     /// The loops that index each data category.
     pub fn data_loops(&self) -> DataLoops {
-        if self.is_conv() {
+        if self.is_matmul() {
+            DataLoops::MATMUL
+        } else if self.is_conv() {
             DataLoops::CONV
         } else {
             DataLoops::LOCAL_REGION
@@ -420,7 +477,8 @@ impl Layer {
         self.nifm() * self.hifm() * self.wifm()
     }
 
-    /// Weight elements (0 for pooling and eltwise).
+    /// Weight elements (0 for pooling and eltwise); for a product of
+    /// activations, its second operand's elements per sample.
     pub fn total_filter_size(&self) -> u64 {
         match self.kind {
             LayerKind::Conv {

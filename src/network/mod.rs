@@ -15,7 +15,7 @@ pub mod zoo;
 use std::collections::HashMap;
 use std::ops::Range;
 
-pub use layer::{FmapShape, Layer, LayerError, LayerKind, VectorOp};
+pub use layer::{ConvForm, FmapShape, Layer, LayerError, LayerKind, VectorOp};
 
 /// Index of a layer in its network's definition order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -43,6 +43,14 @@ pub struct NetLayer {
     pub prevs: Vec<Source>,
     /// The channels taken from each predecessor (all of them unless split).
     pub channels: Vec<Range<u64>>,
+    /// Producers of the second operand of an activation product, read
+    /// whole from memory (empty for every other layer).
+    pub operands: Vec<Source>,
+    /// Reads its predecessors' maps rearranged (token sequences cut into
+    /// windows, a map flattened into tokens, a class token prepended): the
+    /// same positions, or fewer with constants filling the rest, in
+    /// another height and width.
+    pub reshapes: bool,
 }
 
 /// A named external input.
@@ -102,6 +110,12 @@ pub enum NetworkError {
         end: u64,
         have: u64,
     },
+    /// An activation product without a second operand, or another layer
+    /// with one.
+    #[error(
+        "layer '{0}': only activation products (matmul) take a second operand, and they need one"
+    )]
+    Operand(String),
     /// An eltwise operand split across a predecessor's channels.
     #[error("layer '{layer}': predecessor '{prev}' gives channels of two of its operands")]
     Straddle { layer: String, prev: String },
@@ -179,7 +193,12 @@ impl Network {
     pub fn prev_channels(&self, id: LayerId) -> &[Range<u64>] {
         &self.layers[id.0].channels
     }
-    /// Consumers of a layer's output, in definition order.
+    /// Producers of a layer's second operand (activation products only).
+    pub fn operands(&self, id: LayerId) -> &[Source] {
+        &self.layers[id.0].operands
+    }
+    /// Consumers of a layer's output (as input or second operand), in
+    /// definition order.
     pub fn nexts(&self, id: LayerId) -> &[LayerId] {
         &self.nexts[id.0]
     }
@@ -233,6 +252,9 @@ struct Decl {
     layer: Layer,
     /// Predecessor names, each with the channels taken (`None`: all).
     prevs: Vec<(String, Option<Range<u64>>)>,
+    /// Producers of the second operand, by name.
+    operands: Vec<String>,
+    reshapes: bool,
 }
 
 impl NetworkBuilder {
@@ -272,6 +294,8 @@ impl NetworkBuilder {
             name: name.to_string(),
             layer,
             prevs,
+            operands: Vec::new(),
+            reshapes: false,
         });
         self
     }
@@ -291,7 +315,33 @@ impl NetworkBuilder {
                 .iter()
                 .map(|(p, r)| (p.to_string(), r.clone()))
                 .collect(),
+            operands: Vec::new(),
+            reshapes: false,
         });
+        self
+    }
+
+    /// Makes the last declared layer read its predecessors' maps
+    /// rearranged (see `NetLayer::reshapes`).
+    pub fn reshaping(&mut self) -> &mut Self {
+        if let Some(d) = self.decls.last_mut() {
+            d.reshapes = true;
+        }
+        self
+    }
+
+    /// Declares an activation product (`Layer::matmul`) fed by channel
+    /// ranges of `prevs` and multiplied by the outputs of `operands`.
+    pub fn add_product(
+        &mut self,
+        name: &str,
+        layer: Layer,
+        prevs: &[(&str, Option<Range<u64>>)],
+        operands: &[&str],
+    ) -> &mut Self {
+        self.add_sliced(name, layer, prevs);
+        let d = self.decls.last_mut().expect("just declared");
+        d.operands = operands.iter().map(|s| s.to_string()).collect();
         self
     }
 
@@ -306,13 +356,18 @@ impl NetworkBuilder {
         if self.decls.is_empty() {
             return Err(NetworkError::Empty(self.name));
         }
-        let prevs = self.resolve_prevs()?;
+        let (prevs, operands) = self.resolve_prevs()?;
+        let deps: Vec<Vec<Source>> = prevs
+            .iter()
+            .zip(&operands)
+            .map(|(p, o)| p.iter().chain(o).copied().collect())
+            .collect();
         let order =
-            topological(&prevs).map_err(|i| NetworkError::Cycle(self.decls[i].name.clone()))?;
-        let layers = self.ordered_layers(&prevs, &order)?;
+            topological(&deps).map_err(|i| NetworkError::Cycle(self.decls[i].name.clone()))?;
+        let layers = self.ordered_layers(&prevs, &operands, &order)?;
         let mut nexts = vec![Vec::new(); layers.len()];
         for (i, l) in layers.iter().enumerate() {
-            for p in &l.prevs {
+            for p in l.prevs.iter().chain(&l.operands) {
                 if let Source::Layer(id) = p
                     && !nexts[id.0].contains(&LayerId(i))
                 {
@@ -333,8 +388,10 @@ impl NetworkBuilder {
         Ok(net)
     }
 
-    /// Each declaration's predecessors, by declaration index.
-    fn resolve_prevs(&self) -> Result<Vec<Vec<Source>>, NetworkError> {
+    /// Each declaration's predecessors and second-operand producers, by
+    /// declaration index.
+    #[allow(clippy::type_complexity)]
+    fn resolve_prevs(&self) -> Result<(Vec<Vec<Source>>, Vec<Vec<Source>>), NetworkError> {
         let mut index: HashMap<&str, Source> = HashMap::new();
         index.insert(Network::INPUT, Source::Input);
         for (i, e) in self.exts.iter().enumerate() {
@@ -347,23 +404,26 @@ impl NetworkBuilder {
                 return Err(NetworkError::Duplicate(d.name.clone()));
             }
         }
-        self.decls
+        let resolve = |d: &Decl, p: &str| {
+            index
+                .get(p)
+                .copied()
+                .ok_or_else(|| NetworkError::UnknownPrev {
+                    layer: d.name.clone(),
+                    prev: p.to_string(),
+                })
+        };
+        let prevs = self
+            .decls
             .iter()
-            .map(|d| {
-                d.prevs
-                    .iter()
-                    .map(|(p, _)| {
-                        index
-                            .get(p.as_str())
-                            .copied()
-                            .ok_or_else(|| NetworkError::UnknownPrev {
-                                layer: d.name.clone(),
-                                prev: p.clone(),
-                            })
-                    })
-                    .collect()
-            })
-            .collect()
+            .map(|d| d.prevs.iter().map(|(p, _)| resolve(d, p)).collect())
+            .collect::<Result<_, _>>()?;
+        let operands = self
+            .decls
+            .iter()
+            .map(|d| d.operands.iter().map(|p| resolve(d, p)).collect())
+            .collect::<Result<_, _>>()?;
+        Ok((prevs, operands))
     }
 
     /// The layers in `order`, predecessors renumbered, each with the
@@ -371,6 +431,7 @@ impl NetworkBuilder {
     fn ordered_layers(
         &self,
         prevs: &[Vec<Source>],
+        operands: &[Vec<Source>],
         order: &[usize],
     ) -> Result<Vec<NetLayer>, NetworkError> {
         let mut new_id = vec![0; order.len()];
@@ -400,18 +461,24 @@ impl NetworkBuilder {
                 }
                 channels.push(r);
             }
-            let ps = prevs[old]
-                .iter()
-                .map(|&s| match s {
-                    Source::Layer(LayerId(o)) => Source::Layer(LayerId(new_id[o])),
-                    s => s,
-                })
-                .collect();
+            let renumber = |ss: &[Source]| {
+                ss.iter()
+                    .map(|&s| match s {
+                        Source::Layer(LayerId(o)) => Source::Layer(LayerId(new_id[o])),
+                        s => s,
+                    })
+                    .collect()
+            };
+            if d.layer.is_matmul() == operands[old].is_empty() {
+                return Err(NetworkError::Operand(d.name.clone()));
+            }
             layers.push(NetLayer {
                 name: d.name.clone(),
                 layer: d.layer,
-                prevs: ps,
+                prevs: renumber(&prevs[old]),
                 channels,
+                operands: renumber(&operands[old]),
+                reshapes: d.reshapes,
             });
         }
         Ok(layers)
@@ -458,7 +525,9 @@ fn check_prevs(net: &Network, id: LayerId) -> Result<(), NetworkError> {
     for (&p, taken) in nl.prevs.iter().zip(&nl.channels) {
         let s = net.source_shape(p);
         let n = taken.end - taken.start;
-        if !layer.accepts_input_size(s.h, s.w) {
+        // A reshaping layer reads its positions from any arrangement: all
+        // of them, some (a class token picked), or more (constants added).
+        if !nl.reshapes && !layer.accepts_input_size(s.h, s.w) {
             return Err(NetworkError::Size {
                 layer: nl.name.clone(),
                 prev: net.source_name(p).to_string(),

@@ -85,7 +85,9 @@ impl<K: Eq + std::hash::Hash + Copy> Grouper<K> {
     }
 }
 
-type FilRange = ((u64, u64), (u64, u64));
+/// Filter channel ranges (input, output) and, for a second operand that
+/// differs per sample, the samples (else `(0, 1)`).
+type FilRange = ((u64, u64), (u64, u64), (u64, u64));
 
 /// The nodes of a partitioned layer grouped by the filters, inputs and
 /// outputs they need.
@@ -109,7 +111,12 @@ fn node_groups(
             ifm.add(i, c);
             ofm.add(o, c);
             if fi.1 > fi.0 && fo.1 > fo.0 {
-                fil.add((fi, fo), c);
+                let samples = if layer.is_matmul() {
+                    (o.beg[0], o.end[0])
+                } else {
+                    (0, 1)
+                };
+                fil.add((fi, fo, samples), c);
             }
         }
     }
@@ -128,8 +135,8 @@ fn fil_hops(
 ) -> u64 {
     let filter_size = layer.hfil() * layer.wfil();
     let mut n = 0;
-    for ((fi, fo), coords) in fil {
-        let size = (fi.1 - fi.0) * (fo.1 - fo.0) * filter_size;
+    for ((fi, fo, fb), coords) in fil {
+        let size = (fi.1 - fi.0) * (fo.1 - fo.0) * (fb.1 - fb.0) * filter_size;
         n += if forwarding {
             size * spanning_tree(filter_nodes, coords)
         } else {

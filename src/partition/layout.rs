@@ -40,6 +40,16 @@ impl DataLayout {
         }
     }
 
+    /// The same data seen as maps of `h` x `w` (a reshaping consumer's
+    /// view): each range keeps its batch and channels and spans the new
+    /// map, spread over the same nodes in the same proportions.
+    pub fn reshaped(mut self, h: u64, w: u64) -> DataLayout {
+        for f in &mut self.frngs {
+            (f.beg[2], f.end[2], f.beg[3], f.end[3]) = (0, h, 0, w);
+        }
+        self
+    }
+
     /// Channels of range `i` as seen in this layout.
     fn seen_channels(&self, i: usize) -> Range<u64> {
         match self.views[i] {

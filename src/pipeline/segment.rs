@@ -736,6 +736,16 @@ fn init_deps(slots: &[Vec<LayerId>], net: &Network, with_opt: bool) -> Option<De
         dst: slots.iter().map(|s| vec![Vec::new(); s.len()]).collect(),
         ifm_fwd: Vec::new(),
     };
+    // A second operand is read from memory: its producer must have written
+    // it there, in an earlier segment.
+    let operand_inside = |l: &LayerId| {
+        net.operands(*l)
+            .iter()
+            .any(|p| matches!(p, Source::Layer(id) if idx.contains_key(id)))
+    };
+    if slots.iter().flatten().any(operand_inside) {
+        return None;
+    }
     let mut prevs2layer: Vec<(Vec<Source>, LayerId)> = Vec::new();
     for (sp, slot) in slots.iter().enumerate() {
         let mut single_nbr: Option<SchedIdx> = None;

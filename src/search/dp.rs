@@ -4,7 +4,7 @@
 //! `schedule_search`).
 
 use std::collections::HashMap;
-use std::ops::Range;
+
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -20,6 +20,7 @@ use crate::partition::{
 };
 use crate::pipeline::{Dag, LayerConstraint, PipelineSegment, SchedIdx, SchedSeq, SegmentOptions};
 use crate::placement::Placement;
+use crate::placement::stored_inputs;
 use crate::util::Lru;
 
 use super::layer::{NoSchedule, NodeSchemes, layer_results, search_node};
@@ -154,14 +155,12 @@ impl Searcher<'_> {
     ) -> Vec<Partial> {
         let mut out = Vec::new();
         for prev in prev_tops {
-            let parts: Vec<(&DataLayout, Range<u64>)> = self
-                .net
-                .prevs(step.id)
-                .iter()
-                .zip(self.net.prev_channels(step.id))
-                .map(|(&s, c)| (prev.source_layout(s), c.clone()))
-                .collect();
-            let ifmap = step.placement.input_layout(DataLayout::concat(&parts));
+            let stored = stored_inputs(self.net, step.id, |s| {
+                Ok::<_, std::convert::Infallible>(prev.source_layout(s))
+            });
+            let ifmap = step
+                .placement
+                .input_layout(stored.unwrap_or_else(|e| match e {}));
             let seq = SchedSeq {
                 segment: prev.segment_of(step.idx),
                 idx: step.idx,

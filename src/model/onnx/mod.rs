@@ -149,6 +149,7 @@ fn import_model(
             .map(|i| (i.name.clone(), i.concrete()))
             .collect(),
         names: HashSet::new(),
+        maps: HashMap::new(),
         skipped: Vec::new(),
     };
     // The first input is the network's; the others are external inputs
@@ -161,11 +162,12 @@ fn import_model(
             cv.builder.ext(&input.name, shape);
             &input.name
         };
-        let act = Act {
-            parts: vec![Taken::all(source, shape.n)],
+        cv.maps.insert(source.to_string(), (shape.h, shape.w));
+        let act = Act::new(
+            vec![Taken::all(source, shape.n)],
             shape,
-            channels_last: input.channels_last,
-        };
+            input.channels_last,
+        );
         cv.acts.insert(input.name.clone(), act);
     }
     cv.graph(graph)?;
@@ -201,6 +203,12 @@ struct ModelInput {
 }
 
 impl ModelInput {
+    /// Integer ids of a token sequence, `[B, T]`.
+    fn is_token_ids(&self) -> bool {
+        self.elem_type == tract_onnx::pb::tensor_proto::DataType::Int64 as i32
+            && self.per_sample.len() == 1
+    }
+
     /// The shape tract types the model with (a symbolic batch as 1).
     fn concrete(&self) -> Vec<u64> {
         let mut v = vec![self.batch.unwrap_or(1)];
@@ -211,6 +219,9 @@ impl ModelInput {
     fn shape(&self) -> FmapShape {
         if let (true, &[t, c]) = (self.channels_last, self.per_sample.as_slice()) {
             return FmapShape { n: c, h: 1, w: t };
+        }
+        if let (true, &[t]) = (self.is_token_ids(), self.per_sample.as_slice()) {
+            return FmapShape { n: 1, h: 1, w: t };
         }
         let mut s = vec![0];
         s.extend(&self.per_sample);
@@ -239,7 +250,7 @@ fn model_inputs(graph: &GraphProto, file: &str, opts: &ImportOptions) -> Result<
                 .any(|n| n.op_type == "Conv" && n.input.first() == Some(&sig.name));
             let channels_last = sig.dims.len() == 3 && !convolved;
             let mut input = model_input(sig, file, opts)?;
-            input.channels_last = channels_last;
+            input.channels_last = channels_last || input.is_token_ids();
             Ok(input)
         })
         .collect()
@@ -411,9 +422,55 @@ struct Act {
     /// The tensor holds the channels on its last axis (`[B, T, C]` token
     /// sequences, `[B, H, W, C]` maps), not on axis 1.
     channels_last: bool,
+    /// What else the tensor is, beyond a feature map.
+    kind: ActKind,
+}
+
+/// Tensors that only some operators may read.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+enum ActKind {
+    /// A feature map any layer may read.
+    #[default]
+    Map,
+    /// A normalization's output before it is multiplied into the tensor
+    /// it normalizes (made of these parts): RMSNorm's `x * rsqrt(mean)`.
+    ScaleOf(Vec<Taken>),
+    /// Pieces (RoPE's halves, a cyclic shift's, a patch merge's strided
+    /// slices) of a tensor of this shape, whole again once concatenated.
+    Partial(Vec<u64>),
+    /// Concatenated along tokens (a KV cache and the new token's K or V):
+    /// only the second operand of an activation product.
+    Operand,
 }
 
 impl Act {
+    fn new(parts: Vec<Taken>, shape: FmapShape, channels_last: bool) -> Act {
+        Act {
+            parts,
+            shape,
+            channels_last,
+            kind: ActKind::Map,
+        }
+    }
+
+    /// The same data seen as channels-last `shape` (the last axis holds
+    /// the channels; the leading ones, less the batch, and the
+    /// second-to-last lay out the map), if its size allows.
+    fn viewed(&self, shape: &[u64], batch: u64) -> Option<Act> {
+        let (&n, lead) = shape.split_last()?;
+        let (h, w) = match *lead {
+            [] => return None,
+            [rows] => (1, rows / batch),
+            [ref outer @ .., inner] => (outer.iter().product::<u64>() / batch, inner),
+        };
+        let shape = FmapShape { n, h, w };
+        (shape.n * shape.h * shape.w == self.size()).then(|| Act {
+            shape,
+            channels_last: true,
+            ..self.clone()
+        })
+    }
+
     /// Channels `r` of this tensor.
     fn slice(&self, r: Range<u64>) -> Act {
         let mut parts = Vec::new();
@@ -429,14 +486,14 @@ impl Act {
             }
             off += len;
         }
-        Act {
+        Act::new(
             parts,
-            shape: FmapShape {
+            FmapShape {
                 n: r.end - r.start,
                 ..self.shape
             },
-            channels_last: self.channels_last,
-        }
+            self.channels_last,
+        )
     }
 
     fn size(&self) -> u64 {
@@ -462,6 +519,8 @@ struct Converter<'a> {
     input_shapes: HashMap<String, Vec<u64>>,
     /// Layer names given so far.
     names: HashSet<String>,
+    /// The output map (height, width) of each layer and input by name.
+    maps: HashMap<String, (u64, u64)>,
     skipped: Vec<String>,
 }
 
@@ -521,6 +580,24 @@ impl Converter<'_> {
     /// The node, for messages.
     fn what(&self, n: &NodeProto) -> String {
         format!("{}: node '{}' ({})", self.file, node_name(n), n.op_type)
+    }
+
+    /// A constant integer tensor's values: from the file, else as tract
+    /// folded them.
+    fn const_ints(&self, name: &str) -> Option<Vec<i64>> {
+        if let Some(v) = self.consts.ints(name) {
+            return Some(v.to_vec());
+        }
+        let o = self.typed.find_outlet_label(name)?;
+        let fact = self.typed.outlet_fact(o).ok()?;
+        let t = fact.konst.as_ref()?.cast_to::<i64>().ok()?;
+        Some(
+            t.to_plain_array_view::<i64>()
+                .ok()?
+                .iter()
+                .copied()
+                .collect(),
+        )
     }
 
     /// A tensor's shape: from the file for constants, else from tract.
@@ -598,24 +675,60 @@ impl Converter<'_> {
     }
 
     /// Adds a layer fed by `inputs` (concatenated) and returns its output.
-    fn add(&mut self, n: &NodeProto, layer: Layer, inputs: &[&Act]) -> Act {
+    fn add(&mut self, n: &NodeProto, layer: Layer, inputs: &[&Act]) -> Result<Act> {
+        self.add_product(n, layer, inputs, None)
+    }
+
+    /// Adds a layer fed by `inputs`, and by `operand` as the second operand
+    /// of an activation product; returns its output.
+    fn add_product(
+        &mut self,
+        n: &NodeProto,
+        layer: Layer,
+        inputs: &[&Act],
+        operand: Option<&Act>,
+    ) -> Result<Act> {
+        for a in inputs {
+            let why = match a.kind {
+                ActKind::Map | ActKind::ScaleOf(_) => continue,
+                ActKind::Partial(_) => "reads part of each position's channels",
+                ActKind::Operand => "reads a concatenation along tokens",
+            };
+            bail!(
+                "{}: {why}; only as an operand of a matrix product is this modelled",
+                self.what(n)
+            );
+        }
         let name = self.layer_name(n);
         let prevs: Vec<(&str, Option<Range<u64>>)> = inputs
             .iter()
             .flat_map(|a| &a.parts)
             .map(|t| (t.source.as_str(), Some(t.chans.clone())))
             .collect();
-        self.builder.add_sliced(&name, layer, &prevs);
+        // Inputs seen in another arrangement than their producers made.
+        let reshapes = inputs.iter().any(|a| {
+            a.parts
+                .iter()
+                .any(|t| self.maps.get(&t.source) != Some(&(a.shape.h, a.shape.w)))
+        });
+        match operand {
+            Some(b) => {
+                let mut ops: Vec<&str> = b.parts.iter().map(|t| t.source.as_str()).collect();
+                ops.dedup();
+                self.builder.add_product(&name, layer, &prevs, &ops)
+            }
+            None => self.builder.add_sliced(&name, layer, &prevs),
+        };
+        if reshapes {
+            self.builder.reshaping();
+        }
         let shape = FmapShape {
             n: layer.nofm(),
             h: layer.hofm(),
             w: layer.wofm(),
         };
-        Act {
-            parts: vec![Taken::all(&name, shape.n)],
-            shape,
-            channels_last: false,
-        }
+        self.maps.insert(name.clone(), (shape.h, shape.w));
+        Ok(Act::new(vec![Taken::all(&name, shape.n)], shape, false))
     }
 
     /// The node's outputs, or `None` when it computes no feature map.
@@ -624,6 +737,7 @@ impl Converter<'_> {
         let Some(x) = acts.iter().flatten().next().cloned() else {
             return Ok(None); // constants and weight arithmetic
         };
+        let two_acts = acts.len() >= 2 && acts[0].is_some() && acts[1].is_some();
         let Some(role) = ops::role(&n.op_type) else {
             if !self.skip_unsupported {
                 return Err(refusal(
@@ -642,7 +756,9 @@ impl Converter<'_> {
             Role::Transpose => transpose(n, x),
             Role::Vector(op) => self.vector(n, op, x)?,
             Role::Conv => self.conv(n, &acts, x)?,
+            Role::Dense if two_acts => self.product(n, &acts)?,
             Role::Dense => self.dense(n, &acts, x)?,
+            Role::Gather => self.gather(n, &acts)?,
             Role::Pool => self.pool(n, x)?,
             Role::GlobalPool => self.global_pool(n, x)?,
             Role::Binary => self.binary(n, &acts)?,
@@ -726,7 +842,175 @@ impl Converter<'_> {
         let layer = Layer::grouped_conv(x.shape.n, o.n, (o.h, o.w), (kh, kw), strd, groups)
             .and_then(|l| l.dilated(dilation))
             .with_context(what)?;
-        Ok(self.add(n, layer, &[&x]))
+        self.add(n, layer, &[&x])
+    }
+
+    /// A product of two activations (`MatMul` of `[.., M, K]` and
+    /// `[.., K, N]`): the leading axes (heads, windows) less the batch are
+    /// groups; the first operand is `groups * K` channels over `M` tokens,
+    /// the second is read whole from memory.
+    fn product(&mut self, n: &NodeProto, acts: &[Option<Act>]) -> Result<Act> {
+        let what = || self.what(n);
+        let shape = |i: usize| {
+            n.input
+                .get(i)
+                .or(n.output.first().filter(|_| i == 2))
+                .and_then(|t| self.shape_of(t))
+                .with_context(|| format!("{}: an operand has no known shape", what()))
+        };
+        let (sa, sb, so) = (
+            shape(0)?,
+            shape(1)?,
+            n.output.first().and_then(|o| self.shape_of(o)),
+        );
+        let so = so.with_context(|| format!("{}: its output has no known shape", what()))?;
+        let r = so.len();
+        if r < 2 || sa.len() != r || sb.len() != r {
+            bail!(
+                "{}: multiplies tensors of shapes {sa:?} and {sb:?}; only batched matrix products of equal rank are modelled",
+                what()
+            );
+        }
+        let (m, nn, k) = (so[r - 2], so[r - 1], sa[r - 1]);
+        let lead: u64 = so[..r - 2].iter().product();
+        if sb[r - 2] != k || !lead.is_multiple_of(self.batch) {
+            bail!(
+                "{}: multiplies {sa:?} by {sb:?}, not a matrix product per sample",
+                what()
+            );
+        }
+        let groups = lead / self.batch;
+        let a = acts[0].as_ref().expect("checked");
+        let b = acts[1].as_ref().expect("checked");
+        let view = FmapShape {
+            n: groups * k,
+            h: 1,
+            w: m,
+        };
+        if a.size() != view.n * m {
+            bail!(
+                "{}: a first operand of {} elements for {sa:?}",
+                what(),
+                a.size()
+            );
+        }
+        if a.shape.n != view.n {
+            bail!(
+                "{}: reads {groups} x {m} rows of {k} values from {} channels per position; windowed attention and transposed first operands are not modelled",
+                what(),
+                a.shape.n
+            );
+        }
+        let a = Act {
+            shape: view,
+            ..a.clone()
+        };
+        let layer = Layer::matmul(groups, m, k, nn).with_context(what)?;
+        let mut y = self.add_product(n, layer, &[&a], Some(b))?;
+        y.channels_last = true;
+        Ok(y)
+    }
+
+    /// A pick along one axis by constant indices. With a weight table and
+    /// token ids, an embedding lookup: a layer copying one row per token
+    /// from the table, which is read from memory like an input. With an
+    /// activation and one index: a slice of its channels (q, k or v of a
+    /// fused projection) or of its positions (the class token).
+    fn gather(&mut self, n: &NodeProto, acts: &[Option<Act>]) -> Result<Act> {
+        let what = || self.what(n);
+        let out = n
+            .output
+            .first()
+            .and_then(|o| self.shape_of(o))
+            .with_context(|| format!("{}: its output has no known shape", what()))?;
+        let (Some(x), None) = (&acts[0], acts.get(1).cloned().flatten()) else {
+            let ids = acts.get(1).cloned().flatten().expect("an activation");
+            return self.embedding(n, &out, &ids);
+        };
+        let input = self.shape_of(&n.input[0]).unwrap_or_default();
+        let axis = int(n, "axis").unwrap_or(0);
+        let axis = if axis < 0 {
+            axis + input.len() as i64
+        } else {
+            axis
+        };
+        let len = usize::try_from(axis)
+            .ok()
+            .and_then(|a| input.get(a))
+            .copied();
+        let index = n
+            .input
+            .get(1)
+            .and_then(|i| self.const_ints(i))
+            .filter(|v| v.len() == 1)
+            .map(|v| v[0]);
+        let (Some(len), Some(index)) = (len, index) else {
+            bail!(
+                "{}: gathers from an activation by more than one constant index; not modelled",
+                what()
+            );
+        };
+        let i = u64::try_from(if index < 0 { index + len as i64 } else { index })
+            .ok()
+            .filter(|&i| i < len)
+            .with_context(|| format!("{}: index {index} out of range", what()))?;
+        let elems = out.iter().product::<u64>() / self.batch;
+        let positions = x.shape.h * x.shape.w;
+        if len == positions && elems == x.shape.n {
+            // One position: read in place by the consumer.
+            return Ok(Act {
+                shape: FmapShape {
+                    h: 1,
+                    w: 1,
+                    ..x.shape
+                },
+                ..x.clone()
+            });
+        }
+        if x.shape.n.is_multiple_of(len) && elems * len == x.size() {
+            let c = x.shape.n / len;
+            return Ok(x.slice(i * c..(i + 1) * c));
+        }
+        bail!(
+            "{}: gathers along an axis of {len} that is neither the channels' outermost split nor the positions; not modelled",
+            what()
+        )
+    }
+
+    /// An embedding lookup of one row of a weight table per token id.
+    fn embedding(&mut self, n: &NodeProto, out: &[u64], ids: &Act) -> Result<Act> {
+        let what = || self.what(n);
+        let table = n.input.first().map_or("", String::as_str);
+        let rows = self.shape_of(table).unwrap_or_default();
+        let (&[_, d], Some(&c)) = (rows.as_slice(), out.last()) else {
+            bail!(
+                "{}: looks up rows of a table of shape {rows:?}; only [rows, features] tables are modelled",
+                what()
+            );
+        };
+        let tokens = ids.size();
+        if c != d || out.iter().product::<u64>() != self.batch * tokens * d {
+            bail!(
+                "{}: {tokens} ids giving {out:?} from a table of shape {rows:?}",
+                what()
+            );
+        }
+        // The rows read: an input of `tokens` positions of `d` values.
+        let shape = FmapShape {
+            n: d,
+            h: 1,
+            w: tokens,
+        };
+        if !self.maps.contains_key(table) {
+            self.builder.ext(table, shape);
+            self.maps.insert(table.to_string(), (1, tokens));
+        }
+        let rows = Act::new(vec![Taken::all(table, d)], shape, true);
+        let layer =
+            Layer::vector(d, (1, tokens), VectorOp::Embedding).with_context(|| self.what(n))?;
+        let mut y = self.add(n, layer, &[&rows])?;
+        y.channels_last = true;
+        Ok(y)
     }
 
     /// An FC layer: the activation `x` times a constant weight.
@@ -748,7 +1032,7 @@ impl Converter<'_> {
             .first()
             .and_then(|o| self.shape_of(o))
             .unwrap_or_default();
-        if out.len() > 2 {
+        if out.len() > 2 || x.channels_last {
             return self.token_linear(n, &w, &out, x);
         }
         let &[_, nofm] = out.as_slice() else {
@@ -770,7 +1054,7 @@ impl Converter<'_> {
             );
         }
         let layer = Layer::fc(x.shape.n, nofm, (x.shape.h, x.shape.w)).with_context(what)?;
-        Ok(self.add(n, layer, &[&x]))
+        self.add(n, layer, &[&x])
     }
 
     /// A linear layer applied to every token (or map position) of a
@@ -793,19 +1077,24 @@ impl Converter<'_> {
                 what()
             ),
         };
-        // Leading axes may fold tokens into the batch (windows of a map).
-        let tokens = out[..out.len() - 1].iter().product::<u64>() / self.batch;
-        if k != x.shape.n || tokens != x.shape.h * x.shape.w || out.last() != Some(&nofm) {
-            bail!(
-                "{}: a weight of shape {w:?} for {} tokens of {} features giving {out:?}",
+        // The input as this product reads it: windows of a map, a map of
+        // heads merged back, rows of tokens.
+        let input = n.input.first().and_then(|i| self.shape_of(i));
+        let x = match input.and_then(|s| x.viewed(&s, self.batch)) {
+            _ if x.shape.n == k => x,
+            Some(v) if v.shape.n == k => v,
+            _ => bail!(
+                "{}: a weight of shape {w:?} for {} elements giving {out:?}",
                 what(),
-                x.shape.h * x.shape.w,
-                x.shape.n
-            );
+                x.size()
+            ),
+        };
+        if out.last() != Some(&nofm) {
+            bail!("{}: a weight of shape {w:?} giving {out:?}", what());
         }
         let layer =
             Layer::conv(k, nofm, (x.shape.h, x.shape.w), (1, 1), (1, 1)).with_context(what)?;
-        let mut y = self.add(n, layer, &[&x]);
+        let mut y = self.add(n, layer, &[&x])?;
         y.channels_last = true;
         Ok(y)
     }
@@ -822,7 +1111,7 @@ impl Converter<'_> {
         self.channel_axis(n, int(n, "axis").unwrap_or(default), &x)?;
         let layer =
             Layer::vector(x.shape.n, (x.shape.h, x.shape.w), op).with_context(|| self.what(n))?;
-        let mut y = self.add(n, layer, &[&x]);
+        let mut y = self.add(n, layer, &[&x])?;
         y.channels_last = x.channels_last;
         Ok(y)
     }
@@ -843,12 +1132,31 @@ impl Converter<'_> {
             return Ok(Act { shape: o, ..x });
         }
         let layer = Layer::pool(o.n, (o.h, o.w), k, s).with_context(what)?;
-        Ok(self.add(n, layer, &[&x]))
+        self.add(n, layer, &[&x])
     }
 
-    /// A pooling layer over the whole map.
+    /// A pooling layer over the whole map; on a channels-last tensor, the
+    /// mean square of a decomposed RMSNorm: the norm is one vector layer,
+    /// whose output replaces the tensor where it is scaled by it.
     fn global_pool(&mut self, n: &NodeProto, x: Act) -> Result<Act> {
         let what = || self.what(n);
+        if x.channels_last {
+            let rank = self.shape_of(&n.input[0]).map_or(0, |s| s.len()) as i64;
+            let axes = ints(n, "axes")
+                .map(<[i64]>::to_vec)
+                .or_else(|| n.input.get(1).and_then(|a| self.const_ints(a)));
+            if axes
+                .as_deref()
+                .is_some_and(|a| a.len() == 1 && (a[0] == -1 || a[0] == rank - 1))
+            {
+                let layer = Layer::vector(x.shape.n, (x.shape.h, x.shape.w), VectorOp::RmsNorm)
+                    .with_context(what)?;
+                let mut y = self.add(n, layer, &[&x])?;
+                y.channels_last = true;
+                y.kind = ActKind::ScaleOf(x.parts);
+                return Ok(y);
+            }
+        }
         let o = self.out_fmap(n)?;
         if o.n != x.shape.n || o.h != 1 || o.w != 1 {
             bail!(
@@ -861,7 +1169,7 @@ impl Converter<'_> {
         }
         let win = (x.shape.h, x.shape.w);
         let layer = Layer::pool(o.n, (1, 1), win, win).with_context(what)?;
-        Ok(self.add(n, layer, &[&x]))
+        self.add(n, layer, &[&x])
     }
 
     /// An eltwise layer of distinct activations of one shape, else the larger
@@ -869,6 +1177,17 @@ impl Converter<'_> {
     fn binary(&mut self, n: &NodeProto, acts: &[Option<Act>]) -> Result<Act> {
         let what = || self.what(n);
         let ins: Vec<&Act> = acts.iter().flatten().collect();
+        // A normalization multiplied into what it normalizes is its output.
+        if let [a, b] = ins[..] {
+            for (s, t) in [(a, b), (b, a)] {
+                if s.kind == ActKind::ScaleOf(t.parts.clone()) {
+                    return Ok(Act {
+                        kind: ActKind::Map,
+                        ..s.clone()
+                    });
+                }
+            }
+        }
         let big = ins
             .iter()
             .copied()
@@ -877,7 +1196,7 @@ impl Converter<'_> {
         let same: Vec<&Act> = ins
             .iter()
             .copied()
-            .filter(|a| a.shape == big.shape)
+            .filter(|a| a.size() == big.size() && a.shape.n == big.shape.n)
             .collect();
         if same.len() < 2 || same.iter().all(|a| a.parts == same[0].parts) {
             // With a constant, a per-channel scale (squeeze and
@@ -886,21 +1205,70 @@ impl Converter<'_> {
         }
         let layer = Layer::eltwise(big.shape.n, (big.shape.h, big.shape.w), same.len() as u64)
             .with_context(what)?;
-        Ok(self.add(n, layer, &same))
+        let mut y = self.add(n, layer, &same)?;
+        y.channels_last = big.channels_last;
+        Ok(y)
     }
 
-    /// Activations side by side along channels.
+    /// Activations side by side along channels. Along tokens: a constant
+    /// prepended (a class token) is read with them by the next layer, and
+    /// activations joined (a KV cache and the new token's) make a second
+    /// operand. Halves of each position's channels make them whole again.
     fn concat(&mut self, n: &NodeProto, acts: &[Option<Act>], x: Act) -> Result<Act> {
         let what = || self.what(n);
-        let n_acts = acts.iter().flatten().count();
-        if n_acts != n.input.len() {
+        let ins: Vec<&Act> = acts.iter().flatten().collect();
+        let out = n
+            .output
+            .first()
+            .and_then(|o| self.shape_of(o))
+            .unwrap_or_default();
+        let elems = out.iter().product::<u64>() / self.batch;
+        if ins.len() == n.input.len()
+            && ins.iter().all(|a| a.kind == x.kind && a.parts == x.parts)
+            && let ActKind::Partial(sliced) = &x.kind
+            && elems == x.size()
+        {
+            // Pieces of one tensor back together: as it was, or rearranged
+            // (a patch merge's channels).
+            let same = *sliced == out;
+            let whole = Act {
+                kind: ActKind::Map,
+                ..x.clone()
+            };
+            return Ok(if same {
+                None
+            } else {
+                whole.viewed(&out, self.batch)
+            }
+            .unwrap_or(whole));
+        }
+        let axis = int(n, "axis").unwrap_or(0);
+        if self.channel_axis(n, axis, &x).is_err() && ins.iter().any(|a| a.channels_last) {
+            let parts = ins.iter().flat_map(|a| a.parts.clone()).collect();
+            let joined = Act { parts, ..x.clone() };
+            if ins.len() > 1 {
+                return Ok(Act {
+                    kind: ActKind::Operand,
+                    ..joined
+                });
+            }
+            // A constant (class token) and an activation: more positions.
+            return Ok(Act {
+                shape: FmapShape {
+                    h: 1,
+                    w: elems / x.shape.n,
+                    ..x.shape
+                },
+                ..joined
+            });
+        }
+        if ins.len() != n.input.len() {
             bail!(
-                "{}: concatenates a constant (such as a class token) with activations; not modelled",
+                "{}: concatenates a constant with activations along channels; not modelled",
                 what()
             );
         }
-        self.channel_axis(n, int(n, "axis").unwrap_or(0), &x)?;
-        let ins: Vec<&Act> = acts.iter().flatten().collect();
+        self.channel_axis(n, axis, &x)?;
         if ins
             .iter()
             .any(|a| (a.shape.h, a.shape.w) != (x.shape.h, x.shape.w))
@@ -909,11 +1277,11 @@ impl Converter<'_> {
         }
         let parts = ins.iter().flat_map(|a| a.parts.clone()).collect();
         let c = ins.iter().map(|a| a.shape.n).sum();
-        Ok(Act {
+        Ok(Act::new(
             parts,
-            shape: FmapShape { n: c, ..x.shape },
-            channels_last: x.channels_last,
-        })
+            FmapShape { n: c, ..x.shape },
+            x.channels_last,
+        ))
     }
 
     /// Channel ranges of `x`, one per output.
@@ -947,7 +1315,7 @@ impl Converter<'_> {
     fn slice(&mut self, n: &NodeProto, x: Act) -> Result<Act> {
         let what = || self.what(n);
         if x.channels_last {
-            bail!("{}: slices a channels-last tensor; not modelled", what());
+            return self.slice_last(n, x);
         }
         let o = self.out_fmap(n)?;
         if o == x.shape {
@@ -970,6 +1338,32 @@ impl Converter<'_> {
             bail!("{}: an out-of-range channel slice", what());
         }
         Ok(x.slice(start..start + o.n))
+    }
+
+    /// A slice of a channels-last tensor: a channel range when it takes
+    /// whole positions' channels, else a piece to be put back together.
+    fn slice_last(&self, n: &NodeProto, x: Act) -> Result<Act> {
+        let input = n.input.first().and_then(|i| self.shape_of(i));
+        let out = n.output.first().and_then(|o| self.shape_of(o));
+        let (Some(input), Some(out)) = (input, out) else {
+            bail!("{}: a slice of unknown shape", self.what(n));
+        };
+        if input == out {
+            return Ok(x);
+        }
+        let whole_channels = input.last() == Some(&x.shape.n);
+        if let (true, Some((axis, start))) = (whole_channels, self.typed_slice(&n.output[0]))
+            && axis + 1 == input.len()
+        {
+            let c = *out.last().expect("a slice has axes");
+            if start + c <= x.shape.n {
+                return Ok(x.slice(start..start + c));
+            }
+        }
+        Ok(Act {
+            kind: ActKind::Partial(input),
+            ..x
+        })
     }
 
     /// The axis and start of the slice tract made of a tensor: a core

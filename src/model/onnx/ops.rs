@@ -29,6 +29,9 @@ pub(super) enum Role {
     Transpose,
     /// A vector layer along the channels of each position.
     Vector(VectorOp),
+    /// Picks along one axis by constant indices: an embedding lookup when
+    /// the table is a weight, else a slice of an activation.
+    Gather,
     /// Computes a shape, not a feature map.
     ShapeOf,
 }
@@ -54,6 +57,8 @@ const REGISTRY: &[(&str, Role)] = &[
     ("Concat", Role::Concat),
     ("LayerNormalization", Role::Vector(VectorOp::LayerNorm)),
     ("Softmax", Role::Vector(VectorOp::Softmax)),
+    ("RMSNormalization", Role::Vector(VectorOp::RmsNorm)),
+    ("Gather", Role::Gather),
     ("LogSoftmax", Role::Vector(VectorOp::Softmax)),
     ("Split", Role::Split),
     ("Slice", Role::Slice),
@@ -72,6 +77,12 @@ const REGISTRY: &[(&str, Role)] = &[
     ("Softplus", Role::PassThrough),
     ("Erf", Role::PassThrough),
     ("Gelu", Role::PassThrough),
+    ("Neg", Role::PassThrough),
+    // The square, root and reciprocal of a decomposed RMSNorm, whose cost
+    // the reduction over channels carries (see `ReduceMean`); GELU's cube.
+    ("Pow", Role::PassThrough),
+    ("Sqrt", Role::PassThrough),
+    ("Reciprocal", Role::PassThrough),
     // Folded into the conv before it (scale and shift of its outputs).
     ("BatchNormalization", Role::PassThrough),
     // No-ops at inference.
@@ -85,6 +96,9 @@ const REGISTRY: &[(&str, Role)] = &[
     ("Transpose", Role::Transpose),
     ("Squeeze", Role::PassThrough),
     ("Unsqueeze", Role::PassThrough),
+    // Broadcasts K and V to the query heads sharing them (grouped-query
+    // attention): a view.
+    ("Expand", Role::PassThrough),
     // Folded into the next conv or pool, whose input extent includes it.
     ("Pad", Role::PassThrough),
 ];
