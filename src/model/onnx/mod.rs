@@ -588,7 +588,11 @@ impl Converter<'_> {
         if let Some(v) = self.consts.ints(name) {
             return Some(v.to_vec());
         }
-        let o = self.typed.find_outlet_label(name)?;
+        self.konst(self.typed.find_outlet_label(name)?)
+    }
+
+    /// The integer values tract folded an outlet into, if constant.
+    fn konst(&self, o: OutletId) -> Option<Vec<i64>> {
         let fact = self.typed.outlet_fact(o).ok()?;
         let t = fact.konst.as_ref()?.cast_to::<i64>().ok()?;
         Some(
@@ -1376,17 +1380,7 @@ impl Converter<'_> {
         if let Some(op) = node.op_as::<Slice>() {
             return Some((op.axis, u64::try_from(op.start.to_i64().ok()?).ok()?));
         }
-        let konst = |i: usize| -> Option<Vec<i64>> {
-            let fact = self.typed.outlet_fact(*node.inputs.get(i)?).ok()?;
-            let t = fact.konst.as_ref()?.cast_to::<i64>().ok()?;
-            Some(
-                t.to_plain_array_view::<i64>()
-                    .ok()?
-                    .iter()
-                    .copied()
-                    .collect(),
-            )
-        };
+        let konst = |i: usize| self.konst(*node.inputs.get(i)?);
         let rank = self.typed.outlet_fact(*node.inputs.first()?).ok()?.rank() as i64;
         let starts = konst(1)?;
         let axes = konst(3).unwrap_or_else(|| (0..starts.len() as i64).collect());
