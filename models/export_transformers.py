@@ -88,6 +88,34 @@ class Out(torch.nn.Module):
         return self.model(x)['out']
 
 
+class UNet(torch.nn.Module):
+    """A small U-Net: 1D and 2D transposed convs (kernel 2 stride 2, kernel
+    4 stride 2 pad 1), a nearest upsample and skip connections."""
+
+    def __init__(self, c=16):
+        super().__init__()
+        nn = torch.nn
+        block = lambda i, o: nn.Sequential(nn.Conv2d(i, o, 3, padding=1), nn.ReLU(),
+                                           nn.Conv2d(o, o, 3, padding=1), nn.ReLU())
+        self.enc1, self.enc2, self.enc3 = block(3, c), block(c, 2 * c), block(2 * c, 4 * c)
+        self.pool = nn.MaxPool2d(2)
+        self.up2 = nn.ConvTranspose2d(4 * c, 2 * c, 2, stride=2)
+        self.dec2 = block(4 * c, 2 * c)
+        self.up1 = nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1, groups=2)
+        self.dec1 = block(2 * c, c)
+        self.head = nn.Conv2d(c, 2, 1)
+
+    def forward(self, x):
+        e1 = self.enc1(x)
+        e2 = self.enc2(self.pool(e1))
+        e3 = self.enc3(self.pool(e2))
+        d2 = self.dec2(torch.cat([self.up2(e3), e2], 1))
+        d1 = self.dec1(torch.cat([self.up1(d2), e1], 1))
+        coarse = torch.nn.functional.interpolate(self.head(self.pool(d1)), scale_factor=2.0,
+                                                 mode='nearest')
+        return coarse + self.head(d1)
+
+
 def ids(n):
     return torch.randint(0, 1000, (1, n))
 
@@ -112,6 +140,10 @@ MODELS = {
     'lraspp_mobilenet_v3': (lambda: Out(seg.lraspp_mobilenet_v3_large(
         weights=None, weights_backbone=None)),
         lambda: (torch.randn(1, 3, 224, 224),), ['input'], False),
+    'deeplabv3_mobilenet_v3': (lambda: Out(seg.deeplabv3_mobilenet_v3_large(
+        weights=None, weights_backbone=None, aux_loss=False)),
+        lambda: (torch.randn(1, 3, 224, 224),), ['input'], True),
+    'unet_small': (UNet, lambda: (torch.randn(1, 3, 128, 128),), ['input'], True),
     # Exported by export.py (torch 2.5.1); counted here.
     'vit_b_16': (lambda: tv.vit_b_16(weights=None), lambda: (torch.randn(1, 3, 224, 224),),
                  None, False),

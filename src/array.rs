@@ -183,11 +183,7 @@ struct Replication {
 impl UnitPass {
     fn new(layer: &Layer, pe: &PeSetMapping) -> UnitPass {
         let (nreg, hreg, wreg) = layer.region();
-        // Input rows and columns a window reads (more than the window when
-        // dilated).
-        let (hspan, wspan) = layer.span();
         let (hofm, wofm) = (layer.hofm(), layer.wofm());
-        let (htrd, wtrd) = (layer.htrd(), layer.wtrd());
         let conv = layer.is_conv();
         // Vector layers take several steps on each element.
         let per_element = layer.ops_per_element();
@@ -199,11 +195,11 @@ impl UnitPass {
         let (fold, folded) = (pe.fold, pe.folded);
         let fh = fold.h as f64;
         let hofm_acc = hofm as f64 / fold.w as f64;
-        let hifm_acc = hspan as f64 + (hofm_acc - 1.0) * htrd as f64;
-        let wifm_acc = (wspan + (wofm - 1) * wtrd) as f64;
+        let hifm_acc = layer.input_rows_f(hofm_acc);
+        let wifm_buf = layer.wifm();
+        let wifm_acc = wifm_buf as f64;
         let hofm_buf = idivc(hofm, fold.w);
-        let hifm_buf = hspan + (hofm_buf - 1) * htrd;
-        let wifm_buf = wspan + (wofm - 1) * wtrd;
+        let hifm_buf = layer.input_rows(0, hofm_buf).1;
         let ofm_acc = hofm_acc * wofm as f64;
         let ifm_acc = hifm_acc * wifm_acc;
         let ops = ofm_acc * (nreg * hreg * wreg * per_element) as f64;
@@ -211,17 +207,22 @@ impl UnitPass {
         let mut access = PerLevel::splat(PerCat::splat(0.0));
         let (sz_gbuf, sz_regf);
         if conv {
-            let fil = (hreg * wreg) as f64;
+            // A transposed conv's output rows cycle through its phases, each
+            // with its own taps: a pass holds them all, and each PE the
+            // filter rows of its row's column phases.
+            let taps = layer.filter_taps();
+            let wfil_pe = wreg * layer.up().1;
+            let fil = taps as f64;
             access[MemLevel::Dram] = PerCat([fil, ifm_acc, ofm_acc]);
             access[MemLevel::Gbuf] = PerCat([fil, ifm_acc * fh, ofm_acc * fh]);
             access[MemLevel::Itcn] = PerCat([
-                wreg as f64 * fl * fh,
+                wfil_pe as f64 * fl * fh,
                 wifm_acc * fl * fh,
                 wofm as f64 * fl * fh,
             ]);
             access[MemLevel::Regf] = PerCat::splat(ops);
-            sz_gbuf = PerCat([hreg * wreg, hifm_buf * wifm_buf, hofm_buf * wofm]);
-            sz_regf = PerCat([wreg, wreg, 1]);
+            sz_gbuf = PerCat([taps, hifm_buf * wifm_buf, hofm_buf * wofm]);
+            sz_regf = PerCat([wfil_pe, wreg, 1]);
         } else {
             access[MemLevel::Dram] = PerCat([0.0, ifm_acc, ofm_acc]);
             access[MemLevel::Gbuf] = PerCat([0.0, ifm_acc, ofm_acc * fh]);
@@ -356,6 +357,8 @@ mod tests {
             Layer::conv(256, 192, (13, 13), (3, 3), (1, 1)).unwrap(),
             Layer::fc(4096, 1000, (1, 1)).unwrap(),
             Layer::pool(48, (27, 27), (3, 3), (2, 2)).unwrap(),
+            Layer::transposed_conv(64, 32, (28, 28), (4, 4), (2, 2), 1).unwrap(),
+            Layer::resize(21, (224, 224), (2, 2), (1, 1), (8, 8)).unwrap(),
         ];
         for l in layers {
             for n in row_stationary(&l, 16, 1.0, array) {
@@ -396,6 +399,44 @@ mod tests {
             d.unit_access[MemLevel::Dram][DataCat::Ifm],
             k5.unit_access[MemLevel::Dram][DataCat::Ifm]
         );
+    }
+
+    /// A transposed conv of stride 2 and kernel 4 does, per output, the
+    /// MACs of a 2x2 conv, over an input of half the rows and columns,
+    /// and holds the whole 4x4 kernel; a bilinear 8x upsample reads a 29-row
+    /// input for 224 outputs (the last row's neighbour is padding).
+    #[test]
+    fn upsampling_layers_read_a_smaller_input() {
+        let array = Dim2::new(16, 16);
+        let t = Layer::transposed_conv(64, 32, (28, 28), (4, 4), (2, 2), 1).unwrap();
+        let k2 = Layer::conv(64, 32, (28, 28), (2, 2), (1, 1)).unwrap();
+        assert_eq!((t.hifm(), t.wifm()), (15, 15));
+        assert_eq!(t.total_ops(1), k2.total_ops(1));
+        assert_eq!(t.total_filter_size(), 64 * 32 * 16);
+        assert_eq!(t.input_rows(10, 14), (5, 8));
+        let (tn, kn) = (
+            &row_stationary(&t, 1, 1.0, array)[0],
+            &row_stationary(&k2, 1, 1.0, array)[0],
+        );
+        assert_eq!(tn.unit_ops, kn.unit_ops);
+        // Four phases of 2x2 taps; each PE row holds both column phases.
+        assert_eq!(tn.pe_set, kn.pe_set);
+        assert_eq!(tn.usize_gbuf[DataCat::Fil], 4 * kn.usize_gbuf[DataCat::Fil]);
+        assert_eq!(tn.usize_regf[DataCat::Fil], 2 * kn.usize_regf[DataCat::Fil]);
+        assert!(tn.usize_gbuf[DataCat::Ifm] < kn.usize_gbuf[DataCat::Ifm]);
+        assert!(
+            Layer::transposed_conv(64, 32, (28, 28), (3, 3), (2, 2), 1).is_err(),
+            "a kernel that does not split into phases"
+        );
+
+        let r = Layer::resize(21, (224, 224), (2, 2), (1, 1), (8, 8)).unwrap();
+        assert_eq!((r.hifm(), r.nifm()), (29, 21));
+        assert!(r.accepts_input_size(28, 28));
+        assert!(!r.accepts_input_size(27, 28) && !r.accepts_input_size(56, 28));
+        assert_eq!(r.total_ops(1), 21 * 224 * 224 * 4);
+        let down = Layer::resize(8, (14, 14), (1, 1), (2, 2), (1, 1)).unwrap();
+        assert_eq!(down.hifm(), 27);
+        assert!(down.accepts_input_size(28, 28));
     }
 
     /// An activation product's second operand is per sample: read once

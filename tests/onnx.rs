@@ -154,8 +154,9 @@ fn convs_that_are_not_modelled_name_the_node() {
         "{e}"
     );
 
+    // A kernel that does not split evenly into the stride's phases.
     let mut g = Graph::image(8, 8, 8);
-    let w = g.weight(&[8, 4, 2, 2]);
+    let w = g.weight(&[8, 4, 3, 3]);
     let y = g.node(
         "ConvTranspose",
         "/up/ConvTranspose",
@@ -164,18 +165,77 @@ fn convs_that_are_not_modelled_name_the_node() {
     );
     let e = g.error(&[&y]);
     assert!(
-        e.contains("node '/up/ConvTranspose' (ConvTranspose): transposed convolutions"),
+        e.contains("node '/up/ConvTranspose' (ConvTranspose): a transposed convolution's kernel (3) must be a multiple of its stride (2)"),
         "{e}"
     );
 
     let mut g = Graph::image(8, 8, 8);
-    let scales = g.weight(&[4]);
+    let scales = g.floats(&[1.0, 1.0, 1.5, 1.5]);
     let y = g.node("Resize", "resize", &["x", "", &scales], vec![]);
     let e = g.error(&[&y]);
     assert!(
-        e.contains("node 'resize' (Resize): resizing feature maps"),
+        e.contains("node 'resize' (Resize): resizes 8x8 maps to 12x12, not by integer factors"),
         "{e}"
     );
+}
+
+/// Transposed convs and resizes are layers that upsample: a transposed
+/// conv of stride s does the MACs of its kernel over s x s outputs per
+/// input, and holds the whole kernel; a resize reads one (nearest) or two
+/// (linear) input rows and columns per output.
+#[test]
+fn transposed_convs_and_resizes_upsample() {
+    let mut g = Graph::image(8, 8, 8);
+    let w = g.weight(&[8, 2, 4, 4]);
+    let t = g.node(
+        "ConvTranspose",
+        "/up/ConvTranspose",
+        &["x", &w],
+        vec![
+            attr_ints("strides", &[2, 2]),
+            attr_ints("pads", &[1, 1, 1, 1]),
+            attr_int("group", 2),
+        ],
+    );
+    let scales = g.floats(&[1.0, 1.0, 2.0, 2.0]);
+    let near = g.node("Resize", "/near/Resize", &[&t, "", &scales], vec![]);
+    let lin = g.node(
+        "Resize",
+        "/lin/Resize",
+        &[&near, "", &scales],
+        vec![attr_str("mode", "linear")],
+    );
+    let half = g.floats(&[1.0, 1.0, 0.5, 0.5]);
+    let down = g.node("Resize", "/down/Resize", &[&lin, "", &half], vec![]);
+    let net = g.import(&[&down]).network;
+    let t = layer(&net, "up");
+    assert_eq!(
+        *t,
+        Layer::transposed_conv(8, 4, (16, 16), (4, 4), (2, 2), 2).unwrap()
+    );
+    // torch counts every input times every kernel tap: 8 x 8 inputs, 4 x 4
+    // taps, 4 input by 2 output channels per group, 2 groups.
+    assert_eq!(t.total_ops(1), 8 * 8 * 16 * 4 * 2 * 2);
+    assert_eq!(t.total_filter_size(), 8 * 2 * 16);
+    assert_eq!((t.hifm(), t.wifm()), (9, 9));
+    assert_eq!(
+        *layer(&net, "near"),
+        Layer::resize(4, (32, 32), (1, 1), (1, 1), (2, 2)).unwrap()
+    );
+    let lin = layer(&net, "lin");
+    assert_eq!(
+        (lin.type_name(), lin.hofm(), lin.hifm()),
+        ("resize", 64, 33)
+    );
+    assert_eq!(lin.total_ops(1), 4 * 64 * 64 * 4);
+    assert_eq!(
+        *layer(&net, "down"),
+        Layer::resize(4, (32, 32), (1, 1), (2, 2), (1, 1)).unwrap()
+    );
+    let s = schedule_and_evaluate(&net, 2);
+    let up = s.layers.iter().find(|l| l.name == "up").unwrap();
+    assert_eq!(up.shape.upsampling, [2, 2]);
+    assert_eq!((up.shape.hfil, up.shape.groups), (2, 2));
 }
 
 #[test]
@@ -620,27 +680,33 @@ fn imported_vgg16_is_the_builtin_vgg_net() {
     assert_eq!(a.noc_hops, b.noc_hops);
 }
 
-/// Transformers, LLMs (prefill and one decode step with a KV cache) and
-/// ViT import with the MACs torch counts for them, attention's activation
-/// products included (`models/export_transformers.py`), schedule, and
-/// evaluate to the same schedule.
+/// Transformers, LLMs (prefill and one decode step with a KV cache), ViT
+/// and segmentation models import with the MACs torch counts for them,
+/// attention's activation products included (`models/export_transformers.py`),
+/// schedule, and evaluate to the same schedule.
 #[test]
 fn transformer_models_have_their_own_macs() {
     let text = std::fs::read_to_string(common::fixture_path("transformer_models.json")).unwrap();
     let expected: serde_json::Value = serde_json::from_str(&text).unwrap();
-    // (model, activation products, vector layers, embeddings)
+    // (model, activation products, vector layers, embeddings, resizes,
+    // transposed convs)
     let models = [
-        ("bert_base", 24, 37, 1),
-        ("gpt2", 24, 37, 1),
-        ("gpt2_decode", 24, 37, 1),
-        ("llama_tiny", 8, 13, 1),
-        ("vit_b_16", 24, 37, 0),
+        ("bert_base", 24, 37, 1, 0, 0),
+        ("gpt2", 24, 37, 1, 0, 0),
+        ("gpt2_decode", 24, 37, 1, 0, 0),
+        ("llama_tiny", 8, 13, 1, 0, 0),
+        ("vit_b_16", 24, 37, 0, 0, 0),
+        ("fcn_resnet50", 0, 0, 0, 1, 0),
+        ("lraspp_mobilenet_v3", 0, 0, 0, 2, 0),
+        // ASPP's image pooling is resized from 1x1 back to the map.
+        ("deeplabv3_mobilenet_v3", 0, 0, 0, 2, 0),
+        ("unet_small", 0, 0, 0, 1, 2),
     ];
-    for (name, products, vectors, embeddings) in models {
+    for (name, products, vectors, embeddings, resizes, transposed) in models {
         let net = import(&model(name), &ImportOptions::default())
             .unwrap_or_else(|err| panic!("{name}: {err:#}"))
             .network;
-        let (mut macs, mut product_macs, mut counts) = (0, 0, (0, 0, 0));
+        let (mut macs, mut product_macs, mut counts) = (0, 0, (0, 0, 0, 0, 0));
         for l in net.layers() {
             let ops = l.layer.total_ops(1);
             match l.layer.kind() {
@@ -650,9 +716,13 @@ fn transformer_models_have_their_own_macs() {
                         product_macs += ops;
                         counts.0 += 1;
                     }
+                    if l.layer.up() != (1, 1) {
+                        counts.4 += 1;
+                    }
                 }
                 LayerKind::Vector(VectorOp::Embedding) => counts.2 += 1,
                 LayerKind::Vector(_) => counts.1 += 1,
+                LayerKind::Resize { .. } => counts.3 += 1,
                 _ => {}
             }
         }
@@ -665,9 +735,15 @@ fn transformer_models_have_their_own_macs() {
             ),
             "{name}"
         );
-        assert_eq!(counts, (products, vectors, embeddings), "{name}");
+        assert_eq!(
+            counts,
+            (products, vectors, embeddings, resizes, transposed),
+            "{name}"
+        );
         let s = schedule_and_evaluate(&net, 1);
-        assert!(s.layers.iter().any(|l| l.type_name == "matmul"), "{name}");
+        let typed = |t: &str| s.layers.iter().filter(|l| l.type_name == t).count();
+        assert_eq!(typed("matmul"), products, "{name}");
+        assert_eq!(typed("resize"), resizes, "{name}");
     }
 }
 
@@ -716,18 +792,12 @@ fn products_read_their_second_operand_from_an_earlier_segment() {
     assert!(pipelined > 0, "no layer was pipelined");
 }
 
-/// Windowed attention (Swin) and upsampling (segmentation heads) are not
-/// modelled yet: the import names the node.
+/// Windowed attention (Swin) is not modelled yet: the import names the node.
 #[test]
-fn windowed_attention_and_upsampling_are_refused() {
+fn windowed_attention_is_refused() {
     let e = import(&model("swin_t"), &ImportOptions::default()).unwrap_err();
     assert!(
         format!("{e:#}").contains("node '/features/features.1/features.1.0/attn/MatMul_1' (MatMul): reads 192 x 49 rows of 32 values from 96 channels per position; windowed attention"),
-        "{e:#}"
-    );
-    let e = import(&model("fcn_resnet50"), &ImportOptions::default()).unwrap_err();
-    assert!(
-        format!("{e:#}").contains("(Resize): resizing feature maps"),
         "{e:#}"
     );
 }
@@ -844,13 +914,12 @@ fn inferred_outputs_above_the_limit_are_refused() {
     let scales = g.floats(&[1.0, 1.0, 10_000.0, 10_000.0]);
     let r = g.node("Resize", "/up/Resize", &["x", "", &scales], vec![]);
     let y = g.conv("/c/Conv", &r, 4, 4, (1, 1), vec![]);
-    let opts = ImportOptions {
-        skip_unsupported: true,
-        ..Default::default()
-    };
-    let e = format!("{:#}", g.import_opts(&[&y], &opts).unwrap_err());
+    let e = format!(
+        "{:#}",
+        g.import_opts(&[&y], &ImportOptions::default()).unwrap_err()
+    );
     assert!(
-        e.contains("test.onnx: node '/c/Conv' (Conv): output of shape [1, 4, 80000, 80000] is above the limit of 268435456 elements"),
+        e.contains("test.onnx: node '/up/Resize' (Resize): output of shape [1, 4, 80000, 80000] is above the limit of 268435456 elements"),
         "{e}"
     );
 }

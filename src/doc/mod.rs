@@ -307,15 +307,21 @@ pub struct ShapeDoc {
     /// Channel groups.
     pub groups: u64,
     /// Filter dilation `[rows, cols]`; written only for dilated convs.
-    #[serde(default = "undilated", skip_serializing_if = "is_undilated")]
+    #[serde(default = "ones", skip_serializing_if = "is_ones")]
     pub dilation: [u64; 2],
+    /// Output rows and columns per input row and column `[rows, cols]`;
+    /// written only for upsampling layers (resizes, transposed convs, whose
+    /// filter is one phase's taps: `weights = hfil * wfil * rows * cols` per
+    /// channel pair).
+    #[serde(default = "ones", skip_serializing_if = "is_ones")]
+    pub upsampling: [u64; 2],
 }
 
-fn undilated() -> [u64; 2] {
+fn ones() -> [u64; 2] {
     [1, 1]
 }
 
-fn is_undilated(d: &[u64; 2]) -> bool {
+fn is_ones(d: &[u64; 2]) -> bool {
     *d == [1, 1]
 }
 

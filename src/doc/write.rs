@@ -146,6 +146,7 @@ fn shape(l: &Layer) -> ShapeDoc {
         wtrd: l.wtrd(),
         groups: l.groups(),
         dilation: [l.dilation().0, l.dilation().1],
+        upsampling: [l.up().0, l.up().1],
     }
 }
 

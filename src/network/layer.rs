@@ -51,6 +51,16 @@ pub enum LayerKind {
     /// A normalization or softmax over each position's channels: no
     /// weights to speak of, a few operations per element.
     Vector(VectorOp),
+    /// A resize (Resize, Upsample): each output interpolates an `hreg` x
+    /// `wreg` window of its channel (1 x 1 nearest, 2 x 2 bilinear), one
+    /// multiply-add per tap; upsampling layers read a smaller map (see
+    /// `Layer::up`).
+    Resize {
+        /// Interpolation taps in height.
+        hreg: u64,
+        /// Interpolation taps in width.
+        wreg: u64,
+    },
 }
 
 /// The flavours of a conv-like layer: one cost model, three readings.
@@ -104,7 +114,8 @@ impl VectorOp {
 
 /// A layer: output shape, stride and kind. Input sizes follow from these as
 /// nn_dataflow derives them (no padding: `hifm = hfil + (hofm - 1) * stride`),
-/// so a producer may be smaller than `hifm` by the padding.
+/// so a producer may be smaller than `hifm` by the padding. Upsampling
+/// layers step through their input `1 / up` of a row per output row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Layer {
     nofm: u64,
@@ -112,6 +123,8 @@ pub struct Layer {
     wofm: u64,
     htrd: u64,
     wtrd: u64,
+    /// Output rows and columns per input row and column (1: no upsampling).
+    up: (u64, u64),
     kind: LayerKind,
 }
 
@@ -124,6 +137,20 @@ pub enum LayerError {
     /// Dilation given to a layer that is not a convolution.
     #[error("only convolutions are dilated")]
     NotConv,
+    /// Upsampling given to a layer that neither convolves nor resizes.
+    #[error("only convolutions and resizes upsample")]
+    NotUpsampling,
+    /// A transposed convolution whose kernel does not split evenly into one
+    /// set of taps per output phase.
+    #[error(
+        "a transposed convolution's kernel ({kernel}) must be a multiple of its stride ({stride})"
+    )]
+    UnevenPhases {
+        /// Kernel extent.
+        kernel: u64,
+        /// Stride (upsampling factor).
+        stride: u64,
+    },
     /// Groups that do not divide the channels.
     #[error("groups ({groups}) must divide both input ({nifm}) and output ({nofm}) channels")]
     Groups {
@@ -193,6 +220,58 @@ impl Layer {
             LayerKind::Conv { dilation: d, .. } => *d = dilation,
             _ => return Err(LayerError::NotConv),
         }
+        Ok(self)
+    }
+
+    /// A transposed convolution (ConvTranspose) of stride `up` and kernel
+    /// `kernel`: each output reads `kernel / up` input rows and columns,
+    /// with the taps of its phase (output position modulo `up`), so the
+    /// MACs per output are the kernel's divided by `up`'s area and the
+    /// weights are the whole kernel.
+    pub fn transposed_conv(
+        nifm: u64,
+        nofm: u64,
+        sofm: (u64, u64),
+        kernel: (u64, u64),
+        up: (u64, u64),
+        groups: u64,
+    ) -> Result<Layer, LayerError> {
+        let taps = |kernel: u64, stride: u64| {
+            positive(stride, "transposed conv stride")?;
+            if kernel.is_multiple_of(stride) {
+                Ok(kernel / stride)
+            } else {
+                Err(LayerError::UnevenPhases { kernel, stride })
+            }
+        };
+        let sfil = (taps(kernel.0, up.0)?, taps(kernel.1, up.1)?);
+        Self::grouped_conv(nifm, nofm, sofm, sfil, (1, 1), groups)?.upsampled(up)
+    }
+
+    /// A resize of `nofm` channels to an `sofm` map, interpolating `taps`
+    /// input rows and columns per output, `up` outputs per input row and
+    /// column (upsampling) or `strd` inputs per output (downsampling).
+    pub fn resize(
+        nofm: u64,
+        sofm: (u64, u64),
+        taps: (u64, u64),
+        strd: (u64, u64),
+        up: (u64, u64),
+    ) -> Result<Layer, LayerError> {
+        let kind = LayerKind::Resize {
+            hreg: positive(taps.0, "interpolation taps")?,
+            wreg: positive(taps.1, "interpolation taps")?,
+        };
+        Self::new(nofm, sofm, strd, kind)?.upsampled(up)
+    }
+
+    fn upsampled(mut self, up: (u64, u64)) -> Result<Layer, LayerError> {
+        positive(up.0, "upsampling height")?;
+        positive(up.1, "upsampling width")?;
+        if up != (1, 1) && !matches!(self.kind, LayerKind::Conv { .. } | LayerKind::Resize { .. }) {
+            return Err(LayerError::NotUpsampling);
+        }
+        self.up = up;
         Ok(self)
     }
 
@@ -271,6 +350,7 @@ impl Layer {
             wofm: positive(sofm.1, "output width")?,
             htrd: positive(strd.0, "stride height")?,
             wtrd: positive(strd.1, "stride width")?,
+            up: (1, 1),
             kind,
         })
     }
@@ -340,6 +420,20 @@ impl Layer {
     pub fn wtrd(&self) -> u64 {
         self.wtrd
     }
+    /// Output rows and columns per input row and column: above 1 for
+    /// upsampling layers (resizes, transposed convs), 1 for all others.
+    pub fn up(&self) -> (u64, u64) {
+        self.up
+    }
+
+    /// Weight words per input-output channel pair: the filter, or for a
+    /// transposed conv one filter per output phase (the whole kernel).
+    pub fn filter_taps(&self) -> u64 {
+        match self.kind {
+            LayerKind::Conv { hfil, wfil, .. } => hfil * wfil * self.up.0 * self.up.1,
+            _ => 0,
+        }
+    }
 
     /// Independent channel groups (1 but for grouped convolutions).
     pub fn groups(&self) -> u64 {
@@ -370,6 +464,7 @@ impl Layer {
             LayerKind::Pool { .. } => "pool",
             LayerKind::Eltwise { .. } => "eltwise",
             LayerKind::Vector(op) => op.name(),
+            LayerKind::Resize { .. } => "resize",
         }
     }
 
@@ -381,6 +476,7 @@ impl Layer {
             LayerKind::Pool { hreg, wreg } => (1, hreg, wreg),
             LayerKind::Eltwise { n_inputs } => (n_inputs, 1, 1),
             LayerKind::Vector(_) => (1, 1, 1),
+            LayerKind::Resize { hreg, wreg } => (1, hreg, wreg),
         }
     }
 
@@ -399,7 +495,7 @@ impl Layer {
             LayerKind::Conv { nifm, .. } => nifm,
             LayerKind::Pool { .. } => self.nofm,
             LayerKind::Eltwise { n_inputs } => self.nofm * n_inputs,
-            LayerKind::Vector(_) => self.nofm,
+            LayerKind::Vector(_) | LayerKind::Resize { .. } => self.nofm,
         }
     }
 
@@ -421,12 +517,30 @@ impl Layer {
 
     /// Input height, without padding.
     pub fn hifm(&self) -> u64 {
-        self.span().0 + (self.hofm - 1) * self.htrd
+        self.input_rows(0, self.hofm).1
     }
 
     /// Input width, without padding.
     pub fn wifm(&self) -> u64 {
-        self.span().1 + (self.wofm - 1) * self.wtrd
+        self.input_cols(0, self.wofm).1
+    }
+
+    /// The input rows `[beg, end)` that output rows `[beg, end)` read,
+    /// without padding; empty for no rows.
+    pub fn input_rows(&self, beg: u64, end: u64) -> (u64, u64) {
+        input_extent(beg, end, self.htrd, self.up.0, self.span().0)
+    }
+
+    /// The input columns that output columns `[beg, end)` read.
+    pub fn input_cols(&self, beg: u64, end: u64) -> (u64, u64) {
+        input_extent(beg, end, self.wtrd, self.up.1, self.span().1)
+    }
+
+    /// Input rows that `rows` (a fraction, on average) output rows read:
+    /// the cost model's footprint of a fold.
+    pub fn input_rows_f(&self, rows: f64) -> f64 {
+        let (s, u) = (self.htrd as f64, self.up.0 as f64);
+        self.span().0 as f64 + (rows - 1.0) * s / u
     }
 
     /// The loops that index each data category.
@@ -481,13 +595,9 @@ impl Layer {
     /// activations, its second operand's elements per sample.
     pub fn total_filter_size(&self) -> u64 {
         match self.kind {
-            LayerKind::Conv {
-                nifm,
-                hfil,
-                wfil,
-                groups,
-                ..
-            } => (nifm / groups) * self.nofm * hfil * wfil,
+            LayerKind::Conv { nifm, groups, .. } => {
+                (nifm / groups) * self.nofm * self.filter_taps()
+            }
             _ => 0,
         }
     }
@@ -503,10 +613,24 @@ impl Layer {
     /// columns that no window reaches (a 7x7/2 conv reading 224 rows for
     /// 109 outputs).
     pub fn accepts_input_size(&self, h: u64, w: u64) -> bool {
-        let within = |v: u64, a: u64, b: u64, s: u64| a.min(b) <= v && v < a.max(b) + s;
-        within(h, self.hofm * self.htrd, self.hifm(), self.htrd)
-            && within(w, self.wofm * self.wtrd, self.wifm(), self.wtrd)
+        // The strided output extent, in input rows: `out * stride / up`.
+        let within = |v: u64, out: u64, s: u64, up: u64, full: u64| {
+            let a = (out * s).div_ceil(up);
+            a.min(full) <= v && v < a.max(full) + s.div_ceil(up)
+        };
+        within(h, self.hofm, self.htrd, self.up.0, self.hifm())
+            && within(w, self.wofm, self.wtrd, self.up.1, self.wifm())
     }
+}
+
+/// The input range `[beg * s / up, (end - 1) * s / up + span)` that
+/// outputs `[beg, end)` read; an empty output range reads nothing.
+fn input_extent(beg: u64, end: u64, s: u64, up: u64, span: u64) -> (u64, u64) {
+    let b = beg * s / up;
+    if end == 0 {
+        return (b, b);
+    }
+    (b, b.max((end - 1) * s / up + span))
 }
 
 impl fmt::Display for Layer {
@@ -531,6 +655,10 @@ impl fmt::Display for Layer {
         let (dh, dw) = self.dilation();
         if (dh, dw) != (1, 1) {
             write!(f, ", dilation {dh}x{dw}")?;
+        }
+        let (uh, uw) = self.up;
+        if (uh, uw) != (1, 1) {
+            write!(f, ", upsampling {uh}x{uw}")?;
         }
         Ok(())
     }
@@ -597,5 +725,16 @@ mod tests {
             Layer::grouped_conv(6, 9, (5, 5), (3, 3), (1, 1), 2),
             Err(LayerError::Groups { .. })
         ));
+        assert_eq!(
+            Layer::pool(8, (14, 14), (1, 1), (1, 1)).and_then(|p| p.upsampled((2, 2))),
+            Err(LayerError::NotUpsampling)
+        );
+        assert_eq!(
+            Layer::transposed_conv(4, 4, (8, 8), (3, 3), (2, 2), 1),
+            Err(LayerError::UnevenPhases {
+                kernel: 3,
+                stride: 2
+            })
+        );
     }
 }

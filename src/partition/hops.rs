@@ -34,20 +34,8 @@ pub fn proc_data_range(
             layer.nifm().min(o.end[1] + nreg - nreg / 2),
         )
     };
-    let span = |beg: u64, end: u64, strd: u64, reg: u64| {
-        let b = beg * strd;
-        // An empty output range maps to an empty input range.
-        let e = if end == 0 {
-            b
-        } else {
-            b.max((end - 1) * strd + reg)
-        };
-        (b, e)
-    };
-    // Input rows and columns a window reads (more than it when dilated).
-    let (hreg, wreg) = layer.span();
-    let (hb, he) = span(o.beg[2], o.end[2], layer.htrd(), hreg);
-    let (wb, we) = span(o.beg[3], o.end[3], layer.wtrd(), wreg);
+    let (hb, he) = layer.input_rows(o.beg[2], o.end[2]);
+    let (wb, we) = layer.input_cols(o.beg[3], o.end[3]);
     let i = FmapRange {
         beg: [o.beg[0], n_beg, hb, wb],
         end: [o.end[0], n_end, he, we],
@@ -133,7 +121,7 @@ fn fil_hops(
     fil: &[(FilRange, Vec<Coord>)],
     forwarding: bool,
 ) -> u64 {
-    let filter_size = layer.hfil() * layer.wfil();
+    let filter_size = layer.filter_taps();
     let mut n = 0;
     for ((fi, fo, fb), coords) in fil {
         let size = (fi.1 - fi.0) * (fo.1 - fo.0) * (fb.1 - fb.0) * filter_size;

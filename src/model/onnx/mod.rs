@@ -760,6 +760,8 @@ impl Converter<'_> {
             Role::Transpose => transpose(n, x),
             Role::Vector(op) => self.vector(n, op, x)?,
             Role::Conv => self.conv(n, &acts, x)?,
+            Role::ConvTranspose => self.conv_transpose(n, &acts, x)?,
+            Role::Resize => self.resize(n, x)?,
             Role::Dense if two_acts => self.product(n, &acts)?,
             Role::Dense => self.dense(n, &acts, x)?,
             Role::Gather => self.gather(n, &acts)?,
@@ -846,6 +848,107 @@ impl Converter<'_> {
         let layer = Layer::grouped_conv(x.shape.n, o.n, (o.h, o.w), (kh, kw), strd, groups)
             .and_then(|l| l.dilated(dilation))
             .with_context(what)?;
+        self.add(n, layer, &[&x])
+    }
+
+    /// A transposed conv: the stride is the upsampling factor, and each
+    /// output reads the `kernel / stride` taps of its phase.
+    fn conv_transpose(&mut self, n: &NodeProto, acts: &[Option<Act>], x: Act) -> Result<Act> {
+        let w = self.weight_shape(
+            n,
+            acts,
+            "convolves an activation with another activation; only constant weights are modelled",
+        )?;
+        let what = || self.what(n);
+        let kernel = match *w.as_slice() {
+            [_, _, kh, kw] => (kh, kw),
+            [_, _, k] => (1, k),
+            _ => bail!(
+                "{}: a {}D transposed convolution; nnsched models 1D and 2D ones",
+                what(),
+                w.len().saturating_sub(2)
+            ),
+        };
+        if x.channels_last {
+            bail!("{}: convolves a channels-last tensor; not modelled", what());
+        }
+        if ints(n, "dilations").is_some_and(|d| d.iter().any(|&v| v != 1)) {
+            bail!(
+                "{}: dilated transposed convolutions are not modelled",
+                what()
+            );
+        }
+        let up = pair(ints(n, "strides"), 1).with_context(|| {
+            format!("{}: strides must be one or two non-negative values", what())
+        })?;
+        let groups = u64::try_from(int(n, "group").unwrap_or(1))
+            .ok()
+            .filter(|&g| g > 0)
+            .with_context(|| format!("{}: group must be positive", what()))?;
+        // The weight is [input channels, output channels per group, k..].
+        if w[0] != x.shape.n {
+            bail!(
+                "{}: a weight for {} input channels, but the input has {}",
+                what(),
+                w[0],
+                x.shape.n
+            );
+        }
+        let o = self.out_fmap(n)?;
+        let layer = Layer::transposed_conv(x.shape.n, o.n, (o.h, o.w), kernel, up, groups)
+            .with_context(what)?;
+        self.add(n, layer, &[&x])
+    }
+
+    /// A resize of each channel's map by integer factors: upsampling
+    /// (outputs per input row and column) or downsampling (inputs per
+    /// output); nearest reads one input per output, linear two per axis,
+    /// cubic four.
+    fn resize(&mut self, n: &NodeProto, x: Act) -> Result<Act> {
+        let what = || self.what(n);
+        let o = self.out_fmap(n)?;
+        if x.channels_last || o.n != x.shape.n {
+            bail!(
+                "{}: resizes more than height and width; only spatial resizes of NCHW maps are modelled",
+                what()
+            );
+        }
+        let (i, out) = ((x.shape.h, x.shape.w), (o.h, o.w));
+        if i == out {
+            return Ok(x);
+        }
+        let factor = |i: u64, o: u64| {
+            if o.is_multiple_of(i) {
+                Some((1, o / i))
+            } else if i.is_multiple_of(o) {
+                Some((i / o, 1))
+            } else {
+                None
+            }
+        };
+        let (Some((sh, uh)), Some((sw, uw))) = (factor(i.0, out.0), factor(i.1, out.1)) else {
+            bail!(
+                "{}: resizes {}x{} maps to {}x{}, not by integer factors; not modelled",
+                what(),
+                i.0,
+                i.1,
+                out.0,
+                out.1
+            );
+        };
+        let mode = proto::string(n, "mode").unwrap_or("nearest");
+        let taps = match mode {
+            "nearest" => 1,
+            "linear" => 2,
+            "cubic" => 4,
+            m => bail!("{}: resize mode '{m}' is not modelled", what()),
+        };
+        // A single row or column interpolates along the other axis only.
+        let taps = (
+            if i.0 == 1 { 1 } else { taps },
+            if i.1 == 1 { 1 } else { taps },
+        );
+        let layer = Layer::resize(o.n, (o.h, o.w), taps, (sh, sw), (uh, uw)).with_context(what)?;
         self.add(n, layer, &[&x])
     }
 

@@ -7,6 +7,11 @@ use crate::network::VectorOp;
 pub(super) enum Role {
     /// A convolution layer (grouped and depthwise included).
     Conv,
+    /// A transposed convolution: a conv that upsamples.
+    ConvTranspose,
+    /// A resize layer (nearest, bilinear or bicubic), or a pass-through
+    /// when the size does not change.
+    Resize,
     /// A fully-connected layer: an activation times a constant weight.
     Dense,
     /// A pooling layer, or a pass-through for a 1x1 window of stride 1.
@@ -39,6 +44,8 @@ pub(super) enum Role {
 /// Operators and their roles.
 const REGISTRY: &[(&str, Role)] = &[
     ("Conv", Role::Conv),
+    ("ConvTranspose", Role::ConvTranspose),
+    ("Resize", Role::Resize),
     ("Gemm", Role::Dense),
     ("MatMul", Role::Dense),
     ("MaxPool", Role::Pool),
@@ -106,16 +113,8 @@ const REGISTRY: &[(&str, Role)] = &[
 /// Why some operators are refused, beyond "not supported".
 const REASONS: &[(&str, &str)] = &[
     (
-        "ConvTranspose",
-        "transposed convolutions (upsampling) are not modelled",
-    ),
-    (
-        "Resize",
-        "resizing feature maps (upsampling) is not modelled",
-    ),
-    (
         "Upsample",
-        "resizing feature maps (upsampling) is not modelled",
+        "deprecated since opset 10; export with opset 11 or later, which writes Resize",
     ),
     ("LSTM", "recurrent layers are not imported from ONNX"),
     ("GRU", "recurrent layers are not imported from ONNX"),

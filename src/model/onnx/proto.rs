@@ -22,6 +22,11 @@ pub(super) fn int(n: &NodeProto, name: &str) -> Option<i64> {
     attr(n, name).map(|a| a.i)
 }
 
+/// A string attribute; `None` when absent or not UTF-8.
+pub(super) fn string<'a>(n: &'a NodeProto, name: &str) -> Option<&'a str> {
+    attr(n, name).and_then(|a| std::str::from_utf8(&a.s).ok())
+}
+
 /// Elements of a tensor of these dimensions; `None` if a dimension is
 /// negative or the count overflows.
 pub(super) fn elements(dims: &[i64]) -> Option<u64> {
