@@ -116,6 +116,33 @@ class UNet(torch.nn.Module):
         return coarse + self.head(d1)
 
 
+def roberta():
+    from transformers import RobertaConfig, RobertaModel
+    return RobertaModel(RobertaConfig(attn_implementation='eager'), add_pooling_layer=False)
+
+
+def phi():
+    """Phi's partial rotary embedding (half of each head rotated) and
+    parallel attention and MLP."""
+    from transformers import PhiConfig, PhiModel
+    return PhiModel(PhiConfig(hidden_size=256, intermediate_size=1024, num_hidden_layers=2,
+                              num_attention_heads=8, vocab_size=1000,
+                              attn_implementation='eager'))
+
+
+class MobileVit(torch.nn.Module):
+    """MobileViT-S: convs, and attention over patches unfolded from maps
+    (one sequence per pixel of a 2x2 patch) folded back."""
+
+    def __init__(self):
+        super().__init__()
+        from transformers import MobileViTConfig, MobileViTModel
+        self.model = MobileViTModel(MobileViTConfig(attn_implementation='eager'))
+
+    def forward(self, x):
+        return self.model(pixel_values=x).last_hidden_state
+
+
 def ids(n):
     return torch.randint(0, 1000, (1, n))
 
@@ -140,6 +167,9 @@ MODELS = {
     'lraspp_mobilenet_v3': (lambda: Out(seg.lraspp_mobilenet_v3_large(
         weights=None, weights_backbone=None)),
         lambda: (torch.randn(1, 3, 224, 224),), ['input'], False),
+    'roberta_base': (lambda: Hidden(roberta()), lambda: (ids(SEQ),), ['input_ids'], False),
+    'phi_tiny': (lambda: Hidden(phi()), lambda: (ids(64),), ['input_ids'], True),
+    'mobilevit_s': (MobileVit, lambda: (torch.randn(1, 3, 256, 256),), ['input'], False),
     'deeplabv3_mobilenet_v3': (lambda: Out(seg.deeplabv3_mobilenet_v3_large(
         weights=None, weights_backbone=None, aux_loss=False)),
         lambda: (torch.randn(1, 3, 224, 224),), ['input'], True),

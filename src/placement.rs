@@ -23,7 +23,7 @@ pub fn stored_inputs<'a, E>(
     let layout = DataLayout::concat(&parts);
     Ok(if net.get(id).reshapes {
         let l = net.layer(id);
-        layout.reshaped(l.hifm(), l.wifm())
+        layout.reshaped(l.nifm(), l.hifm(), l.wifm())
     } else {
         layout
     })

@@ -117,7 +117,7 @@ fn onnx_cases() -> Vec<OnnxCase> {
             "attention.onnx",
             attn.bytes(&[&attn_y]),
             vec![],
-            "attention.onnx: node '/attn/MatMul' (MatMul): reads 1 x 16 rows of 4 values from 16 channels per position; windowed attention and transposed first operands are not modelled",
+            "attention.onnx: node '/attn/MatMul' (MatMul): reads 1 x 16 rows of 4 values from 16 channels per position; transposed first operands are not modelled",
         ),
     ]
 }

@@ -696,6 +696,13 @@ fn transformer_models_have_their_own_macs() {
         ("gpt2_decode", 24, 37, 1, 0, 0),
         ("llama_tiny", 8, 13, 1, 0, 0),
         ("vit_b_16", 24, 37, 0, 0, 0),
+        ("swin_t", 24, 41, 0, 0, 0),
+        // Position ids computed from the token ids' padding mask.
+        ("roberta_base", 24, 37, 3, 0, 0),
+        // Half of each head rotated (partial RoPE).
+        ("phi_tiny", 4, 5, 1, 0, 0),
+        // Attention over patches unfolded from maps and folded back.
+        ("mobilevit_s", 18, 30, 0, 0, 0),
         ("fcn_resnet50", 0, 0, 0, 1, 0),
         ("lraspp_mobilenet_v3", 0, 0, 0, 2, 0),
         // ASPP's image pooling is resized from 1x1 back to the map.
@@ -792,13 +799,27 @@ fn products_read_their_second_operand_from_an_earlier_segment() {
     assert!(pipelined > 0, "no layer was pipelined");
 }
 
-/// Windowed attention (Swin) is not modelled yet: the import names the node.
+/// Windowed attention (Swin-T's first stage: 8 x 8 windows of 7 x 7
+/// tokens, 3 heads of 32) is a product per window and head: each window's
+/// tokens are the rows of its own groups, its keys the second operand; the
+/// output regroups into the 56 x 56 map for the residual add.
 #[test]
-fn windowed_attention_is_refused() {
-    let e = import(&model("swin_t"), &ImportOptions::default()).unwrap_err();
-    assert!(
-        format!("{e:#}").contains("node '/features/features.1/features.1.0/attn/MatMul_1' (MatMul): reads 192 x 49 rows of 32 values from 96 channels per position; windowed attention"),
-        "{e:#}"
+fn windowed_attention_is_a_product_per_window() {
+    let net = import(&model("swin_t"), &ImportOptions::default())
+        .unwrap()
+        .network;
+    let qk = layer(&net, "features.1.0.attn_2");
+    assert_eq!(*qk, Layer::matmul(64 * 3, 49, 32, 49).unwrap());
+    let pv = layer(&net, "features.1.0.attn_4");
+    assert_eq!(*pv, Layer::matmul(64 * 3, 49, 49, 32).unwrap());
+    let id = net.find("features.1.0.attn_2").unwrap();
+    assert!(net.get(id).reshapes);
+    let add = layer(&net, "features.1.0");
+    assert_eq!((add.nofm(), add.hofm(), add.wofm()), (96, 56, 56));
+    // The 4x4 patch embedding is a 1x1 conv over each patch's 48 values.
+    assert_eq!(
+        *layer(&net, "features.0.0"),
+        Layer::conv(48, 96, (56, 56), (1, 1), (1, 1)).unwrap()
     );
 }
 

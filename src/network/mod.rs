@@ -521,10 +521,11 @@ fn topological(prevs: &[Vec<Source>]) -> Result<Vec<usize>, usize> {
 fn check_prevs(net: &Network, id: LayerId) -> Result<(), NetworkError> {
     let nl = net.get(id);
     let layer = &nl.layer;
-    let mut channels = 0;
+    let (mut channels, mut elements) = (0, 0);
     for (&p, taken) in nl.prevs.iter().zip(&nl.channels) {
         let s = net.source_shape(p);
         let n = taken.end - taken.start;
+        elements += n * s.h * s.w;
         // A reshaping layer reads its positions from any arrangement: all
         // of them, some (a class token picked), or more (constants added).
         if !nl.reshapes && !layer.accepts_input_size(s.h, s.w) {
@@ -549,7 +550,10 @@ fn check_prevs(net: &Network, id: LayerId) -> Result<(), NetworkError> {
         }
         channels += n;
     }
-    if channels != layer.nifm() {
+    // A reshaping layer may also regroup positions into channels (the
+    // windows of windowed attention as groups of a product, and back).
+    let regrouped = nl.reshapes && elements == layer.nifm() * layer.hifm() * layer.wifm();
+    if channels != layer.nifm() && !regrouped {
         return Err(NetworkError::Channels {
             layer: nl.name.clone(),
             got: channels,

@@ -40,12 +40,23 @@ impl DataLayout {
         }
     }
 
-    /// The same data seen as maps of `h` x `w` (a reshaping consumer's
-    /// view): each range keeps its batch and channels and spans the new
-    /// map, spread over the same nodes in the same proportions.
-    pub fn reshaped(mut self, h: u64, w: u64) -> DataLayout {
-        for f in &mut self.frngs {
+    /// The same data seen as `n` channels of `h` x `w` maps (a reshaping
+    /// consumer's view): each range keeps its batch, spans the new map and
+    /// keeps its share of the channels (scaled when positions are regrouped
+    /// into channels or back), spread over the same nodes in the same
+    /// proportions.
+    pub fn reshaped(mut self, n: u64, h: u64, w: u64) -> DataLayout {
+        let total = self.complete_fmap_range();
+        let from = total.end[1] - total.beg[1];
+        let scale = |c: u64| c * n / from;
+        for (f, v) in self.frngs.iter_mut().zip(&mut self.views) {
             (f.beg[2], f.end[2], f.beg[3], f.end[3]) = (0, h, 0, w);
+            if n != from {
+                (f.beg[1], f.end[1]) = (scale(f.beg[1]), scale(f.end[1]));
+                if let Some(v) = v {
+                    (v.beg, v.end, v.at) = (scale(v.beg), scale(v.end), scale(v.at));
+                }
+            }
         }
         self
     }

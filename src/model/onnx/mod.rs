@@ -552,6 +552,12 @@ fn fmap(s: &[u64]) -> Option<FmapShape> {
     }
 }
 
+/// `(h, w)` with `h * w = n`, `h <= w` and `h` the largest such divisor.
+fn squarest(n: u64) -> (u64, u64) {
+    let h = (1..=n.isqrt()).rev().find(|h| n % h == 0).unwrap_or(1);
+    (h, n / h)
+}
+
 /// The (rows, cols) values of a spatial attribute of a 2D op, or of a 1D
 /// op (one row: rows 1), or the default.
 fn pair(v: Option<&[i64]>, default: u64) -> Option<(u64, u64)> {
@@ -756,8 +762,9 @@ impl Converter<'_> {
         let out = match role {
             Role::ShapeOf => return Ok(None),
             Role::Split => return self.split(n, &x).map(Some),
+            Role::PassThrough if n.op_type == "Reshape" => self.relayout(n, x),
             Role::PassThrough => x,
-            Role::Transpose => transpose(n, x),
+            Role::Transpose => self.relayout(n, x),
             Role::Vector(op) => self.vector(n, op, x)?,
             Role::Conv => self.conv(n, &acts, x)?,
             Role::ConvTranspose => self.conv_transpose(n, &acts, x)?,
@@ -765,6 +772,21 @@ impl Converter<'_> {
             Role::Dense if two_acts => self.product(n, &acts)?,
             Role::Dense => self.dense(n, &acts, x)?,
             Role::Gather => self.gather(n, &acts)?,
+            Role::IndexPick => match &acts[..] {
+                [None, Some(ids), ..] => ids.clone(),
+                _ => bail!(
+                    "{}: picks activation elements by computed indices; not modelled",
+                    self.what(n)
+                ),
+            },
+            // The larger of the values selected from, else the condition.
+            Role::Select => acts
+                .iter()
+                .skip(1)
+                .flatten()
+                .max_by_key(|a| a.size())
+                .cloned()
+                .unwrap_or(x),
             Role::Pool => self.pool(n, x)?,
             Role::GlobalPool => self.global_pool(n, x)?,
             Role::Binary => self.binary(n, &acts)?,
@@ -772,6 +794,46 @@ impl Converter<'_> {
             Role::Slice => self.slice(n, x)?,
         };
         Ok(Some(vec![out; n.output.len().max(1)]))
+    }
+
+    /// After a view: where the channels are. A transpose moves a channel
+    /// axis it can see (axis 1, or the last) exactly; a reshape puts the
+    /// channels last when its trailing axes hold exactly them (whole or
+    /// split into heads), on axis 1 when that axis does, and keeps them
+    /// where they were when both or neither could. MobileViT's unfolding
+    /// reshapes and transposes maps into `[patch pixels, patches, C]` and
+    /// back.
+    fn relayout(&self, n: &NodeProto, x: Act) -> Act {
+        let c = x.shape.n;
+        let shape = |t: Option<&String>| t.and_then(|t| self.shape_of(t)).filter(|s| s.len() >= 3);
+        let (Some(input), Some(out)) = (shape(n.input.first()), shape(n.output.first())) else {
+            return x;
+        };
+        let last = if n.op_type == "Transpose" {
+            let axis = match (x.channels_last, input[1] == c, input.last() == Some(&c)) {
+                (true, _, true) => Some(input.len() - 1),
+                (false, true, _) => Some(1),
+                _ => None,
+            };
+            let perm = ints(n, "perm").unwrap_or_default();
+            match axis.and_then(|a| perm.iter().position(|&p| p == a as i64)) {
+                Some(p) if p + 1 == out.len() => Some(true),
+                Some(1) => Some(false),
+                _ => None,
+            }
+        } else {
+            let trailing = (1..out.len()).any(|k| out[k..].iter().product::<u64>() == c);
+            match (trailing, out[1] == c && out[0] == self.batch) {
+                (true, false) => Some(true),
+                (false, true) => Some(false),
+                _ => None,
+            }
+        };
+        match last {
+            Some(channels_last) => Act { channels_last, ..x },
+            None if n.op_type == "Transpose" => transpose(n, x),
+            None => x,
+        }
     }
 
     /// The shape of the weight (input 1) of a node whose only activation is
@@ -844,6 +906,27 @@ impl Converter<'_> {
                 x.shape.h,
                 x.shape.w
             );
+        }
+        // A patch embedding (stride = kernel, tiling the input exactly) is
+        // a 1x1 conv over each patch's values: the same MACs, weights and
+        // data, without a filter row as wide as the patch, which a PE's
+        // register file may not hold (ViT's 16 taps).
+        let tiles = strd == (kh, kw)
+            && kh * kw > 1
+            && (groups, dilation) == (1, (1, 1))
+            && (x.shape.h, x.shape.w) == (o.h * kh, o.w * kw);
+        if tiles {
+            let patches = Act {
+                shape: FmapShape {
+                    n: x.shape.n * kh * kw,
+                    h: o.h,
+                    w: o.w,
+                },
+                ..x
+            };
+            let layer =
+                Layer::conv(patches.shape.n, o.n, (o.h, o.w), (1, 1), (1, 1)).with_context(what)?;
+            return self.add(n, layer, &[&patches]);
         }
         let layer = Layer::grouped_conv(x.shape.n, o.n, (o.h, o.w), (kh, kw), strd, groups)
             .and_then(|l| l.dilated(dilation))
@@ -1001,9 +1084,17 @@ impl Converter<'_> {
                 a.size()
             );
         }
-        if a.shape.n != view.n {
+        // Windowed attention (Swin, MobileViT) regroups positions: each
+        // window's tokens are rows of their own groups. Anything else that
+        // spreads a position's channels over several rows (a transposed
+        // first operand) is not this product.
+        let windowed = a.channels_last
+            && view.n % a.shape.n == 0
+            && a.shape.n % k == 0
+            && a.shape.h * a.shape.w == view.n / a.shape.n * m;
+        if a.shape.n != view.n && !windowed {
             bail!(
-                "{}: reads {groups} x {m} rows of {k} values from {} channels per position; windowed attention and transposed first operands are not modelled",
+                "{}: reads {groups} x {m} rows of {k} values from {} channels per position; transposed first operands are not modelled",
                 what(),
                 a.shape.n
             );
@@ -1274,8 +1365,21 @@ impl Converter<'_> {
         if x.shape.h * x.shape.w == 1 {
             return Ok(x);
         }
-        let win = (x.shape.h, x.shape.w);
+        // A row of tokens is pooled as the squarest map of them: the order
+        // does not change a mean, and a PE holds one window row.
+        let win = match (x.shape.h, x.shape.w) {
+            (1, t) => squarest(t),
+            hw => hw,
+        };
         let layer = Layer::pool(o.n, (1, 1), win, win).with_context(what)?;
+        let x = Act {
+            shape: FmapShape {
+                h: win.0,
+                w: win.1,
+                ..x.shape
+            },
+            ..x
+        };
         self.add(n, layer, &[&x])
     }
 
@@ -1295,10 +1399,12 @@ impl Converter<'_> {
                 }
             }
         }
+        // The largest operand; of equal ones, the squarest map (a map of
+        // positions rather than the windows or tokens it was regrouped in).
         let big = ins
             .iter()
             .copied()
-            .max_by_key(|a| a.size())
+            .max_by_key(|a| (a.size(), a.shape.h.min(a.shape.w)))
             .expect("an activation");
         let same: Vec<&Act> = ins
             .iter()
@@ -1312,6 +1418,16 @@ impl Converter<'_> {
         }
         let layer = Layer::eltwise(big.shape.n, (big.shape.h, big.shape.w), same.len() as u64)
             .with_context(what)?;
+        // Operands of one size but other arrangements (a token sequence and
+        // the map it was cut from) are read as the larger one's map.
+        let same: Vec<Act> = same
+            .into_iter()
+            .map(|a| Act {
+                shape: big.shape,
+                ..a.clone()
+            })
+            .collect();
+        let same: Vec<&Act> = same.iter().collect();
         let mut y = self.add(n, layer, &same)?;
         y.channels_last = big.channels_last;
         Ok(y)
@@ -1330,8 +1446,14 @@ impl Converter<'_> {
             .and_then(|o| self.shape_of(o))
             .unwrap_or_default();
         let elems = out.iter().product::<u64>() / self.batch;
-        if ins.len() == n.input.len()
-            && ins.iter().all(|a| a.kind == x.kind && a.parts == x.parts)
+        let pieces = ins.len() == n.input.len()
+            && ins.iter().all(|a| a.kind == x.kind && a.parts == x.parts);
+        if pieces && matches!(x.kind, ActKind::Partial(_)) && elems < x.size() {
+            // A bigger piece, still not whole (a partial rotary embedding's
+            // rotated half, before the part it leaves alone joins it).
+            return Ok(x);
+        }
+        if pieces
             && let ActKind::Partial(sliced) = &x.kind
             && elems == x.size()
         {
@@ -1467,10 +1589,12 @@ impl Converter<'_> {
                 return Ok(x.slice(start..start + c));
             }
         }
-        Ok(Act {
-            kind: ActKind::Partial(input),
-            ..x
-        })
+        // A piece of a piece is a piece of the first tensor.
+        let kind = match x.kind {
+            ActKind::Partial(_) => x.kind.clone(),
+            _ => ActKind::Partial(input),
+        };
+        Ok(Act { kind, ..x })
     }
 
     /// The axis and start of the slice tract made of a tensor: a core

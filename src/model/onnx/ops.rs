@@ -39,6 +39,12 @@ pub(super) enum Role {
     Gather,
     /// Computes a shape, not a feature map.
     ShapeOf,
+    /// Picks elements of a constant table by computed indices (position
+    /// ids from token ids): the indices pass through.
+    IndexPick,
+    /// `Where(cond, x, y)`: a mask applied to an activation, which passes
+    /// through.
+    Select,
 }
 
 /// Operators and their roles.
@@ -70,6 +76,19 @@ const REGISTRY: &[(&str, Role)] = &[
     ("Split", Role::Split),
     ("Slice", Role::Slice),
     ("Shape", Role::ShapeOf),
+    // Index and mask arithmetic on token ids (RoBERTa's position ids from
+    // its padding mask): no MACs.
+    ("Equal", Role::PassThrough),
+    ("Not", Role::PassThrough),
+    ("And", Role::PassThrough),
+    ("Or", Role::PassThrough),
+    ("Greater", Role::PassThrough),
+    ("Less", Role::PassThrough),
+    ("GreaterOrEqual", Role::PassThrough),
+    ("LessOrEqual", Role::PassThrough),
+    ("CumSum", Role::PassThrough),
+    ("GatherElements", Role::IndexPick),
+    ("Where", Role::Select),
     // Activation functions: elementwise, no MACs.
     ("Relu", Role::PassThrough),
     ("Clip", Role::PassThrough),
