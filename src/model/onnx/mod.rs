@@ -554,7 +554,7 @@ fn fmap(s: &[u64]) -> Option<FmapShape> {
 
 /// `(h, w)` with `h * w = n`, `h <= w` and `h` the largest such divisor.
 fn squarest(n: u64) -> (u64, u64) {
-    let h = (1..=n.isqrt()).rev().find(|h| n % h == 0).unwrap_or(1);
+    let h = (1..=n.isqrt()).rev().find(|&h| n.is_multiple_of(h)).unwrap_or(1);
     (h, n / h)
 }
 
@@ -1089,8 +1089,8 @@ impl Converter<'_> {
         // spreads a position's channels over several rows (a transposed
         // first operand) is not this product.
         let windowed = a.channels_last
-            && view.n % a.shape.n == 0
-            && a.shape.n % k == 0
+            && view.n.is_multiple_of(a.shape.n)
+            && a.shape.n.is_multiple_of(k)
             && a.shape.h * a.shape.w == view.n / a.shape.n * m;
         if a.shape.n != view.n && !windowed {
             bail!(
