@@ -174,6 +174,9 @@ MODELS = {
         weights=None, weights_backbone=None, aux_loss=False)),
         lambda: (torch.randn(1, 3, 224, 224),), ['input'], True),
     'unet_small': (UNet, lambda: (torch.randn(1, 3, 128, 128),), ['input'], True),
+    # Window and grid attention written as Einsums.
+    'maxvit_t': (lambda: tv.maxvit_t(weights=None), lambda: (torch.randn(1, 3, 224, 224),),
+                 ['input'], False),
     # Exported by export.py (torch 2.5.1); counted here.
     'vit_b_16': (lambda: tv.vit_b_16(weights=None), lambda: (torch.randn(1, 3, 224, 224),),
                  None, False),

@@ -323,6 +323,16 @@ fn pools_global_pools_and_unit_pools() {
     assert_eq!(prev_names(&net, "gap"), vec!["mp"]);
     assert_eq!(*layer(&net, "sum"), Layer::eltwise(8, (1, 1), 2).unwrap());
     assert_eq!(prev_names(&net, "sum"), vec!["gap", "mean"]);
+
+    // A global pool over 56 x 56 positions reads them in rows of 16 (a
+    // window row per PE fits a small register file): same data, same ops.
+    let mut g = Graph::image(4, 56, 56);
+    let gp = g.node("GlobalAveragePool", "/gap/GlobalAveragePool", &["x"], vec![]);
+    let net = g.import(&[&gp]).network;
+    let gap = layer(&net, "gap");
+    assert_eq!(*gap, Layer::pool(4, (1, 1), (196, 16), (196, 16)).unwrap());
+    assert_eq!(gap.total_ops(1), 4 * 56 * 56);
+    assert!(net.get(net.find("gap").unwrap()).reshapes);
 }
 
 #[test]
@@ -703,6 +713,8 @@ fn transformer_models_have_their_own_macs() {
         ("phi_tiny", 4, 5, 1, 0, 0),
         // Attention over patches unfolded from maps and folded back.
         ("mobilevit_s", 18, 30, 0, 0, 0),
+        // Window and grid attention as Einsums.
+        ("maxvit_t", 44, 67, 0, 0, 0),
         ("fcn_resnet50", 0, 0, 0, 1, 0),
         ("lraspp_mobilenet_v3", 0, 0, 0, 2, 0),
         // ASPP's image pooling is resized from 1x1 back to the map.
@@ -751,6 +763,13 @@ fn transformer_models_have_their_own_macs() {
         let typed = |t: &str| s.layers.iter().filter(|l| l.type_name == t).count();
         assert_eq!(typed("matmul"), products, "{name}");
         assert_eq!(typed("resize"), resizes, "{name}");
+        // And on TANGRAM's small register files and buffers, pipelined.
+        let hw = nnsched::load_hardware("tangram").unwrap();
+        let mut o = SearchOptions::new(1);
+        o.partition.hybrid = true;
+        o.pipeline.interlayer = true;
+        let s = schedule(&net, &hw, &o).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        assert_eq!(nnsched::evaluate(&s, &net, None).unwrap(), s, "{name}");
     }
 }
 

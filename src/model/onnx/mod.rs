@@ -552,10 +552,17 @@ fn fmap(s: &[u64]) -> Option<FmapShape> {
     }
 }
 
-/// `(h, w)` with `h * w = n`, `h <= w` and `h` the largest such divisor.
-fn squarest(n: u64) -> (u64, u64) {
-    let h = (1..=n.isqrt()).rev().find(|&h| n.is_multiple_of(h)).unwrap_or(1);
-    (h, n / h)
+/// The widest row a global pool's positions are laid out in.
+const GLOBAL_POOL_ROW: u64 = 16;
+
+/// `(h, w)` with `h * w = n`: the squarest arrangement whose rows hold at
+/// most `GLOBAL_POOL_ROW` positions (7 x 7 stays, 56 x 56 is 196 x 16).
+fn pool_rows(n: u64) -> (u64, u64) {
+    let w = (1..=GLOBAL_POOL_ROW.min(n.isqrt()))
+        .rev()
+        .find(|&w| n.is_multiple_of(w))
+        .unwrap_or(1);
+    (n / w, w)
 }
 
 /// The (rows, cols) values of a spatial attribute of a 2D op, or of a 1D
@@ -770,6 +777,7 @@ impl Converter<'_> {
             Role::ConvTranspose => self.conv_transpose(n, &acts, x)?,
             Role::Resize => self.resize(n, x)?,
             Role::Dense if two_acts => self.product(n, &acts)?,
+            Role::Einsum => self.einsum(n, &acts)?,
             Role::Dense => self.dense(n, &acts, x)?,
             Role::Gather => self.gather(n, &acts)?,
             Role::IndexPick => match &acts[..] {
@@ -1063,10 +1071,79 @@ impl Converter<'_> {
         }
         let (m, nn, k) = (so[r - 2], so[r - 1], sa[r - 1]);
         let lead: u64 = so[..r - 2].iter().product();
-        if sb[r - 2] != k || !lead.is_multiple_of(self.batch) {
+        if sb[r - 2] != k {
             bail!(
                 "{}: multiplies {sa:?} by {sb:?}, not a matrix product per sample",
                 what()
+            );
+        }
+        self.product_layer(n, acts, &sa, lead, (m, k, nn))
+    }
+
+    /// An `Einsum` of two activations that is a batched matrix product:
+    /// `batch.. i k, batch.. (k j | j k) -> batch.. i j` (MaxViT's
+    /// attention), with its letters as `MatMul`'s axes.
+    fn einsum(&mut self, n: &NodeProto, acts: &[Option<Act>]) -> Result<Act> {
+        let what = || self.what(n);
+        let eq: String = proto::string(n, "equation")
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        let unsupported = || {
+            anyhow!(
+                "{}: equation '{eq}' is not a batched matrix product of two activations; not modelled",
+                what()
+            )
+        };
+        let (ins, out) = eq.split_once("->").ok_or_else(unsupported)?;
+        let (a, b) = ins.split_once(',').ok_or_else(unsupported)?;
+        let (a, b, o): (Vec<char>, Vec<char>, Vec<char>) =
+            (a.chars().collect(), b.chars().collect(), out.chars().collect());
+        if acts.len() != 2 || acts.iter().any(Option::is_none) || eq.contains('.') {
+            return Err(unsupported());
+        }
+        // a = batch.. i k and out = batch.. i j; b holds batch.. then k, j.
+        let (Some((&kk, a_lead)), Some((&jj, o_lead))) = (a.split_last(), o.split_last()) else {
+            return Err(unsupported());
+        };
+        let batch = &a_lead[..a_lead.len().saturating_sub(1)];
+        let b_ok = b.len() == a.len()
+            && b[..batch.len()] == *batch
+            && matches!(b[batch.len()..], [x, y] if (x, y) == (kk, jj) || (x, y) == (jj, kk));
+        if a_lead != o_lead || o.contains(&kk) || a.contains(&jj) || !b_ok || batch.is_empty() {
+            return Err(unsupported());
+        }
+        let sa = n
+            .input
+            .first()
+            .and_then(|t| self.shape_of(t))
+            .filter(|s| s.len() == a.len())
+            .with_context(|| format!("{}: an operand has no known shape", what()))?;
+        let sb = n.input.get(1).and_then(|t| self.shape_of(t)).unwrap_or_default();
+        let j_at = b.iter().position(|&c| c == jj).expect("checked");
+        let nn = *sb.get(j_at).ok_or_else(unsupported)?;
+        let (m, k) = (sa[a.len() - 2], sa[a.len() - 1]);
+        let lead = sa[..batch.len()].iter().product();
+        self.product_layer(n, acts, &sa, lead, (m, k, nn))
+    }
+
+    /// The product of `lead` (batch x groups) `m` x `k` by `k` x `nn`
+    /// matrices, the first operand `acts[0]` of shape `sa`.
+    fn product_layer(
+        &mut self,
+        n: &NodeProto,
+        acts: &[Option<Act>],
+        sa: &[u64],
+        lead: u64,
+        (m, k, nn): (u64, u64, u64),
+    ) -> Result<Act> {
+        let what = || self.what(n);
+        if !lead.is_multiple_of(self.batch) {
+            bail!(
+                "{}: {lead} matrix products for a batch of {}; not a product per sample",
+                what(),
+                self.batch
             );
         }
         let groups = lead / self.batch;
@@ -1365,12 +1442,10 @@ impl Converter<'_> {
         if x.shape.h * x.shape.w == 1 {
             return Ok(x);
         }
-        // A row of tokens is pooled as the squarest map of them: the order
-        // does not change a mean, and a PE holds one window row.
-        let win = match (x.shape.h, x.shape.w) {
-            (1, t) => squarest(t),
-            hw => hw,
-        };
+        // The order of positions does not change a mean or a maximum, and
+        // each PE holds a window row: rows of at most `GLOBAL_POOL_ROW`
+        // positions fit small register files (TANGRAM's 32 words).
+        let win = pool_rows(x.shape.h * x.shape.w);
         let layer = Layer::pool(o.n, (1, 1), win, win).with_context(what)?;
         let x = Act {
             shape: FmapShape {

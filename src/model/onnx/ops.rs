@@ -14,6 +14,9 @@ pub(super) enum Role {
     Resize,
     /// A fully-connected layer: an activation times a constant weight.
     Dense,
+    /// An `Einsum`: a product of two activations when it is a batched
+    /// matrix product.
+    Einsum,
     /// A pooling layer, or a pass-through for a 1x1 window of stride 1.
     Pool,
     /// A pooling layer over the whole map.
@@ -54,6 +57,7 @@ const REGISTRY: &[(&str, Role)] = &[
     ("Resize", Role::Resize),
     ("Gemm", Role::Dense),
     ("MatMul", Role::Dense),
+    ("Einsum", Role::Einsum),
     ("MaxPool", Role::Pool),
     ("AveragePool", Role::Pool),
     ("GlobalAveragePool", Role::GlobalPool),
