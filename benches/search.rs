@@ -1,8 +1,10 @@
 //! Search speed: AlexNet (batch 16) on hw/eyeriss.yaml and hw/tetris.yaml
 //! with exhaustive and solved blocking, the exhaustive blocking search of
-//! one large layer, and the ONNX ResNet-50 (import, then search), reported
-//! as wall time and schemes evaluated per second. A plain harness:
-//! `cargo bench`.
+//! one large layer, the ONNX ResNet-50 (import, then search), and BERT-base
+//! (sequence 128) and ViT-B/16 on hw/tangram.yaml with hybrid partitioning,
+//! inter-layer pipelining and the solver, reported as wall time and schemes
+//! evaluated per second. A plain harness: `cargo bench`, or
+//! `cargo bench -- NAME` for the benchmarks whose name contains NAME.
 
 use std::time::{Duration, Instant};
 
@@ -24,7 +26,12 @@ fn search(net: &Network, hw: &Hardware, o: &SearchOptions) -> u64 {
 }
 
 /// Runs `f` until a second has passed (at least 3 times); the best time.
+/// Skipped unless its name contains the command line's filter, if any.
 fn bench(name: &str, mut f: impl FnMut() -> u64) {
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with("--"));
+    if filter.is_some_and(|f| !name.contains(&f)) {
+        return;
+    }
     let mut best = Duration::MAX;
     let mut schemes = 0;
     let start = Instant::now();
@@ -94,5 +101,21 @@ fn main() {
         bench("resnet50.onnx b16 tetris hybrid solver", || {
             search(&resnet, &tetris, &hybrid(true))
         });
+
+        // Transformers on TANGRAM (16x16 nodes) with every inter-layer
+        // option the issue names.
+        let tangram = load_hardware("tangram").unwrap();
+        let mut full = opts(1, true);
+        full.partition.hybrid = true;
+        full.pipeline.interlayer = true;
+        for name in ["bert_base", "vit_b_16"] {
+            let path = format!("{}/models/{name}.onnx", env!("CARGO_MANIFEST_DIR"));
+            let net = nnsched::load_model(&path, &Default::default())
+                .unwrap()
+                .network;
+            bench(&format!("{name}.onnx b1 tangram hybrid interlayer solver"), || {
+                search(&net, &tangram, &full)
+            });
+        }
     }
 }
