@@ -113,9 +113,10 @@ fn main() {
             let net = nnsched::load_model(&path, &Default::default())
                 .unwrap()
                 .network;
-            bench(&format!("{name}.onnx b1 tangram hybrid interlayer solver"), || {
-                search(&net, &tangram, &full)
-            });
+            bench(
+                &format!("{name}.onnx b1 tangram hybrid interlayer solver"),
+                || search(&net, &tangram, &full),
+            );
         }
     }
 }

@@ -199,14 +199,20 @@ def count(model, inputs):
     return {'macs': total // 2, 'product_macs': products // 2}
 
 
+# Exported with a symbolic sequence length (`--dim sequence=N` sets it).
+DYNAMIC = {'phi_tiny': {'input_ids': {1: 'sequence'}}}
+
+
 def export(name, model, inputs, names, dynamo):
     path = os.path.join(HERE, name + '.onnx')
     with torch.no_grad(), tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, name + '.onnx')
         if dynamo:
+            dynamic = {k: {ax: torch.export.Dim(d, min=2, max=4096) for ax, d in v.items()}
+                       for k, v in DYNAMIC.get(name, {}).items()} or None
             torch.onnx.export(model, inputs, out, dynamo=True, opset_version=18,
                               input_names=names, output_names=['output'],
-                              external_data=True)
+                              dynamic_shapes=dynamic, external_data=True)
         else:
             torch.onnx.export(model, inputs, out, dynamo=False, opset_version=17,
                               input_names=names, output_names=['output'],

@@ -327,7 +327,12 @@ fn pools_global_pools_and_unit_pools() {
     // A global pool over 56 x 56 positions reads them in rows of 16 (a
     // window row per PE fits a small register file): same data, same ops.
     let mut g = Graph::image(4, 56, 56);
-    let gp = g.node("GlobalAveragePool", "/gap/GlobalAveragePool", &["x"], vec![]);
+    let gp = g.node(
+        "GlobalAveragePool",
+        "/gap/GlobalAveragePool",
+        &["x"],
+        vec![],
+    );
     let net = g.import(&[&gp]).network;
     let gap = layer(&net, "gap");
     assert_eq!(*gap, Layer::pool(4, (1, 1), (196, 16), (196, 16)).unwrap());
@@ -722,7 +727,15 @@ fn transformer_models_have_their_own_macs() {
         ("unet_small", 0, 0, 0, 1, 2),
     ];
     for (name, products, vectors, embeddings, resizes, transposed) in models {
-        let net = import(&model(name), &ImportOptions::default())
+        // Phi is exported with a symbolic sequence length, counted at 64.
+        let opts = ImportOptions {
+            dims: (name == "phi_tiny")
+                .then(|| ("sequence".into(), 64))
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        };
+        let net = import(&model(name), &opts)
             .unwrap_or_else(|err| panic!("{name}: {err:#}"))
             .network;
         let (mut macs, mut product_macs, mut counts) = (0, 0, (0, 0, 0, 0, 0));
@@ -771,6 +784,49 @@ fn transformer_models_have_their_own_macs() {
         let s = schedule(&net, &hw, &o).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         assert_eq!(nnsched::evaluate(&s, &net, None).unwrap(), s, "{name}");
     }
+}
+
+/// A dynamo export with a symbolic sequence length (every intermediate
+/// tensor annotated with it) needs `--dim sequence=N`, and scales with it:
+/// the linear layers' MACs with N, the attention products' with N^2.
+#[test]
+fn symbolic_sequence_lengths_are_set_by_name() {
+    let e = import(&model("phi_tiny"), &ImportOptions::default()).unwrap_err();
+    assert!(
+        format!("{e:#}").contains("input 'input_ids': dimension 'sequence' is symbolic"),
+        "{e:#}"
+    );
+    let macs = |seq: u64| {
+        let opts = ImportOptions {
+            dims: vec![("sequence".into(), seq)],
+            ..Default::default()
+        };
+        let net = import(&model("phi_tiny"), &opts).unwrap().network;
+        let (mut linear, mut products) = (0, 0);
+        for l in net.layers() {
+            match l.layer.kind() {
+                LayerKind::Conv { form, .. } if form == ConvForm::MatMul => {
+                    products += l.layer.total_ops(1)
+                }
+                LayerKind::Conv { .. } => linear += l.layer.total_ops(1),
+                _ => {}
+            }
+        }
+        (linear, products)
+    };
+    let (l64, p64) = macs(64);
+    assert_eq!(l64 + p64, 104_857_600);
+    assert_eq!(macs(512), (l64 * 8, p64 * 64));
+    // A size for a dimension the model does not have is a mistake.
+    let opts = ImportOptions {
+        dims: vec![("sequence".into(), 64), ("seq".into(), 8)],
+        ..Default::default()
+    };
+    let e = import(&model("phi_tiny"), &opts).unwrap_err();
+    assert!(
+        format!("{e:#}").contains("no input has a dimension named 'seq'"),
+        "{e:#}"
+    );
 }
 
 /// With inter-layer pipelining, an activation product never shares a

@@ -121,7 +121,8 @@ fn import_model(
     // Weights become declared inputs: tract types the model from their
     // shapes without reading or materializing them.
     weights::declare(&mut model, &consts);
-    proto::fill_defaults(model.graph.as_mut().expect("checked above"));
+    proto::patch_for_tract(model.graph.as_mut().expect("checked above"));
+    proto::forget_symbolic_dims(model.graph.as_mut().expect("checked above"));
     let graph = model.graph.as_ref().expect("checked above");
     let typed = match catch_unwind(AssertUnwindSafe(|| type_model(&model, &inputs))) {
         Ok(Ok(typed)) => typed,
@@ -239,6 +240,15 @@ fn model_inputs(graph: &GraphProto, file: &str, opts: &ImportOptions) -> Result<
         .collect();
     if sigs.is_empty() {
         bail!("{file}: the model has no inputs");
+    }
+    // A size for a dimension no input has is a typo, not a no-op.
+    if let Some((name, _)) = opts.dims.iter().find(|(name, _)| {
+        !sigs
+            .iter()
+            .flat_map(|s| &s.dims)
+            .any(|d| matches!(d, proto::Dim::Named(n) if n == name))
+    }) {
+        bail!("{file}: no input has a dimension named '{name}' (given a size)");
     }
     sigs.into_iter()
         .map(|sig| {
@@ -1098,8 +1108,11 @@ impl Converter<'_> {
         };
         let (ins, out) = eq.split_once("->").ok_or_else(unsupported)?;
         let (a, b) = ins.split_once(',').ok_or_else(unsupported)?;
-        let (a, b, o): (Vec<char>, Vec<char>, Vec<char>) =
-            (a.chars().collect(), b.chars().collect(), out.chars().collect());
+        let (a, b, o): (Vec<char>, Vec<char>, Vec<char>) = (
+            a.chars().collect(),
+            b.chars().collect(),
+            out.chars().collect(),
+        );
         if acts.len() != 2 || acts.iter().any(Option::is_none) || eq.contains('.') {
             return Err(unsupported());
         }
@@ -1120,7 +1133,11 @@ impl Converter<'_> {
             .and_then(|t| self.shape_of(t))
             .filter(|s| s.len() == a.len())
             .with_context(|| format!("{}: an operand has no known shape", what()))?;
-        let sb = n.input.get(1).and_then(|t| self.shape_of(t)).unwrap_or_default();
+        let sb = n
+            .input
+            .get(1)
+            .and_then(|t| self.shape_of(t))
+            .unwrap_or_default();
         let j_at = b.iter().position(|&c| c == jj).expect("checked");
         let nn = *sb.get(j_at).ok_or_else(unsupported)?;
         let (m, k) = (sa[a.len() - 2], sa[a.len() - 1]);

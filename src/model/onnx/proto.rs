@@ -196,11 +196,37 @@ pub(super) fn oversized(
     None
 }
 
-/// Writes out defaults tract gets wrong: a `ConstantOfShape` without a
-/// `value` makes float32 zeros (ONNX's default; tract assumes float64, and
+/// Forgets the symbolic dimensions (`sequence`, `s0 + 1`) the dynamo
+/// exporter writes on intermediate tensors and outputs: once the inputs are
+/// given sizes, tract infers every shape from them, and a symbol left in
+/// the annotations would contradict the size it infers.
+pub(super) fn forget_symbolic_dims(graph: &mut GraphProto) {
+    for v in graph.value_info.iter_mut().chain(&mut graph.output) {
+        if let Some(TypeValue::TensorType(t)) = v.r#type.as_mut().and_then(|t| t.value.as_mut())
+            && let Some(shape) = t.shape.as_mut()
+        {
+            for d in &mut shape.dim {
+                if matches!(d.value, Some(DimValue::DimParam(_))) {
+                    d.value = None;
+                }
+            }
+        }
+    }
+}
+
+/// Rewrites what tract gets wrong: a `CumSum` (see below), and a
+/// `ConstantOfShape` without a `value`, which makes float32 zeros (ONNX's default; tract assumes float64, and
 /// torch's dynamo exporter leaves the value out when it is a float zero).
-pub(super) fn fill_defaults(graph: &mut GraphProto) {
+pub(super) fn patch_for_tract(graph: &mut GraphProto) {
     for n in &mut graph.node {
+        // A running sum keeps its input's shape and type; its values (a
+        // mask's position ids) never decide a shape, and tract cannot sum
+        // the symbolic integers a shape computation leaves there.
+        if n.op_type == "CumSum" {
+            n.op_type = "Identity".into();
+            n.input.truncate(1);
+            n.attribute.clear();
+        }
         if n.op_type == "ConstantOfShape" && attr(n, "value").is_none() {
             n.attribute.push(AttributeProto {
                 name: "value".into(),
