@@ -805,9 +805,10 @@ fn symbolic_sequence_lengths_are_set_by_name() {
         let (mut linear, mut products) = (0, 0);
         for l in net.layers() {
             match l.layer.kind() {
-                LayerKind::Conv { form, .. } if form == ConvForm::MatMul => {
-                    products += l.layer.total_ops(1)
-                }
+                LayerKind::Conv {
+                    form: ConvForm::MatMul,
+                    ..
+                } => products += l.layer.total_ops(1),
                 LayerKind::Conv { .. } => linear += l.layer.total_ops(1),
                 _ => {}
             }
