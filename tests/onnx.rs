@@ -786,6 +786,38 @@ fn transformer_models_have_their_own_macs() {
     }
 }
 
+/// A schedule file that runs a product in the segment of the layer that
+/// computes its second operand (which it must read from memory) is refused
+/// by `evaluate`, naming both.
+#[test]
+fn evaluate_refuses_a_product_beside_its_operand_producer() {
+    let net = import(&model("llama_tiny"), &ImportOptions::default())
+        .unwrap()
+        .network;
+    let hw = nnsched::load_hardware("tetris").unwrap();
+    let mut s = schedule(&net, &hw, &SearchOptions::new(1)).unwrap();
+    let seg = |s: &nnsched::Schedule, name: &str| {
+        s.layers.iter().find(|l| l.name == name).unwrap().segment as usize
+    };
+    // Q x K^T of the first block, and the K projection feeding it.
+    let (k, qk) = (seg(&s, "node_linear_1"), seg(&s, "node_matmul"));
+    assert_eq!(qk, k + 1);
+    s.segments[k].slots[0].layers.push("node_matmul".into());
+    s.segments.remove(qk);
+    for l in &mut s.layers {
+        if l.name == "node_matmul" {
+            (l.segment, l.slot, l.slot_position) = (k as u64, 0, 1);
+        } else if l.segment as usize > qk {
+            l.segment -= 1;
+        }
+    }
+    let e = nnsched::evaluate(&s, &net, None).unwrap_err().to_string();
+    assert!(
+        e.contains("layer 'node_matmul': its second operand's producer 'node_linear_1' must run in an earlier segment"),
+        "{e}"
+    );
+}
+
 /// A dynamo export with a symbolic sequence length (every intermediate
 /// tensor annotated with it) needs `--dim sequence=N`, and scales with it:
 /// the linear layers' MACs with N, the attention products' with N^2.
