@@ -278,6 +278,45 @@ fn products_of_two_activations_are_matmul_layers() {
     assert_eq!(net.operands(id), [Source::Input]);
 }
 
+/// GPT-NeoX's fused projection holds q, k and v side by side within each
+/// head: a split of the last axis of `[B, heads, T, 3 d]` takes each head's
+/// range, so q is channels 0..8 and 24..32 of the projection.
+#[test]
+fn splits_within_heads_take_every_heads_range() {
+    let mut g = Graph::new(&[Some(1), Some(4), Some(16)]);
+    let w = g.weight(&[16, 48]);
+    let qkv = g.node("MatMul", "/qkv/MatMul", &["x", &w], vec![]);
+    let shape = g.ints(&[1, 4, 2, 24]);
+    let heads = g.node("Reshape", "/heads/Reshape", &[&qkv, &shape], vec![]);
+    let t = g.node(
+        "Transpose",
+        "/heads/Transpose",
+        &[&heads],
+        vec![attr_ints("perm", &[0, 2, 1, 3])],
+    );
+    let sizes = g.ints(&[8, 8, 8]);
+    let qkv3 = g.node_n(
+        "Split",
+        "/split/Split",
+        &[&t, &sizes],
+        3,
+        vec![attr_int("axis", 3)],
+    );
+    let (q, k) = (&qkv3[0], &qkv3[1]);
+    let kt = g.node(
+        "Transpose",
+        "/kt/Transpose",
+        &[k],
+        vec![attr_ints("perm", &[0, 1, 3, 2])],
+    );
+    let y = g.node("MatMul", "/attn/MatMul", &[q, &kt], vec![]);
+    let net = g.import(&[&y]).network;
+    let id = net.find("attn").unwrap();
+    assert_eq!(*net.layer(id), Layer::matmul(2, 4, 8, 4).unwrap());
+    assert_eq!(net.prev_channels(id), [0..8, 24..32]);
+    assert_eq!(net.operands(id), [Source::Layer(net.find("qkv").unwrap())]);
+}
+
 #[test]
 fn pools_global_pools_and_unit_pools() {
     let mut g = Graph::image(8, 16, 16);

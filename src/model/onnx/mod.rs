@@ -506,6 +506,19 @@ impl Act {
         )
     }
 
+    /// Channels `r` of each run of `per_head` channels (one per head).
+    fn slice_per_head(&self, per_head: u64, r: Range<u64>) -> Act {
+        let heads = self.shape.n / per_head;
+        let parts = (0..heads)
+            .flat_map(|h| {
+                self.slice(h * per_head + r.start..h * per_head + r.end)
+                    .parts
+            })
+            .collect();
+        let n = heads * (r.end - r.start);
+        Act::new(parts, FmapShape { n, ..self.shape }, self.channels_last)
+    }
+
     fn size(&self) -> u64 {
         self.shape.n * self.shape.h * self.shape.w
     }
@@ -1609,6 +1622,14 @@ impl Converter<'_> {
     fn split(&mut self, n: &NodeProto, x: &Act) -> Result<Vec<Act>> {
         let what = || self.what(n);
         self.channel_axis(n, int(n, "axis").unwrap_or(0), x)?;
+        // Splitting each head's channels (GPT-NeoX's q, k and v interleaved
+        // per head): every output takes its range of every head.
+        let per_head = n
+            .input
+            .first()
+            .and_then(|i| self.shape_of(i))
+            .and_then(|s| s.last().copied())
+            .filter(|&l| x.channels_last && l < x.shape.n && x.shape.n.is_multiple_of(l));
         let mut outs = Vec::new();
         let mut off = 0;
         for o in &n.output {
@@ -1623,10 +1644,13 @@ impl Converter<'_> {
                 .shape_of(o)
                 .and_then(at)
                 .with_context(|| format!("{}: output '{o}' has no known shape", what()))?;
-            if off + c > x.shape.n {
+            if off + c > per_head.unwrap_or(x.shape.n) {
                 bail!("{}: splits more channels than its input has", what());
             }
-            outs.push(x.slice(off..off + c));
+            outs.push(match per_head {
+                Some(l) => x.slice_per_head(l, off..off + c),
+                None => x.slice(off..off + c),
+            });
             off += c;
         }
         Ok(outs)
