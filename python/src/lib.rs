@@ -1,0 +1,651 @@
+//! Python bindings of the nnsched library: the same four calls
+//! (`load_model`, hardware, `schedule`, `evaluate`) and `stats`, the same
+//! schedule document. Searches run with the GIL released, on a thread of
+//! their own so that Ctrl-C (checked every 50 ms) can cancel them. Values
+//! cross as the document's JSON, so Python sees exactly what `-o` writes.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use nnsched::dims::DataCat;
+use nnsched::hw::HwSpec;
+use nnsched::{Cancel, Error, Goal, LoadOptions, Network, SearchOptions, StopReason};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+/// Raises `e` as the matching class of `nnsched.errors`, with its fields
+/// as attributes.
+fn raise(py: Python<'_>, e: Error) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let errors = py.import("nnsched.errors")?;
+        let msg = e.to_string();
+        let (class, attrs): (&str, Vec<(&str, Py<PyAny>)>) = match e {
+            Error::Model { .. } => ("ModelError", vec![]),
+            Error::Hardware(_) => ("HardwareError", vec![]),
+            Error::Options(_) => ("OptionsError", vec![]),
+            Error::NoSchedule { layer, reason } => (
+                "NoScheduleError",
+                vec![
+                    ("layer", layer.into_pyobject(py)?.into_any().unbind()),
+                    (
+                        "reason",
+                        reason.to_string().into_pyobject(py)?.into_any().unbind(),
+                    ),
+                ],
+            ),
+            Error::Stopped {
+                reason,
+                done,
+                total,
+                partial,
+            } => (
+                match reason {
+                    StopReason::Cancelled => "Interrupted",
+                    StopReason::TimeLimit(_) => "Stopped",
+                },
+                vec![
+                    (
+                        "partial",
+                        Py::new(py, Schedule { doc: *partial })?.into_any(),
+                    ),
+                    (
+                        "reason",
+                        reason.to_string().into_pyobject(py)?.into_any().unbind(),
+                    ),
+                    ("done", done.into_pyobject(py)?.into_any().unbind()),
+                    ("total", total.into_pyobject(py)?.into_any().unbind()),
+                ],
+            ),
+            Error::Document(_) => ("DocumentError", vec![]),
+            Error::Io { .. } => ("FileError", vec![]),
+            Error::Internal(_) => ("InternalError", vec![]),
+        };
+        let exc = errors.getattr(class)?.call1((msg,))?;
+        for (k, v) in attrs {
+            exc.setattr(k, v)?;
+        }
+        Ok(PyErr::from_value(exc))
+    };
+    build().unwrap_or_else(|err| err)
+}
+
+fn json_loads(py: Python<'_>, text: &str) -> PyResult<Py<PyAny>> {
+    Ok(py.import("json")?.call_method1("loads", (text,))?.unbind())
+}
+
+fn json_dumps(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    obj.py()
+        .import("json")?
+        .call_method1("dumps", (obj,))?
+        .extract()
+}
+
+/// A file path or a name, from a `str` or an `os.PathLike`.
+fn path_arg(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    if let Ok(s) = obj.extract::<String>() {
+        return Ok(s);
+    }
+    let p: PathBuf = obj.extract()?;
+    Ok(p.display().to_string())
+}
+
+/// A network: its layers, and the batch it is scheduled with unless
+/// `schedule` is given another.
+#[pyclass(module = "nnsched", name = "Network", frozen)]
+struct PyNetwork {
+    net: Network,
+    batch: u64,
+    skipped: Vec<String>,
+}
+
+#[pymethods]
+impl PyNetwork {
+    /// The model's name: a built-in name or the ONNX file's path.
+    #[getter]
+    fn name(&self) -> &str {
+        self.net.name()
+    }
+
+    /// The batch size: as given to `load_model`, else the model's, else 1.
+    #[getter]
+    fn batch(&self) -> u64 {
+        self.batch
+    }
+
+    /// Unsupported ONNX nodes passed through (`skip_unsupported=True`), as
+    /// `name (OpType)`.
+    #[getter]
+    fn skipped(&self) -> Vec<String> {
+        self.skipped.clone()
+    }
+
+    /// The layers in order, each a dict: name, type, channels, sizes,
+    /// filter, stride, groups, predecessors and MACs for the batch.
+    #[getter]
+    fn layers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let rows = PyList::empty(py);
+        for id in self.net.ids() {
+            let l = self.net.layer(id);
+            let d = PyDict::new(py);
+            d.set_item("name", self.net.layer_name(id))?;
+            d.set_item("type", l.type_name())?;
+            d.set_item("nifm", l.nifm())?;
+            d.set_item("nofm", l.nofm())?;
+            d.set_item("ifmap", (l.hifm(), l.wifm()))?;
+            d.set_item("ofmap", (l.hofm(), l.wofm()))?;
+            d.set_item("filter", (l.hfil(), l.wfil()))?;
+            d.set_item("stride", (l.htrd(), l.wtrd()))?;
+            d.set_item("groups", l.groups())?;
+            let prevs: Vec<&str> = self
+                .net
+                .prevs(id)
+                .iter()
+                .map(|&s| self.net.source_name(s))
+                .collect();
+            d.set_item("prevs", prevs)?;
+            d.set_item("macs", l.total_ops(self.batch))?;
+            rows.append(d)?;
+        }
+        Ok(rows)
+    }
+
+    fn __len__(&self) -> usize {
+        self.net.len()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Network('{}', {} layers, batch {})",
+            self.net.name(),
+            self.net.len(),
+            self.batch
+        )
+    }
+}
+
+/// Loads a built-in network (`"alex_net"`, ...) or an ONNX file.
+///
+/// `batch` overrides the model's own (default: the model's, else 1);
+/// `dims` sizes named symbolic input dimensions (`{"sequence": 512}`);
+/// `skip_unsupported` passes unsupported ONNX operators through (listed
+/// in `Network.skipped`) instead of raising `ModelError`.
+#[pyfunction]
+#[pyo3(signature = (model, batch=None, dims=None, skip_unsupported=false, max_tensor_elements=None))]
+fn load_model(
+    py: Python<'_>,
+    model: &Bound<'_, PyAny>,
+    batch: Option<u64>,
+    dims: Option<std::collections::BTreeMap<String, u64>>,
+    skip_unsupported: bool,
+    max_tensor_elements: Option<u64>,
+) -> PyResult<PyNetwork> {
+    let name = path_arg(model)?;
+    let opts = LoadOptions {
+        skip_unsupported,
+        max_tensor_elements: max_tensor_elements.unwrap_or(nnsched::DEFAULT_MAX_TENSOR_ELEMENTS),
+        dims: dims.unwrap_or_default().into_iter().collect(),
+    };
+    let m = py
+        .detach(|| nnsched::load_model(&name, &opts))
+        .map_err(|e| raise(py, e))?;
+    Ok(PyNetwork {
+        batch: batch.or(m.batch).unwrap_or(1),
+        net: m.network,
+        skipped: m.skipped,
+    })
+}
+
+/// Hardware: a grid of nodes with a PE array, register files and a global
+/// buffer each, DRAM and a NoC. Fields and units as in the YAML files.
+#[pyclass(module = "nnsched", name = "Hardware", frozen)]
+#[derive(Clone)]
+struct PyHardware {
+    hw: nnsched::Hardware,
+}
+
+fn hardware_from_json(py: Python<'_>, text: &str) -> PyResult<PyHardware> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    let spec: HwSpec = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let why = e.into_inner().to_string();
+        raise(
+            py,
+            Error::Hardware(if path == "." {
+                why
+            } else {
+                format!("field '{path}': {why}")
+            }),
+        )
+    })?;
+    nnsched::Hardware::from_spec(spec)
+        .map(|hw| PyHardware { hw })
+        .map_err(|e| raise(py, Error::Hardware(format!("{e:#}"))))
+}
+
+#[pymethods]
+impl PyHardware {
+    /// Hardware from its fields, as in a YAML file: `name`, `word_bits`,
+    /// `nodes`, `pe_array`, `regf_bytes`, `gbuf_bytes`, `memory`,
+    /// `array_bus_bits`, `dram_bandwidth` and `energy` (a dict). Errors name
+    /// the field.
+    #[new]
+    #[pyo3(signature = (**fields))]
+    fn new(py: Python<'_>, fields: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let text = match fields {
+            Some(f) => json_dumps(f.as_any())?,
+            None => "{}".into(),
+        };
+        hardware_from_json(py, &text)
+    }
+
+    /// Reads a hardware YAML file.
+    #[staticmethod]
+    fn from_yaml(py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let p = PathBuf::from(path_arg(path)?);
+        nnsched::Hardware::load(&p)
+            .map(|hw| PyHardware { hw })
+            .map_err(|e| raise(py, Error::Hardware(format!("{e:#}"))))
+    }
+
+    /// A built-in hardware description (`"tetris"`, `"tangram"`, ...), or a
+    /// YAML file, as the command line's `--hw` takes it.
+    #[staticmethod]
+    fn load(py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<Self> {
+        nnsched::load_hardware(&path_arg(name)?)
+            .map(|hw| PyHardware { hw })
+            .map_err(|e| raise(py, e))
+    }
+
+    /// A copy with some fields replaced (`hw.replace(gbuf_bytes=65536)`),
+    /// validated like a new one; `energy` may give some of its fields.
+    #[pyo3(signature = (**fields))]
+    fn replace(&self, py: Python<'_>, fields: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let mut spec = serde_json::to_value(self.hw.to_spec()).expect("a spec serializes");
+        if let Some(f) = fields {
+            let changes: serde_json::Value = serde_json::from_str(&json_dumps(f.as_any())?)
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            merge(&mut spec, changes);
+        }
+        hardware_from_json(py, &spec.to_string())
+    }
+
+    /// The fields, as a YAML file holds them.
+    fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let text = serde_json::to_string(&self.hw.to_spec()).expect("a spec serializes");
+        json_loads(py, &text)
+    }
+
+    /// The hardware's name.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.hw.name
+    }
+
+    fn __repr__(&self) -> String {
+        let h = &self.hw;
+        format!(
+            "Hardware('{}', nodes {}x{}, PEs {}x{}, gbuf {} words)",
+            h.name, h.nodes.h, h.nodes.w, h.pe_array.h, h.pe_array.w, h.gbuf_words
+        )
+    }
+}
+
+/// `changes` over `base`, objects merged key by key.
+fn merge(base: &mut serde_json::Value, changes: serde_json::Value) {
+    match (base, changes) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(c)) => {
+            for (k, v) in c {
+                match b.get_mut(&k) {
+                    Some(old) if old.is_object() && v.is_object() => merge(old, v),
+                    _ => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, c) => *b = c,
+    }
+}
+
+/// A schedule document (`nnsched-schedule/1`), as `nnsched -o` writes it.
+#[pyclass(module = "nnsched", name = "Schedule", frozen)]
+struct Schedule {
+    doc: nnsched::Schedule,
+}
+
+#[pymethods]
+impl Schedule {
+    /// The document as JSON text, exactly as `write` and `nnsched -o` write it.
+    fn to_json(&self) -> String {
+        self.doc.to_json()
+    }
+
+    /// The document as YAML text.
+    fn to_yaml(&self) -> String {
+        self.doc.to_yaml()
+    }
+
+    /// The document as plain dicts and lists.
+    fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        json_loads(py, &self.doc.to_json())
+    }
+
+    /// Writes the document (YAML for `.yaml`/`.yml`, else JSON): the same
+    /// bytes as `nnsched ... -o PATH`.
+    fn write(&self, py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<()> {
+        let p = PathBuf::from(path_arg(path)?);
+        py.detach(|| self.doc.write(&p)).map_err(|e| raise(py, e))
+    }
+
+    /// Totals: cost (pJ), time (cycles), ops, accesses per level, NoC hops...
+    #[getter]
+    fn totals(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        json_loads(
+            py,
+            &serde_json::to_string(&self.doc.totals).expect("serializes"),
+        )
+    }
+
+    /// One dict per layer, as in the document.
+    #[getter]
+    fn layers(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        json_loads(
+            py,
+            &serde_json::to_string(&self.doc.layers).expect("serializes"),
+        )
+    }
+
+    /// The segments: which layers run together, on which nodes.
+    #[getter]
+    fn segments(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        json_loads(
+            py,
+            &serde_json::to_string(&self.doc.segments).expect("serializes"),
+        )
+    }
+
+    /// The network's name, as loaded.
+    #[getter]
+    fn network(&self) -> &str {
+        &self.doc.network
+    }
+
+    /// The batch size scheduled.
+    #[getter]
+    fn batch(&self) -> u64 {
+        self.doc.batch
+    }
+
+    /// One row per layer (name, type, segment, cost and its parts, time,
+    /// ops, accesses per memory level, NoC hops) as a pandas DataFrame;
+    /// needs pandas.
+    fn to_pandas(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let layers = self.layers(py)?;
+        Ok(py
+            .import("nnsched._frames")?
+            .call_method1("layer_frame", (layers,))?
+            .unbind())
+    }
+
+    /// Reads a schedule file (.json, .yaml).
+    #[staticmethod]
+    fn read(py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let p = PathBuf::from(path_arg(path)?);
+        nnsched::read_schedule(&p)
+            .map(|doc| Schedule { doc })
+            .map_err(|e| raise(py, e))
+    }
+
+    fn __repr__(&self) -> String {
+        let t = &self.doc.totals;
+        format!(
+            "Schedule('{}', batch {}, {} layers, {:.4e} pJ, {} cycles)",
+            self.doc.network,
+            self.doc.batch,
+            self.doc.layers.len(),
+            t.cost,
+            t.time
+        )
+    }
+
+    fn __eq__(&self, other: &Self) -> bool {
+        self.doc == other.doc
+    }
+}
+
+/// Runs `search` on a thread of its own with the GIL released; the
+/// calling thread waits for its result, and every 50 ms checks for Ctrl-C
+/// (KeyboardInterrupt), which cancels the search: it stops after the layer
+/// at hand.
+fn interruptible(
+    py: Python<'_>,
+    cancel: Cancel,
+    search: impl FnOnce() -> Result<nnsched::Schedule, Error> + Send,
+) -> PyResult<Schedule> {
+    let (result, signal) = py.detach(|| {
+        std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let worker = s.spawn(move || {
+                // The receiver outlives the worker: the send cannot fail.
+                let _ = tx.send(search());
+            });
+            let mut signal = None;
+            let result = loop {
+                match rx.recv_timeout(Duration::from_millis(50)) {
+                    Ok(r) => break Ok(r),
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break Err(()),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                }
+                if signal.is_none()
+                    && let Err(e) = Python::attach(|py| py.check_signals())
+                {
+                    cancel.cancel();
+                    signal = Some(e);
+                }
+            };
+            let _ = worker.join();
+            (result, signal)
+        })
+    });
+    let result = result.map_err(|()| PyValueError::new_err("the search panicked"))?;
+    match (result, signal) {
+        (Ok(doc), None) => Ok(Schedule { doc }),
+        // Cancelled, or finished before the cancel took: the signal's own
+        // exception unless the library reports the stop.
+        (Err(e @ Error::Stopped { .. }), _) => Err(raise(py, e)),
+        (_, Some(sig)) => Err(sig),
+        (Err(e), None) => Err(raise(py, e)),
+    }
+}
+
+fn goal(g: &str) -> PyResult<Goal> {
+    match g.to_ascii_lowercase().as_str() {
+        "e" => Ok(Goal::Energy),
+        "d" => Ok(Goal::Delay),
+        "ed" => Ok(Goal::EnergyDelay),
+        _ => Err(PyValueError::new_err(format!(
+            "goal '{g}': must be 'e' (energy), 'd' (delay) or 'ed' (energy-delay product)"
+        ))),
+    }
+}
+
+/// Finds the best schedule of `network` on `hw`. Keyword arguments are
+/// the command line's search flags with underscores (`goal="e"`,
+/// `top=1`, `solve_loopblocking=True`, `hybrid_partition=True`,
+/// `disable_bypass=["i", "o", "f"]`, `time_limit=10.0` seconds, ...);
+/// `threads` sets the worker threads (the result does not depend on it).
+/// The GIL is released while the search runs; Ctrl-C raises `Interrupted`
+/// with the best schedule of the layers done as `.partial`, and
+/// `time_limit` raises `Stopped` the same way.
+#[pyfunction]
+#[pyo3(signature = (
+    network, hw, *, goal="e", top=1, batch=None, disable_bypass=None,
+    solve_loopblocking=false, hybrid_partition=false, batch_partition=false,
+    ifmaps_partition=false, enable_access_forwarding=false,
+    enable_gbuf_sharing=false, interlayer_partition=false,
+    enable_save_writeback=false, layer_pipeline_time_overhead=None,
+    layer_pipeline_max_degree=None, disable_interlayer_opt=false,
+    exact_noc_hops=false, time_limit=None, threads=None
+))]
+#[allow(clippy::too_many_arguments)]
+fn schedule(
+    py: Python<'_>,
+    network: &PyNetwork,
+    hw: &Bound<'_, PyAny>,
+    goal: &str,
+    top: usize,
+    batch: Option<u64>,
+    disable_bypass: Option<Vec<String>>,
+    solve_loopblocking: bool,
+    hybrid_partition: bool,
+    batch_partition: bool,
+    ifmaps_partition: bool,
+    enable_access_forwarding: bool,
+    enable_gbuf_sharing: bool,
+    interlayer_partition: bool,
+    enable_save_writeback: bool,
+    layer_pipeline_time_overhead: Option<f64>,
+    layer_pipeline_max_degree: Option<f64>,
+    disable_interlayer_opt: bool,
+    exact_noc_hops: bool,
+    time_limit: Option<f64>,
+    threads: Option<usize>,
+) -> PyResult<Schedule> {
+    let hw = hardware_arg(py, hw)?;
+    let mut o = SearchOptions::new(batch.unwrap_or(network.batch));
+    o.goal = self::goal(goal)?;
+    o.ntops = top;
+    for c in disable_bypass.unwrap_or_default() {
+        let d = match c.as_str() {
+            "i" => DataCat::Ifm,
+            "o" => DataCat::Ofm,
+            "f" => DataCat::Fil,
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "disable_bypass: '{c}' is not 'i', 'o' or 'f'"
+                )));
+            }
+        };
+        o.bypass[d] = false;
+    }
+    o.solve_loopblocking = solve_loopblocking;
+    o.partition.hybrid = hybrid_partition;
+    o.partition.batch = batch_partition;
+    o.partition.ifmaps = ifmaps_partition;
+    o.access_forwarding = enable_access_forwarding;
+    o.gbuf_sharing = enable_gbuf_sharing;
+    o.pipeline.interlayer = interlayer_partition;
+    o.pipeline.save_writeback = enable_save_writeback;
+    o.pipeline.time_overhead = layer_pipeline_time_overhead.unwrap_or(f64::INFINITY);
+    o.pipeline.max_degree = layer_pipeline_max_degree.unwrap_or(f64::INFINITY);
+    o.pipeline.optimize = !disable_interlayer_opt;
+    o.exact_noc_hops = exact_noc_hops;
+    o.time_limit = match time_limit {
+        Some(t) if !(t.is_finite() && t > 0.0) => {
+            return Err(raise(
+                py,
+                Error::Options(nnsched::options::OptionsError::ZeroTimeLimit),
+            ));
+        }
+        t => t.map(Duration::from_secs_f64),
+    };
+    let cancel = Cancel::new();
+    o.cancel = Some(cancel.clone());
+    let pool = match threads {
+        Some(0) => return Err(PyValueError::new_err("threads must be positive")),
+        Some(n) => Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .map_err(|e| PyValueError::new_err(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let net = &network.net;
+    interruptible(py, cancel, move || {
+        let run = || nnsched::schedule(net, &hw, &o);
+        match &pool {
+            Some(p) => p.install(run),
+            None => run(),
+        }
+    })
+}
+
+/// Hardware from a `Hardware`, a built-in name or a YAML path.
+fn hardware_arg(py: Python<'_>, hw: &Bound<'_, PyAny>) -> PyResult<nnsched::Hardware> {
+    if let Ok(h) = hw.cast::<PyHardware>() {
+        return Ok(h.get().hw.clone());
+    }
+    let name = path_arg(hw)
+        .map_err(|_| PyTypeError::new_err("hw: a Hardware, a built-in name or a YAML path"))?;
+    nnsched::load_hardware(&name).map_err(|e| raise(py, e))
+}
+
+/// Recomputes a schedule (a `Schedule` or a file's path) from its
+/// decisions alone, on `hw` (default: the hardware recorded in it) and
+/// `model` (a `Network`, a name or an ONNX path; default: the one recorded).
+/// Raises `DocumentError` when the decisions do not hold together.
+#[pyfunction]
+#[pyo3(signature = (doc, hw=None, model=None))]
+fn evaluate(
+    py: Python<'_>,
+    doc: &Bound<'_, PyAny>,
+    hw: Option<&Bound<'_, PyAny>>,
+    model: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Schedule> {
+    let doc = match doc.cast::<Schedule>() {
+        Ok(s) => s.get().doc.clone(),
+        Err(_) => Schedule::read(py, doc)?.doc,
+    };
+    let hw = hw.map(|h| hardware_arg(py, h)).transpose()?;
+    let loaded;
+    let net = match model {
+        Some(m) if m.cast::<PyNetwork>().is_ok() => &m.cast::<PyNetwork>()?.get().net,
+        other => {
+            let name = match other {
+                Some(m) => path_arg(m)?,
+                None => doc.network.clone(),
+            };
+            loaded = py
+                .detach(|| nnsched::load_model(&name, &LoadOptions::default()))
+                .map_err(|e| raise(py, e))?;
+            &loaded.network
+        }
+    };
+    py.detach(|| nnsched::evaluate(&doc, net, hw.as_ref()))
+        .map(|doc| Schedule { doc })
+        .map_err(|e| raise(py, e))
+}
+
+/// Per-layer statistics as `nnsched stats --format json` gives them: data
+/// sizes in bytes, MACs (pooling and eltwise: operations) for the batch,
+/// and the smallest buffer with full reuse.
+#[pyfunction]
+#[pyo3(signature = (network, word_bits=16))]
+fn stats(py: Python<'_>, network: &PyNetwork, word_bits: u64) -> PyResult<Py<PyAny>> {
+    let rows = nnsched::stats::layer_stats(&network.net, network.batch, word_bits.div_ceil(8));
+    json_loads(py, &serde_json::to_string(&rows).expect("serializes"))
+}
+
+/// The names of the built-in networks and hardware descriptions.
+#[pyfunction]
+fn builtins() -> (Vec<&'static str>, Vec<&'static str>) {
+    (
+        nnsched::network::zoo::NAMES.to_vec(),
+        nnsched::hw::PRESETS.iter().map(|p| p.0).collect(),
+    )
+}
+
+#[pymodule]
+fn _nnsched(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyNetwork>()?;
+    m.add_class::<PyHardware>()?;
+    m.add_class::<Schedule>()?;
+    m.add_function(wrap_pyfunction!(load_model, m)?)?;
+    m.add_function(wrap_pyfunction!(schedule, m)?)?;
+    m.add_function(wrap_pyfunction!(evaluate, m)?)?;
+    m.add_function(wrap_pyfunction!(stats, m)?)?;
+    m.add_function(wrap_pyfunction!(builtins, m)?)?;
+    Ok(())
+}
