@@ -36,6 +36,13 @@ from .errors import (
     Stopped,
 )
 
+
+
+def _hardware(fields):
+    """Unpickles a ``Hardware``."""
+    return Hardware(**fields)
+
+
 __all__ = [
     "DocumentError",
     "Error",

@@ -97,6 +97,8 @@ struct PyNetwork {
     net: Network,
     batch: u64,
     skipped: Vec<String>,
+    /// How it was loaded, to load it again in another process (pickling).
+    loaded_with: LoadOptions,
 }
 
 #[pymethods]
@@ -154,6 +156,24 @@ impl PyNetwork {
         self.net.len()
     }
 
+    /// Pickled as the call that loads it, for process pools.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Py<PyAny>)> {
+        let o = &self.loaded_with;
+        let dims: std::collections::BTreeMap<&str, u64> =
+            o.dims.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        let args = (
+            self.net.name(),
+            self.batch,
+            dims,
+            o.skip_unsupported,
+            o.max_tensor_elements,
+        )
+            .into_pyobject(py)?
+            .into_any()
+            .unbind();
+        Ok((py.import("nnsched")?.getattr("load_model")?, args))
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "Network('{}', {} layers, batch {})",
@@ -193,6 +213,7 @@ fn load_model(
         batch: batch.or(m.batch).unwrap_or(1),
         net: m.network,
         skipped: m.skipped,
+        loaded_with: opts,
     })
 }
 
@@ -280,6 +301,18 @@ impl PyHardware {
     #[getter]
     fn name(&self) -> &str {
         &self.hw.name
+    }
+
+    /// Pickled as its fields, for process pools.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, (Py<PyAny>,))> {
+        Ok((
+            py.import("nnsched")?.getattr("_hardware")?,
+            (self.to_dict(py)?,),
+        ))
+    }
+
+    fn __eq__(&self, other: &Self) -> bool {
+        self.hw == other.hw
     }
 
     fn __repr__(&self) -> String {
@@ -386,6 +419,24 @@ impl Schedule {
             .import("nnsched._frames")?
             .call_method1("layer_frame", (layers,))?
             .unbind())
+    }
+
+    /// A schedule document from its JSON text.
+    #[staticmethod]
+    fn from_json(py: Python<'_>, text: &str) -> PyResult<Self> {
+        nnsched::doc::parse(text, false)
+            .map(|doc| Schedule { doc })
+            .map_err(|e| raise(py, Error::Document(e.to_string())))
+    }
+
+    /// Pickled as its JSON text, for process pools.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, (String,))> {
+        Ok((
+            py.import("nnsched")?
+                .getattr("Schedule")?
+                .getattr("from_json")?,
+            (self.doc.to_json(),),
+        ))
     }
 
     /// Reads a schedule file (.json, .yaml).

@@ -234,3 +234,24 @@ def test_the_readme_example():
     scope = {}
     exec(compile(block, "README.md", "exec"), scope)
     assert isinstance(scope["s"], nnsched.Schedule)
+
+
+def _search(net, hw):
+    return nnsched.schedule(net, hw, hybrid_partition=True, threads=1)
+
+
+def test_process_pools_take_networks_hardware_and_schedules():
+    import concurrent.futures
+    import multiprocessing
+    import pickle
+
+    net = nnsched.load_model("models/phi_tiny.onnx", dims={"sequence": 32}, batch=2)
+    again = pickle.loads(pickle.dumps(net))
+    assert (again.name, again.batch, again.layers) == (net.name, net.batch, net.layers)
+    hws = [nnsched.Hardware.load("tetris"), nnsched.Hardware.load("tetris").replace(gbuf_bytes=65536)]
+    assert pickle.loads(pickle.dumps(hws[1])) == hws[1]
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=ctx) as pool:
+        remote = list(pool.map(_search, [net, net], hws))
+    assert [s.to_json() for s in remote] == [_search(net, hw).to_json() for hw in hws]
+    assert pickle.loads(pickle.dumps(remote[0])) == remote[0]
