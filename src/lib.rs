@@ -40,8 +40,10 @@ pub mod network;
 #[cfg(feature = "onnx")]
 pub use model::onnx;
 pub mod options;
+pub mod plot;
 pub mod search;
 pub mod stats;
+pub mod sweep;
 
 use std::path::Path;
 

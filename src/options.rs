@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::blocking::Goal;
-use crate::dims::PerCat;
+use crate::dims::{DataCat, PerCat};
 use crate::partition::PartitionOptions;
 
 /// The largest batch: larger ones overflow the operation counts of large
@@ -91,6 +91,101 @@ impl SearchOptions {
             cancel: None,
         }
     }
+
+    /// Sets an option by its command-line name (the long flag, with dashes
+    /// or underscores: `hybrid-partition`, `solve_loopblocking`) to a
+    /// value as a spec file or a Python call gives it: flags are booleans,
+    /// `goal` is `e`, `d` or `ed`, `disable_bypass` a list of `i`, `o`,
+    /// `f`, `time_limit` seconds. The error says what the key or value
+    /// should be.
+    pub fn set_named(&mut self, key: &str, v: &serde_json::Value) -> Result<(), String> {
+        let key = key.replace('-', "_");
+        let flag = |v: &serde_json::Value| {
+            v.as_bool()
+                .ok_or_else(|| format!("'{key}' must be true or false"))
+        };
+        let number = |v: &serde_json::Value| {
+            v.as_f64()
+                .filter(|x| *x >= 0.0)
+                .ok_or_else(|| format!("'{key}' must be a non-negative number"))
+        };
+        match key.as_str() {
+            "goal" => {
+                self.goal = match v.as_str().map(str::to_ascii_lowercase).as_deref() {
+                    Some("e") => Goal::Energy,
+                    Some("d") => Goal::Delay,
+                    Some("ed") => Goal::EnergyDelay,
+                    _ => return Err("'goal' must be e, d or ed".into()),
+                }
+            }
+            "top" => {
+                self.ntops =
+                    v.as_u64()
+                        .filter(|&t| t > 0)
+                        .ok_or("'top' must be a positive integer")? as usize
+            }
+            "disable_bypass" => {
+                let cats = v
+                    .as_array()
+                    .ok_or("'disable_bypass' must be a list of i, o, f")?;
+                for c in cats {
+                    let d = match c.as_str() {
+                        Some("i") => DataCat::Ifm,
+                        Some("o") => DataCat::Ofm,
+                        Some("f") => DataCat::Fil,
+                        _ => return Err("'disable_bypass' must be a list of i, o, f".into()),
+                    };
+                    self.bypass[d] = false;
+                }
+            }
+            "solve_loopblocking" => self.solve_loopblocking = flag(v)?,
+            "hybrid_partition" => self.partition.hybrid = flag(v)?,
+            "batch_partition" => self.partition.batch = flag(v)?,
+            "ifmaps_partition" => self.partition.ifmaps = flag(v)?,
+            "enable_access_forwarding" => self.access_forwarding = flag(v)?,
+            "enable_gbuf_sharing" => self.gbuf_sharing = flag(v)?,
+            "interlayer_partition" => self.pipeline.interlayer = flag(v)?,
+            "enable_save_writeback" => self.pipeline.save_writeback = flag(v)?,
+            "layer_pipeline_time_overhead" => self.pipeline.time_overhead = number(v)?,
+            "layer_pipeline_max_degree" => self.pipeline.max_degree = number(v)?,
+            "disable_interlayer_opt" => self.pipeline.optimize = !flag(v)?,
+            "exact_noc_hops" => self.exact_noc_hops = flag(v)?,
+            "time_limit" => {
+                let t = number(v)?;
+                if t == 0.0 {
+                    return Err("'time_limit' must be positive".into());
+                }
+                self.time_limit = Some(Duration::from_secs_f64(t));
+            }
+            _ => {
+                return Err(format!(
+                    "unknown search option '{key}' (one of: {})",
+                    Self::NAMED.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The options `set_named` knows.
+    pub const NAMED: &[&str] = &[
+        "goal",
+        "top",
+        "disable_bypass",
+        "solve_loopblocking",
+        "hybrid_partition",
+        "batch_partition",
+        "ifmaps_partition",
+        "enable_access_forwarding",
+        "enable_gbuf_sharing",
+        "interlayer_partition",
+        "enable_save_writeback",
+        "layer_pipeline_time_overhead",
+        "layer_pipeline_max_degree",
+        "disable_interlayer_opt",
+        "exact_noc_hops",
+        "time_limit",
+    ];
 
     /// Whether nodes needing the same data pass it on (access forwarding,
     /// which buffer sharing implies).

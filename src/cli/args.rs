@@ -34,6 +34,76 @@ pub enum Command {
     Hw(HwCommand),
     /// Print the JSON Schema of schedule files.
     Schema,
+    /// Run a design-space sweep (SPEC.yaml) into a results table; `sweep
+    /// merge` joins shards, `sweep slurm` writes a Slurm job array.
+    Sweep(SweepArgs),
+    /// Plot a sweep's results table (.csv) or a schedule file as SVG.
+    Plot(PlotArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct SweepArgs {
+    #[command(subcommand)]
+    pub command: Option<SweepCommand>,
+    /// The sweep spec (YAML; see README, "Sweeps").
+    #[arg(required = true)]
+    pub spec: Option<PathBuf>,
+    /// The results table (CSV). Rows already in it are kept and their
+    /// points skipped (resume).
+    #[arg(short, long, required = true)]
+    pub output: Option<PathBuf>,
+    /// Run only shard I of N (I from 0): the points whose index is I modulo N.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<nnsched::sweep::Shard>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(short = 'j', long)]
+    pub threads: Option<usize>,
+    /// No progress indication.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SweepCommand {
+    /// Join shard tables: every point exactly once, Pareto fronts marked
+    /// over all.
+    Merge {
+        /// Shard tables.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The merged table.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Write an sbatch script running the sweep as a Slurm job array (one
+    /// shard per task); with --submit, submit it and print the job id.
+    Slurm {
+        /// The sweep spec.
+        spec: PathBuf,
+        /// Array tasks (shards).
+        #[arg(long)]
+        tasks: usize,
+        /// The merged table the shards' tables are named after
+        /// (OUT.I.csv for task I).
+        #[arg(short, long, default_value = "results.csv")]
+        output: PathBuf,
+        /// Where to write the script (default: SPEC with .sbatch).
+        #[arg(long)]
+        script: Option<PathBuf>,
+        /// Submit the script with sbatch and print the job id.
+        #[arg(long)]
+        submit: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct PlotArgs {
+    /// A sweep's results table (.csv) or a schedule file (.json, .yaml).
+    pub input: PathBuf,
+    /// The SVG to write.
+    #[arg(short, long)]
+    pub output: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]

@@ -21,7 +21,10 @@ use nnsched::{
 };
 
 pub use args::Cli;
-use args::{BypassCat, Command, EvaluateArgs, Format, GoalArg, HwCommand, LoadArgs, ScheduleArgs};
+use args::{
+    BypassCat, Command, EvaluateArgs, Format, GoalArg, HwCommand, LoadArgs, ScheduleArgs,
+    SweepArgs, SweepCommand,
+};
 
 /// Bad input or no valid schedule.
 const EXIT_USER: u8 = 2;
@@ -88,7 +91,104 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Evaluate(a)) => evaluate(a),
         Some(Command::Hw(c)) => hw_command(c),
         Some(Command::Schema) => emit(nnsched::doc::json_schema().trim_end()),
+        Some(Command::Sweep(a)) => sweep(a),
+        Some(Command::Plot(a)) => {
+            nnsched::plot::plot_file(&a.input, &a.output)?;
+            Ok(())
+        }
         None => schedule(cli.schedule),
+    }
+}
+
+/// `nnsched sweep`: runs a spec (or a shard) into a table, merges shard
+/// tables, or writes (and submits) a Slurm job array.
+fn sweep(a: SweepArgs) -> Result<()> {
+    use nnsched::sweep;
+    match a.command {
+        Some(SweepCommand::Merge { files, output }) => {
+            let n = sweep::merge(&files, &output)?;
+            emit(&format!("{n} points merged into {}", output.display()))
+        }
+        Some(SweepCommand::Slurm {
+            spec,
+            tasks,
+            output,
+            script,
+            submit,
+        }) => {
+            if tasks == 0 {
+                return Err(usage("--tasks must be positive".into()));
+            }
+            // Fail here, not on the cluster, on a bad spec.
+            sweep::Spec::load(&spec).map_err(usage)?;
+            let abs = |p: &std::path::Path| std::path::absolute(p).unwrap_or(p.to_path_buf());
+            let exe = std::env::current_exe().map_err(|e| usage(e.to_string()))?;
+            let text = sweep::slurm_script(&exe, &abs(&spec), &abs(&output), tasks);
+            let script = script.unwrap_or_else(|| spec.with_extension("sbatch"));
+            std::fs::write(&script, text).map_err(|source| Error::Io {
+                path: script.display().to_string(),
+                source,
+            })?;
+            if !submit {
+                return emit(&format!(
+                    "wrote {}; submit it with: sbatch {0}",
+                    script.display()
+                ));
+            }
+            let out = std::process::Command::new("sbatch")
+                .arg("--parsable")
+                .arg(&script)
+                .output()
+                .map_err(|e| usage(format!("sbatch: {e} (is Slurm installed?)")))?;
+            if !out.status.success() {
+                return Err(usage(format!(
+                    "sbatch {}: {}",
+                    script.display(),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )));
+            }
+            let id = String::from_utf8_lossy(&out.stdout);
+            emit(id.trim().split(';').next().unwrap_or_default())
+        }
+        None => {
+            let (spec, output) = (
+                a.spec.expect("clap requires it"),
+                a.output.expect("clap requires it"),
+            );
+            let spec = sweep::Spec::load(&spec).map_err(usage)?;
+            let started = Instant::now();
+            let show = !a.quiet && std::io::stderr().is_terminal();
+            let progress = |done: usize, total: usize| {
+                if show {
+                    let secs = started.elapsed().as_secs_f64();
+                    let rate = done as f64 / secs.max(1e-9);
+                    let left = (total - done) as f64 / rate.max(1e-9);
+                    eprint!(
+                        "\r\x1b[Knnsched: {done}/{total} points, {rate:.1}/s, {left:.0} s left"
+                    );
+                }
+            };
+            let run = || sweep::run(&spec, &output, a.shard, &progress);
+            let summary = match a.threads {
+                Some(n) => rayon::ThreadPoolBuilder::new()
+                    .num_threads(n.max(1))
+                    .build()
+                    .map_err(|e| usage(e.to_string()))?
+                    .install(run),
+                None => run(),
+            }?;
+            if show {
+                eprint!("\r\x1b[K");
+            }
+            emit(&format!(
+                "{} points in {} ({} already there, {} redone, {} not ok)",
+                summary.points,
+                output.display(),
+                summary.skipped,
+                summary.redone,
+                summary.failed
+            ))
+        }
     }
 }
 

@@ -1,0 +1,455 @@
+//! Sweeps: spec validation, points and ids, parallel runs, resume after a
+//! crash (a cut-short row included), shards and merges, Pareto marks, and
+//! the SVG plots of tables and schedules.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{bin, scratch};
+use nnsched::sweep::{Spec, Table};
+
+/// A small sweep: AlexNet, two buffer sizes zipped with two register file
+/// sizes, two PE arrays, two option sets: 8 points.
+const SPEC: &str = "\
+hardware: tetris
+models: [alex_net]
+batch: [4]
+axes:
+  gbuf_bytes: {from: 32768, to: 65536, times: 2}
+  regf_bytes: [512, 1024]
+  pe_array: [[8, 8], [16, 16]]
+zip: [[gbuf_bytes, regf_bytes]]
+options:
+  plain: {}
+  hybrid: {hybrid_partition: true, solve_loopblocking: true}
+";
+
+fn write_spec(dir: &Path, text: &str) -> PathBuf {
+    let p = dir.join("spec.yaml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn sweep(args: &[&str]) -> (bool, String, String) {
+    let out = bin().arg("sweep").args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// A table without its timing column, which no run reproduces.
+fn results(path: &Path) -> Table {
+    let (mut t, dropped) = Table::read(path).unwrap();
+    assert_eq!(dropped, 0);
+    let c = t.col("search_s").unwrap();
+    t.header.remove(c);
+    for r in &mut t.rows {
+        r.remove(c);
+    }
+    t
+}
+
+fn run_full(dir: &Path, spec: &Path, name: &str, threads: &str) -> PathBuf {
+    let out = dir.join(name);
+    let (ok, _, err) = sweep(&[
+        spec.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "-j",
+        threads,
+    ]);
+    assert!(ok, "{err}");
+    out
+}
+
+#[test]
+fn points_are_the_cross_product_with_zipped_axes() {
+    let spec = Spec::parse(SPEC, Path::new(".")).unwrap();
+    let points = spec.points();
+    assert_eq!(points.len(), 8);
+    // Option sets outside the axes; the zipped pair varies together.
+    let p = &points[5];
+    assert_eq!((p.index, p.options.as_str()), (5, "hybrid"));
+    assert_eq!(
+        p.values,
+        vec![
+            serde_json::json!(32768),
+            serde_json::json!(512),
+            serde_json::json!([16, 16])
+        ]
+    );
+    let hw = spec.hardware(p).unwrap();
+    assert_eq!(
+        (hw.gbuf_words, hw.regf_words, hw.pe_array.h),
+        (16384, 256, 16)
+    );
+    assert!(spec.options(p).partition.hybrid);
+    // Ids: stable, distinct, and changed by an option set's contents.
+    let again = Spec::parse(SPEC, Path::new(".")).unwrap().points();
+    assert_eq!(points, again);
+    let ids: std::collections::HashSet<&str> = points.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids.len(), 8);
+    let changed = Spec::parse(
+        &SPEC.replace("plain: {}", "plain: {top: 2}"),
+        Path::new("."),
+    )
+    .unwrap()
+    .points();
+    assert_ne!(changed[0].id, points[0].id);
+    assert_eq!(changed[5].id, points[5].id);
+}
+
+#[test]
+fn bad_specs_name_what_is_wrong() {
+    let dir = Path::new(".");
+    let cases = [
+        (
+            SPEC.replace("batch: [4]", "batch: [4]\nbatches: [2]"),
+            "unknown field `batches`",
+        ),
+        (
+            SPEC.replace("regf_bytes: [512, 1024]", "regf_bytez: [512, 1024]"),
+            "axis 'regf_bytez': not a hardware key",
+        ),
+        (
+            SPEC.replace("regf_bytes: [512, 1024]", "regf_bytes: []"),
+            "axis 'regf_bytes': no values",
+        ),
+        (
+            SPEC.replace("regf_bytes: [512, 1024]", "regf_bytes: [512]"),
+            "zip 1: 'gbuf_bytes' has 2 values, 'regf_bytes' 1",
+        ),
+        (
+            SPEC.replace("plain: {}", "plain: {hybrid: true}"),
+            "options 'plain': unknown search option 'hybrid'",
+        ),
+        (
+            SPEC.replace("plain: {}", "plain: {goal: x}"),
+            "options 'plain': 'goal' must be e, d or ed",
+        ),
+        (
+            SPEC.replace("models: [alex_net]", "models: []"),
+            "key 'models': the list is empty",
+        ),
+        (
+            SPEC.replace("hardware: tetris", "hardware: tetrix"),
+            "key 'hardware': tetrix",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = Spec::parse(&text, dir).unwrap_err();
+        assert!(e.contains(want), "{e} / {want}");
+    }
+    // A point whose hardware is invalid is a failed row, not the end.
+    let d = scratch("sweep-badpoint");
+    let spec = write_spec(
+        &d,
+        "hardware: tetris\nmodels: [alex_net]\naxes:\n  gbuf_bytes: [1, 65536]\n",
+    );
+    let out = run_full(&d, &spec, "r.csv", "2");
+    let t = results(&out);
+    let (s, m) = (t.col("status").unwrap(), t.col("message").unwrap());
+    assert_eq!(t.rows[0][s], "error");
+    assert!(t.rows[0][m].contains("gbuf_bytes"), "{}", t.rows[0][m]);
+    assert_eq!(t.rows[1][s], "ok");
+    // A model that cannot schedule: a no-schedule row with the layer.
+    let spec = write_spec(
+        &d,
+        "hardware: tetris\nmodels: [alex_net]\naxes:\n  regf_bytes: [2]\n",
+    );
+    let out = run_full(&d, &spec, "n.csv", "1");
+    let t = results(&out);
+    assert_eq!(t.rows[0][s], "no-schedule");
+    assert!(t.rows[0][m].contains("layer 'conv1_a'"), "{}", t.rows[0][m]);
+}
+
+#[test]
+fn a_run_matches_direct_schedules_and_marks_pareto_fronts() {
+    let d = scratch("sweep-run");
+    let spec_path = write_spec(&d, SPEC);
+    let one = results(&run_full(&d, &spec_path, "one.csv", "1"));
+    let two = results(&run_full(&d, &spec_path, "two.csv", "2"));
+    assert_eq!(one, two, "the table does not depend on the thread count");
+    let spec = Spec::load(&spec_path).unwrap();
+    let c = |n: &str| one.col(n).unwrap();
+    for p in spec.points() {
+        let row = &one.rows[p.index];
+        assert_eq!(row[c("id")], p.id);
+        let hw = spec.hardware(&p).unwrap();
+        let net = nnsched::load_model("alex_net", &Default::default())
+            .unwrap()
+            .network;
+        let s = nnsched::schedule(&net, &hw, &spec.options(&p)).unwrap();
+        assert_eq!(row[c("energy_pj")].parse::<f64>().unwrap(), s.totals.cost);
+        assert_eq!(row[c("time_cycles")], s.totals.time.to_string());
+        // The energy parts add up to the total.
+        let parts: f64 = [
+            "energy_op_pj",
+            "energy_dram_pj",
+            "energy_gbuf_pj",
+            "energy_array_pj",
+            "energy_regf_pj",
+            "energy_noc_pj",
+            "energy_static_pj",
+        ]
+        .iter()
+        .map(|n| row[c(n)].parse::<f64>().unwrap())
+        .sum();
+        assert!(
+            (parts - s.totals.cost).abs() < 1e-6 * s.totals.cost,
+            "{parts}"
+        );
+    }
+    // Pareto: a point is on the energy-time front iff none dominates it.
+    let num = |r: &Vec<String>, n: &str| r[c(n)].parse::<f64>().unwrap();
+    for r in &one.rows {
+        let dominated = one.rows.iter().any(|o| {
+            num(o, "energy_pj") <= num(r, "energy_pj")
+                && num(o, "time_cycles") <= num(r, "time_cycles")
+                && (num(o, "energy_pj") < num(r, "energy_pj")
+                    || num(o, "time_cycles") < num(r, "time_cycles"))
+        });
+        assert_eq!(r[c("pareto_time")], if dominated { "no" } else { "yes" });
+    }
+    assert!(one.rows.iter().any(|r| r[c("pareto_time")] == "yes"));
+}
+
+#[test]
+fn a_resumed_run_gives_the_uninterrupted_table() {
+    let d = scratch("sweep-resume");
+    let spec = write_spec(&d, SPEC);
+    let full = run_full(&d, &spec, "full.csv", "2");
+    let text = std::fs::read_to_string(&full).unwrap();
+    // As a crash leaves it: three rows appended, the third cut short.
+    let lines: Vec<&str> = text.lines().collect();
+    let cut = format!(
+        "{}\n{}\n{}\n{}",
+        lines[0],
+        lines[5],
+        lines[2],
+        &lines[7][..lines[7].len() / 2]
+    );
+    let partial = d.join("partial.csv");
+    std::fs::write(&partial, cut).unwrap();
+    let (ok, out, err) = sweep(&[spec.to_str().unwrap(), "-o", partial.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("8 points") && out.contains("2 already there, 1 redone"),
+        "{out}"
+    );
+    assert_eq!(results(&partial), results(&full));
+
+    // A process really killed while it runs resumes the same way.
+    let killed = d.join("killed.csv");
+    let mut child = bin()
+        .args([
+            "sweep",
+            spec.to_str().unwrap(),
+            "-o",
+            killed.to_str().unwrap(),
+            "-j",
+            "1",
+        ])
+        .spawn()
+        .unwrap();
+    while std::fs::read_to_string(&killed).map_or(0, |t| t.lines().count()) < 2
+        && child.try_wait().unwrap().is_none()
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (ok, _, err) = sweep(&[spec.to_str().unwrap(), "-o", killed.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(results(&killed), results(&full));
+}
+
+#[test]
+fn shards_merge_into_the_whole_sweep() {
+    let d = scratch("sweep-shards");
+    let spec = write_spec(&d, SPEC);
+    let full = run_full(&d, &spec, "full.csv", "2");
+    let mut parts = Vec::new();
+    for i in 0..3 {
+        let p = d.join(format!("part.{i}.csv"));
+        let (ok, _, err) = sweep(&[
+            spec.to_str().unwrap(),
+            "-o",
+            p.to_str().unwrap(),
+            "--shard",
+            &format!("{i}/3"),
+        ]);
+        assert!(ok, "{err}");
+        // Balanced: 8 points over 3 shards.
+        assert!((2..=3).contains(&Table::read(&p).unwrap().0.rows.len()));
+        parts.push(p);
+    }
+    let merged = d.join("merged.csv");
+    let args = |files: &[PathBuf]| {
+        let mut a = vec!["merge".to_string()];
+        a.extend(files.iter().map(|f| f.display().to_string()));
+        a.extend(["-o".into(), merged.display().to_string()]);
+        a
+    };
+    let run = |a: Vec<String>| {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        sweep(&refs)
+    };
+    let (ok, out, err) = run(args(&parts));
+    assert!(ok, "{err}");
+    assert!(out.contains("8 points merged"), "{out}");
+    assert_eq!(results(&merged), results(&full));
+    // A shard missing, or one given twice: refused, naming the points.
+    let (ok, _, err) = run(args(&parts[..2]));
+    assert!(!ok && err.contains("2 of 8 points missing: 2, 5"), "{err}");
+    let (ok, _, err) = run(args(&[parts[0].clone(), parts[0].clone()]));
+    assert!(
+        !ok && err.contains("point 0 (") && err.contains("is in"),
+        "{err}"
+    );
+    // The Slurm script runs one shard per array task.
+    let script = d.join("s.sbatch");
+    let (ok, _, err) = sweep(&[
+        "slurm",
+        spec.to_str().unwrap(),
+        "--tasks",
+        "3",
+        "-o",
+        d.join("all.csv").to_str().unwrap(),
+        "--script",
+        script.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let text = std::fs::read_to_string(&script).unwrap();
+    assert!(text.contains("#SBATCH --array=0-2"), "{text}");
+    assert!(
+        text.contains("--shard \"$SLURM_ARRAY_TASK_ID/3\""),
+        "{text}"
+    );
+}
+
+fn svg(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    roxmltree::Document::parse(&text).expect("well-formed SVG");
+    text
+}
+
+#[test]
+fn plots_show_the_data() {
+    let d = scratch("sweep-plot");
+    let spec = write_spec(&d, SPEC);
+    let table = run_full(&d, &spec, "r.csv", "2");
+    let out = d.join("r.svg");
+    let (ok, _, err) = {
+        let o = bin()
+            .args(["plot", table.to_str().unwrap(), "-o", out.to_str().unwrap()])
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            (),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
+    };
+    assert!(ok, "{err}");
+    let text = svg(&out);
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let t = results(&table);
+    let c = |n: &str| t.col(n).unwrap();
+    let col = |n: &str| -> Vec<f64> { t.rows.iter().map(|r| r[c(n)].parse().unwrap()).collect() };
+    let (times, energies) = (col("time_cycles"), col("energy_pj"));
+    let root = doc.root_element();
+    let attr = |n: &str| root.attribute(n).unwrap().parse::<f64>().unwrap();
+    assert_eq!(attr("data-points") as usize, t.rows.len());
+    assert_eq!(
+        attr("data-x-min"),
+        times.iter().cloned().fold(f64::INFINITY, f64::min)
+    );
+    assert_eq!(
+        attr("data-x-max"),
+        times.iter().cloned().fold(0.0, f64::max)
+    );
+    assert_eq!(
+        attr("data-y-min"),
+        energies.iter().cloned().fold(f64::INFINITY, f64::min)
+    );
+    let circles: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("circle"))
+        .collect();
+    assert_eq!(circles.len(), t.rows.len());
+    let front = circles
+        .iter()
+        .filter(|n| n.attribute("class") == Some("point pareto"))
+        .count();
+    assert_eq!(
+        front,
+        t.rows
+            .iter()
+            .filter(|r| r[c("pareto_time")] == "yes")
+            .count()
+    );
+
+    // A schedule: one stack of bars per layer, one block per segment slot.
+    let sched = d.join("s.json");
+    let o = bin()
+        .args([
+            "alex_net",
+            "--hw",
+            "tetris",
+            "--interlayer-partition",
+            "-q",
+            "-o",
+        ])
+        .arg(&sched)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let out = d.join("s.svg");
+    assert!(
+        bin()
+            .args(["plot"])
+            .arg(&sched)
+            .arg("-o")
+            .arg(&out)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let text = svg(&out);
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let s = nnsched::read_schedule(&sched).unwrap();
+    let bars: std::collections::HashSet<&str> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("bar"))
+        .map(|n| n.attribute("data-layer").unwrap())
+        .collect();
+    assert_eq!(bars.len(), s.layers.len());
+    let bar_sum: f64 = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("bar"))
+        .map(|n| n.attribute("data-value").unwrap().parse::<f64>().unwrap())
+        .sum();
+    // Each layer's parts add up to its cost (a pipelined segment charges
+    // static energy once, so the total is a little less than their sum).
+    let layers: f64 = s.layers.iter().map(|l| l.cost).sum();
+    assert!(
+        (bar_sum - layers).abs() < 1e-6 * layers,
+        "{bar_sum} {layers}"
+    );
+    let slots: usize = s.segments.iter().map(|g| g.slots.len()).sum();
+    let blocks: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("segment"))
+        .collect();
+    assert_eq!(blocks.len(), slots);
+    let time: u64 = s.segments.iter().map(|g| g.time).sum();
+    assert_eq!(root_attr(&doc, "data-time"), time as f64);
+}
+
+fn root_attr(doc: &roxmltree::Document, n: &str) -> f64 {
+    doc.root_element().attribute(n).unwrap().parse().unwrap()
+}
