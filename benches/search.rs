@@ -3,7 +3,8 @@
 //! one large layer, the ONNX ResNet-50 (import, then search), and BERT-base
 //! (sequence 128) and ViT-B/16 on hw/tangram.yaml with hybrid partitioning,
 //! inter-layer pipelining and the solver, reported as wall time and schemes
-//! evaluated per second. A plain harness: `cargo bench`, or
+//! evaluated per second, and a 200-point sweep of ResNet-50 over TETRIS
+//! variants. A plain harness: `cargo bench`, or
 //! `cargo bench -- NAME` for the benchmarks whose name contains NAME.
 
 use std::time::{Duration, Instant};
@@ -101,6 +102,32 @@ fn main() {
         bench("resnet50.onnx b16 tetris hybrid solver", || {
             search(&resnet, &tetris, &hybrid(true))
         });
+
+        // A 200-point sweep of ResNet-50 (batch 16, hybrid partitioning,
+        // the solver) over TETRIS variants: 5 buffers x 4 arrays x 5
+        // register files x 2 DRAM energies.
+        let dir = std::env::temp_dir().join(format!("nnsched-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let spec = nnsched::sweep::Spec::parse(
+            &format!(
+                "hardware: tetris\nmodels: [{path}]\nbatch: [16]\naxes:\n  \
+                 gbuf_bytes: {{from: 32768, to: 524288, times: 2}}\n  \
+                 pe_array: [[8, 8], [12, 14], [14, 14], [16, 16]]\n  \
+                 regf_bytes: [256, 384, 512, 768, 1024]\n  energy.dram: [100, 200]\n\
+                 options:\n  solver: {{hybrid_partition: true, solve_loopblocking: true}}\n"
+            ),
+            &dir,
+        )
+        .unwrap();
+        assert_eq!(spec.points().len(), 200);
+        bench("sweep 200 points resnet50.onnx b16 tetris", || {
+            let out = dir.join("bench.csv");
+            let _ = std::fs::remove_file(&out);
+            nnsched::sweep::run(&spec, &out, None, &|_, _| {})
+                .unwrap()
+                .points as u64
+        });
+        let _ = std::fs::remove_dir_all(&dir);
 
         // Transformers on TANGRAM (16x16 nodes) with every inter-layer
         // option the issue names.
