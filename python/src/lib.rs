@@ -7,9 +7,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use nnsched::dims::DataCat;
 use nnsched::hw::HwSpec;
-use nnsched::{Cancel, Error, Goal, LoadOptions, Network, SearchOptions, StopReason};
+use nnsched::{Cancel, Error, LoadOptions, Network, SearchOptions, StopReason};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -65,6 +64,15 @@ fn raise(py: Python<'_>, e: Error) -> PyErr {
         for (k, v) in attrs {
             exc.setattr(k, v)?;
         }
+        Ok(PyErr::from_value(exc))
+    };
+    build().unwrap_or_else(|err| err)
+}
+
+/// An exception of class `class` of `nnsched.errors` with `msg`.
+fn error_of_class(py: Python<'_>, class: &str, msg: String) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let exc = py.import("nnsched.errors")?.getattr(class)?.call1((msg,))?;
         Ok(PyErr::from_value(exc))
     };
     build().unwrap_or_else(|err| err)
@@ -510,17 +518,6 @@ fn interruptible(
     }
 }
 
-fn goal(g: &str) -> PyResult<Goal> {
-    match g.to_ascii_lowercase().as_str() {
-        "e" => Ok(Goal::Energy),
-        "d" => Ok(Goal::Delay),
-        "ed" => Ok(Goal::EnergyDelay),
-        _ => Err(PyValueError::new_err(format!(
-            "goal '{g}': must be 'e' (energy), 'd' (delay) or 'ed' (energy-delay product)"
-        ))),
-    }
-}
-
 /// Finds the best schedule of `network` on `hw`. Keyword arguments are
 /// the command line's search flags with underscores (`goal="e"`,
 /// `top=1`, `solve_loopblocking=True`, `hybrid_partition=True`,
@@ -565,42 +562,36 @@ fn schedule(
 ) -> PyResult<Schedule> {
     let hw = hardware_arg(py, hw)?;
     let mut o = SearchOptions::new(batch.unwrap_or(network.batch));
-    o.goal = self::goal(goal)?;
-    o.ntops = top;
-    for c in disable_bypass.unwrap_or_default() {
-        let d = match c.as_str() {
-            "i" => DataCat::Ifm,
-            "o" => DataCat::Ofm,
-            "f" => DataCat::Fil,
-            _ => {
-                return Err(PyValueError::new_err(format!(
-                    "disable_bypass: '{c}' is not 'i', 'o' or 'f'"
-                )));
-            }
-        };
-        o.bypass[d] = false;
+    // The library's own names and checks for each option.
+    let named: [(&str, serde_json::Value); 16] = [
+        ("goal", goal.into()),
+        ("top", top.into()),
+        ("disable_bypass", disable_bypass.unwrap_or_default().into()),
+        ("solve_loopblocking", solve_loopblocking.into()),
+        ("hybrid_partition", hybrid_partition.into()),
+        ("batch_partition", batch_partition.into()),
+        ("ifmaps_partition", ifmaps_partition.into()),
+        ("enable_access_forwarding", enable_access_forwarding.into()),
+        ("enable_gbuf_sharing", enable_gbuf_sharing.into()),
+        ("interlayer_partition", interlayer_partition.into()),
+        ("enable_save_writeback", enable_save_writeback.into()),
+        (
+            "layer_pipeline_time_overhead",
+            layer_pipeline_time_overhead.into(),
+        ),
+        (
+            "layer_pipeline_max_degree",
+            layer_pipeline_max_degree.into(),
+        ),
+        ("disable_interlayer_opt", disable_interlayer_opt.into()),
+        ("exact_noc_hops", exact_noc_hops.into()),
+        ("time_limit", time_limit.into()),
+    ];
+    for (k, v) in named.iter().filter(|(_, v)| !v.is_null()) {
+        o.set_named(k, v)
+            .map_err(|e| error_of_class(py, "OptionsError", e))?;
     }
-    o.solve_loopblocking = solve_loopblocking;
-    o.partition.hybrid = hybrid_partition;
-    o.partition.batch = batch_partition;
-    o.partition.ifmaps = ifmaps_partition;
-    o.access_forwarding = enable_access_forwarding;
-    o.gbuf_sharing = enable_gbuf_sharing;
-    o.pipeline.interlayer = interlayer_partition;
-    o.pipeline.save_writeback = enable_save_writeback;
-    o.pipeline.time_overhead = layer_pipeline_time_overhead.unwrap_or(f64::INFINITY);
-    o.pipeline.max_degree = layer_pipeline_max_degree.unwrap_or(f64::INFINITY);
-    o.pipeline.optimize = !disable_interlayer_opt;
-    o.exact_noc_hops = exact_noc_hops;
-    o.time_limit = match time_limit {
-        Some(t) if !(t.is_finite() && t > 0.0) => {
-            return Err(raise(
-                py,
-                Error::Options(nnsched::options::OptionsError::ZeroTimeLimit),
-            ));
-        }
-        t => t.map(Duration::from_secs_f64),
-    };
+    o.validate().map_err(|e| raise(py, e.into()))?;
     let cancel = Cancel::new();
     o.cancel = Some(cancel.clone());
     let pool = match threads {

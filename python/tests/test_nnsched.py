@@ -128,6 +128,10 @@ def test_each_error_comes_from_a_real_bad_input(tmp_path):
     net = nnsched.load_model("alex_net")
     with pytest.raises(nnsched.OptionsError, match="solver cannot be combined with buffer sharing"):
         nnsched.schedule(net, tetris, solve_loopblocking=True, enable_gbuf_sharing=True)
+    with pytest.raises(nnsched.OptionsError, match="'goal' must be e, d or ed"):
+        nnsched.schedule(net, tetris, goal="x")
+    with pytest.raises(nnsched.OptionsError, match="'time_limit' must be positive"):
+        nnsched.schedule(net, tetris, time_limit=0)
     with pytest.raises(nnsched.NoScheduleError) as e:
         nnsched.schedule(net, tetris.replace(regf_bytes=2))
     assert e.value.layer == "conv1_a" and "register file" in e.value.reason
