@@ -95,14 +95,38 @@ fn header(svg: &mut String, title: &str, data: &str) {
     );
 }
 
-fn axes(svg: &mut String, x: &Scale, y: &Scale, xlabel: &str, ylabel: &str) {
-    let (x0, y0) = (LEFT, H - BOTTOM);
+/// The axis lines from (LEFT, bottom), the y ticks and label.
+fn frame(svg: &mut String, y: &Scale, ylabel: &str, bottom: f64) {
     let _ = writeln!(
         svg,
-        "<line x1=\"{x0}\" y1=\"{y0}\" x2=\"{}\" y2=\"{y0}\" stroke=\"black\"/>\
-         <line x1=\"{x0}\" y1=\"{y0}\" x2=\"{x0}\" y2=\"{TOP}\" stroke=\"black\"/>",
+        "<line x1=\"{LEFT}\" y1=\"{bottom}\" x2=\"{}\" y2=\"{bottom}\" stroke=\"black\"/>\
+         <line x1=\"{LEFT}\" y1=\"{bottom}\" x2=\"{LEFT}\" y2=\"{TOP}\" stroke=\"black\"/>",
         W - RIGHT
     );
+    for v in y.ticks() {
+        let py = y.at(v);
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{}\" y1=\"{py:.1}\" x2=\"{LEFT}\" y2=\"{py:.1}\" stroke=\"black\"/>\
+             <text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            LEFT - 4.0,
+            LEFT - 6.0,
+            py + 4.0,
+            si(v)
+        );
+    }
+    let _ = writeln!(
+        svg,
+        "<text transform=\"translate(16 {:.1}) rotate(-90)\" text-anchor=\"middle\">{}</text>",
+        (TOP + bottom) / 2.0,
+        esc(ylabel)
+    );
+}
+
+/// `frame` over the whole plot, with x ticks and label.
+fn axes(svg: &mut String, x: &Scale, y: &Scale, xlabel: &str, ylabel: &str) {
+    let y0 = H - BOTTOM;
+    frame(svg, y, ylabel, y0);
     for v in x.ticks() {
         let px = x.at(v);
         let _ = writeln!(
@@ -114,27 +138,12 @@ fn axes(svg: &mut String, x: &Scale, y: &Scale, xlabel: &str, ylabel: &str) {
             si(v)
         );
     }
-    for v in y.ticks() {
-        let py = y.at(v);
-        let _ = writeln!(
-            svg,
-            "<line x1=\"{}\" y1=\"{py:.1}\" x2=\"{x0}\" y2=\"{py:.1}\" stroke=\"black\"/>\
-             <text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-            x0 - 4.0,
-            x0 - 6.0,
-            py + 4.0,
-            si(v)
-        );
-    }
     let _ = writeln!(
         svg,
-        "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>\
-         <text transform=\"translate(16 {:.1}) rotate(-90)\" text-anchor=\"middle\">{}</text>",
+        "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
         (LEFT + W - RIGHT) / 2.0,
         H - 18.0,
-        esc(xlabel),
-        (TOP + H - BOTTOM) / 2.0,
-        esc(ylabel)
+        esc(xlabel)
     );
 }
 
@@ -280,7 +289,7 @@ pub fn schedule_svg(s: &Schedule) -> String {
     let n = parts.len().max(1) as f64;
     let bw = (W - LEFT - RIGHT) / n;
     let x = Scale::new(0.0, n, LEFT, W - RIGHT);
-    axes_left(&mut svg, &y, "energy (pJ)", split);
+    frame(&mut svg, &y, "energy (pJ)", split);
     for (li, (l, p)) in s.layers.iter().zip(&parts).enumerate() {
         let mut acc = 0.0;
         for (k, v) in p.iter().enumerate() {
@@ -347,29 +356,4 @@ pub fn schedule_svg(s: &Schedule) -> String {
     }
     svg.push_str("</svg>\n");
     svg
-}
-
-fn axes_left(svg: &mut String, y: &Scale, label: &str, bottom: f64) {
-    let _ = writeln!(
-        svg,
-        "<line x1=\"{LEFT}\" y1=\"{bottom}\" x2=\"{}\" y2=\"{bottom}\" stroke=\"black\"/>\
-         <line x1=\"{LEFT}\" y1=\"{bottom}\" x2=\"{LEFT}\" y2=\"{TOP}\" stroke=\"black\"/>",
-        W - RIGHT
-    );
-    for v in y.ticks() {
-        let py = y.at(v);
-        let _ = writeln!(
-            svg,
-            "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-            LEFT - 6.0,
-            py + 4.0,
-            si(v)
-        );
-    }
-    let _ = writeln!(
-        svg,
-        "<text transform=\"translate(16 {:.1}) rotate(-90)\" text-anchor=\"middle\">{}</text>",
-        (TOP + bottom) / 2.0,
-        esc(label)
-    );
 }

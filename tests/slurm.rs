@@ -6,12 +6,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{bin, scratch};
-use nnsched::sweep::Table;
+use common::{bin, scratch, sweep_results};
 
 const SPEC: &str = "\
 hardware: tetris
@@ -23,16 +21,6 @@ axes:
 options:
   hybrid: {hybrid_partition: true, solve_loopblocking: true}
 ";
-
-fn results(path: &Path) -> Table {
-    let (mut t, _) = Table::read(path).unwrap();
-    let c = t.col("search_s").unwrap();
-    t.header.remove(c);
-    for r in &mut t.rows {
-        r.remove(c);
-    }
-    t
-}
 
 /// Job states of every task of `job`, once none is still active.
 fn wait_for(job: &str, timeout: Duration) -> Vec<String> {
@@ -132,6 +120,6 @@ fn a_job_array_merges_into_the_unsharded_table() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(results(&merged), results(&full));
-    assert_eq!(results(&merged).rows.len(), 8);
+    assert_eq!(sweep_results(&merged), sweep_results(&full));
+    assert_eq!(sweep_results(&merged).rows.len(), 8);
 }

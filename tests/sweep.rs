@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{bin, scratch};
+use common::{bin, scratch, sweep_results};
 use nnsched::sweep::{Spec, Table};
 
 /// A small sweep: AlexNet, two buffer sizes zipped with two register file
@@ -38,18 +38,6 @@ fn sweep(args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into(),
         String::from_utf8_lossy(&out.stderr).into(),
     )
-}
-
-/// A table without its timing column, which no run reproduces.
-fn results(path: &Path) -> Table {
-    let (mut t, dropped) = Table::read(path).unwrap();
-    assert_eq!(dropped, 0);
-    let c = t.col("search_s").unwrap();
-    t.header.remove(c);
-    for r in &mut t.rows {
-        r.remove(c);
-    }
-    t
 }
 
 fn run_full(dir: &Path, spec: &Path, name: &str, threads: &str) -> PathBuf {
@@ -150,7 +138,7 @@ fn bad_specs_name_what_is_wrong() {
         "hardware: tetris\nmodels: [alex_net]\naxes:\n  gbuf_bytes: [1, 65536]\n",
     );
     let out = run_full(&d, &spec, "r.csv", "2");
-    let t = results(&out);
+    let t = sweep_results(&out);
     let (s, m) = (t.col("status").unwrap(), t.col("message").unwrap());
     assert_eq!(t.rows[0][s], "error");
     assert!(t.rows[0][m].contains("gbuf_bytes"), "{}", t.rows[0][m]);
@@ -161,7 +149,7 @@ fn bad_specs_name_what_is_wrong() {
         "hardware: tetris\nmodels: [alex_net]\naxes:\n  regf_bytes: [2]\n",
     );
     let out = run_full(&d, &spec, "n.csv", "1");
-    let t = results(&out);
+    let t = sweep_results(&out);
     assert_eq!(t.rows[0][s], "no-schedule");
     assert!(t.rows[0][m].contains("layer 'conv1_a'"), "{}", t.rows[0][m]);
 }
@@ -170,8 +158,8 @@ fn bad_specs_name_what_is_wrong() {
 fn a_run_matches_direct_schedules_and_marks_pareto_fronts() {
     let d = scratch("sweep-run");
     let spec_path = write_spec(&d, SPEC);
-    let one = results(&run_full(&d, &spec_path, "one.csv", "1"));
-    let two = results(&run_full(&d, &spec_path, "two.csv", "2"));
+    let one = sweep_results(&run_full(&d, &spec_path, "one.csv", "1"));
+    let two = sweep_results(&run_full(&d, &spec_path, "two.csv", "2"));
     assert_eq!(one, two, "the table does not depend on the thread count");
     let spec = Spec::load(&spec_path).unwrap();
     let c = |n: &str| one.col(n).unwrap();
@@ -203,18 +191,50 @@ fn a_run_matches_direct_schedules_and_marks_pareto_fronts() {
             "{parts}"
         );
     }
-    // Pareto: a point is on the energy-time front iff none dominates it.
+    // Pareto: a point is on a front iff no other point dominates it.
     let num = |r: &Vec<String>, n: &str| r[c(n)].parse::<f64>().unwrap();
-    for r in &one.rows {
-        let dominated = one.rows.iter().any(|o| {
-            num(o, "energy_pj") <= num(r, "energy_pj")
-                && num(o, "time_cycles") <= num(r, "time_cycles")
-                && (num(o, "energy_pj") < num(r, "energy_pj")
-                    || num(o, "time_cycles") < num(r, "time_cycles"))
-        });
-        assert_eq!(r[c("pareto_time")], if dominated { "no" } else { "yes" });
+    for (x, mark) in [
+        ("time_cycles", "pareto_time"),
+        ("onchip_bytes", "pareto_storage"),
+    ] {
+        for r in &one.rows {
+            let dominated = one.rows.iter().any(|o| {
+                num(o, "energy_pj") <= num(r, "energy_pj")
+                    && num(o, x) <= num(r, x)
+                    && (num(o, "energy_pj") < num(r, "energy_pj") || num(o, x) < num(r, x))
+            });
+            assert_eq!(r[c(mark)], if dominated { "no" } else { "yes" }, "{mark}");
+        }
+        assert!(one.rows.iter().any(|r| r[c(mark)] == "yes"));
+        assert!(one.rows.iter().any(|r| r[c(mark)] == "no"));
     }
-    assert!(one.rows.iter().any(|r| r[c("pareto_time")] == "yes"));
+}
+
+/// Each point's schedule file, when asked for, is the point's schedule;
+/// a point out of time is a `timeout` row; the shipped example is valid.
+#[test]
+fn schedule_files_timeouts_and_the_example_spec() {
+    let d = scratch("sweep-files");
+    let spec = write_spec(&d, &format!("{SPEC}schedules: sched\n"));
+    let t = sweep_results(&run_full(&d, &spec, "r.csv", "2"));
+    let (id, energy) = (t.col("id").unwrap(), t.col("energy_pj").unwrap());
+    for r in &t.rows {
+        let s = nnsched::read_schedule(&d.join("sched").join(format!("{}.json", r[id]))).unwrap();
+        assert_eq!(s.totals.cost, r[energy].parse::<f64>().unwrap());
+    }
+    let spec = write_spec(
+        &d,
+        "hardware: tangram\nmodels: [vgg_net]\nbatch: [16]\ntime_limit: 0.000001\n\
+         options:\n  all: {hybrid_partition: true, interlayer_partition: true}\n",
+    );
+    let t = sweep_results(&run_full(&d, &spec, "slow.csv", "1"));
+    let (s, m) = (t.col("status").unwrap(), t.col("message").unwrap());
+    assert_eq!(t.rows[0][s], "timeout");
+    assert!(t.rows[0][m].contains("time limit"), "{}", t.rows[0][m]);
+    let example =
+        Spec::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sweep-buffers.yaml"))
+            .unwrap();
+    assert_eq!(example.points().len(), 40);
 }
 
 #[test]
@@ -240,7 +260,7 @@ fn a_resumed_run_gives_the_uninterrupted_table() {
         out.contains("8 points") && out.contains("2 already there, 1 redone"),
         "{out}"
     );
-    assert_eq!(results(&partial), results(&full));
+    assert_eq!(sweep_results(&partial), sweep_results(&full));
 
     // A process really killed while it runs resumes the same way.
     let killed = d.join("killed.csv");
@@ -264,7 +284,7 @@ fn a_resumed_run_gives_the_uninterrupted_table() {
     child.wait().unwrap();
     let (ok, _, err) = sweep(&[spec.to_str().unwrap(), "-o", killed.to_str().unwrap()]);
     assert!(ok, "{err}");
-    assert_eq!(results(&killed), results(&full));
+    assert_eq!(sweep_results(&killed), sweep_results(&full));
 }
 
 #[test]
@@ -301,7 +321,7 @@ fn shards_merge_into_the_whole_sweep() {
     let (ok, out, err) = run(args(&parts));
     assert!(ok, "{err}");
     assert!(out.contains("8 points merged"), "{out}");
-    assert_eq!(results(&merged), results(&full));
+    assert_eq!(sweep_results(&merged), sweep_results(&full));
     // A shard missing, or one given twice: refused, naming the points.
     let (ok, _, err) = run(args(&parts[..2]));
     assert!(!ok && err.contains("2 of 8 points missing: 2, 5"), "{err}");
@@ -357,7 +377,7 @@ fn plots_show_the_data() {
     assert!(ok, "{err}");
     let text = svg(&out);
     let doc = roxmltree::Document::parse(&text).unwrap();
-    let t = results(&table);
+    let t = sweep_results(&table);
     let c = |n: &str| t.col(n).unwrap();
     let col = |n: &str| -> Vec<f64> { t.rows.iter().map(|r| r[c(n)].parse().unwrap()).collect() };
     let (times, energies) = (col("time_cycles"), col("energy_pj"));

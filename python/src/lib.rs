@@ -17,7 +17,6 @@ use pyo3::types::{PyDict, PyList};
 /// as attributes.
 fn raise(py: Python<'_>, e: Error) -> PyErr {
     let build = || -> PyResult<PyErr> {
-        let errors = py.import("nnsched.errors")?;
         let msg = e.to_string();
         let (class, attrs): (&str, Vec<(&str, Py<PyAny>)>) = match e {
             Error::Model { .. } => ("ModelError", vec![]),
@@ -60,19 +59,24 @@ fn raise(py: Python<'_>, e: Error) -> PyErr {
             Error::Io { .. } => ("FileError", vec![]),
             Error::Internal(_) => ("InternalError", vec![]),
         };
-        let exc = errors.getattr(class)?.call1((msg,))?;
-        for (k, v) in attrs {
-            exc.setattr(k, v)?;
-        }
-        Ok(PyErr::from_value(exc))
+        Ok(error_of_class(py, class, msg, attrs))
     };
     build().unwrap_or_else(|err| err)
 }
 
-/// An exception of class `class` of `nnsched.errors` with `msg`.
-fn error_of_class(py: Python<'_>, class: &str, msg: String) -> PyErr {
+/// An exception of class `class` of `nnsched.errors` with `msg` and
+/// attributes `attrs`.
+fn error_of_class(
+    py: Python<'_>,
+    class: &str,
+    msg: String,
+    attrs: Vec<(&str, Py<PyAny>)>,
+) -> PyErr {
     let build = || -> PyResult<PyErr> {
         let exc = py.import("nnsched.errors")?.getattr(class)?.call1((msg,))?;
+        for (k, v) in attrs {
+            exc.setattr(k, v)?;
+        }
         Ok(PyErr::from_value(exc))
     };
     build().unwrap_or_else(|err| err)
@@ -589,7 +593,7 @@ fn schedule(
     ];
     for (k, v) in named.iter().filter(|(_, v)| !v.is_null()) {
         o.set_named(k, v)
-            .map_err(|e| error_of_class(py, "OptionsError", e))?;
+            .map_err(|e| error_of_class(py, "OptionsError", e, vec![]))?;
     }
     o.validate().map_err(|e| raise(py, e.into()))?;
     let cancel = Cancel::new();

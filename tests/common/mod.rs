@@ -78,3 +78,16 @@ pub fn f(v: &Value) -> f64 {
 pub fn rel_close(a: f64, b: f64, tol: f64) -> bool {
     approx::relative_eq!(a, b, epsilon = 0.0, max_relative = tol)
 }
+
+/// A sweep's results table without its timing column, which no run
+/// reproduces.
+pub fn sweep_results(path: &std::path::Path) -> nnsched::sweep::Table {
+    let (mut t, dropped) = nnsched::sweep::Table::read(path).unwrap();
+    assert_eq!(dropped, 0, "{}: a row cut short", path.display());
+    let c = t.col("search_s").unwrap();
+    t.header.remove(c);
+    for r in &mut t.rows {
+        r.remove(c);
+    }
+    t
+}
