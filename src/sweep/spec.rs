@@ -196,7 +196,6 @@ impl Spec {
     /// the axis groups (the last varying fastest).
     pub fn points(&self) -> Vec<Point> {
         let mut groups: Vec<usize> = self.axes.iter().map(|a| a.group).collect();
-        groups.dedup();
         groups.sort_unstable();
         groups.dedup();
         let sizes: Vec<usize> = groups
