@@ -17,7 +17,7 @@ use crate::dims::{BlockLevel, LoopDim, MemLevel, OrderedLevel, PerCat, PerLevel,
 use crate::hw::Hardware;
 use crate::network::{Layer, LayerId};
 use crate::options::SearchOptions;
-use crate::partition::{BufShr, DataLayout, FmapRange, PartitionScheme};
+use crate::partition::{BufShr, Coord, DataLayout, FmapRange, HopSite, PartHops, PartitionScheme};
 use crate::pipeline::{LayerTimes, SchedSeq};
 use crate::placement::Placement;
 
@@ -109,19 +109,44 @@ impl LayerCtx<'_> {
         part: &PartitionScheme,
         pl: &Placement,
     ) -> (Arc<DataLayout>, Arc<DataLayout>) {
-        let proj = part.projection(&pl.dst, true);
-        let layout = |l: &Layer| {
-            let frng = FmapRange::full(self.opts.batch, l.nofm(), l.hofm(), l.wofm());
-            Arc::new(DataLayout::single(frng, pl.dst, proj))
-        };
-        let full = layout(self.layer);
+        let full = Arc::new(ofmap_layout(self.layer, self.opts.batch, part, pl));
         let slice = if self.slice == self.layer {
             full.clone()
         } else {
-            layout(self.slice)
+            Arc::new(ofmap_layout(self.slice, self.opts.batch, part, pl))
         };
         (full, slice)
     }
+}
+
+/// Where a layer's outputs are stored under a partition and placement.
+fn ofmap_layout(l: &Layer, batch: u64, part: &PartitionScheme, pl: &Placement) -> DataLayout {
+    let frng = FmapRange::full(batch, l.nofm(), l.hofm(), l.wofm());
+    DataLayout::single(frng, pl.dst, part.projection(&pl.dst, true))
+}
+
+/// The NoC hops of one group of a layer (`slice`) under a partition and
+/// placement that do not depend on where its inputs are; with `memo_keys`,
+/// also nn_dataflow's memo keys.
+pub fn part_hops(
+    slice: &Layer,
+    part: &PartitionScheme,
+    pl: &Placement,
+    opts: &SearchOptions,
+    memo_keys: bool,
+) -> PartHops {
+    let filter_nodes: Vec<Coord> = pl.dram.nodes().collect();
+    let ofmap = ofmap_layout(slice, opts.batch, part, pl);
+    let site = HopSite {
+        layer: slice,
+        batch: opts.batch,
+        region: &pl.proc,
+        part,
+        filter_nodes: &filter_nodes,
+        ofmap_layout: &ofmap,
+        forwarding: opts.forwarding(),
+    };
+    PartHops::new(&site, memo_keys)
 }
 
 /// The node resources one partition of a layer runs on, and its buffer

@@ -369,19 +369,13 @@ fn layer(
     };
     let d = decisions(lv, whole, opts.gbuf_sharing)?;
     let mapping = LayerMapping::build(&ctx, &d).map_err(|e| e.to_string())?;
-    let (full, slice_layout) = ctx.ofmap_layouts(&d.partition, &d.placement);
+    let (full, _) = ctx.ofmap_layouts(&d.partition, &d.placement);
     let unit_nhops = if opts.exact_noc_hops {
         let ifmap = d.placement.input_layout(state.stored_inputs(id)?);
-        let filter_nodes: Vec<Coord> = d.placement.dram.nodes().collect();
+        let part = crate::cost::part_hops(&slice, &d.partition, &d.placement, opts, false);
         let q = HopQuery {
-            layer: &slice,
-            batch: opts.batch,
-            region: &d.placement.proc,
-            part: &d.partition,
-            filter_nodes: &filter_nodes,
+            part: &part,
             ifmap_layout: &ifmap,
-            ofmap_layout: &slice_layout,
-            forwarding: opts.forwarding(),
         };
         memo.unit_nhops(&[q])[0]
     } else {

@@ -93,6 +93,29 @@ pub struct NodeEnv {
     pub share_grp: PerCat<u64>,
 }
 
+impl Eq for NodeEnv {}
+
+impl std::hash::Hash for NodeEnv {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let NodeEnv {
+            gbuf_words,
+            regf_words,
+            num_nodes,
+            bus_words,
+            dram_bw,
+            src,
+            dst,
+            no_time_mux,
+            bypass,
+            accfwd,
+            share_grp,
+        } = self;
+        (gbuf_words, regf_words, num_nodes, bus_words).hash(h);
+        dram_bw.to_bits().hash(h);
+        (src, dst, no_time_mux, bypass, accfwd, share_grp).hash(h);
+    }
+}
+
 /// The optimization goal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Goal {

@@ -11,7 +11,6 @@ use crate::util::{Lru, idivc, ith_range};
 
 use rayon::prelude::*;
 
-use crate::dims::DataCat;
 
 /// The filter channel ranges (input, output), input and output ranges one
 /// part processes.
@@ -193,16 +192,103 @@ fn group_key<R: Copy + Ord>(groups: &[(R, Vec<Coord>)]) -> GroupKey<R> {
     (ks, vs)
 }
 
+/// Where a partitioned layer runs and sends its results: filters from
+/// `filter_nodes`, outputs to `ofmap_layout`, for `layer` run by `region`
+/// under `part`. With `forwarding`, nodes needing the same data fetch it
+/// once and pass it on.
+#[derive(Clone, Copy, Debug)]
+pub struct HopSite<'a> {
+    pub layer: &'a Layer,
+    pub batch: u64,
+    pub region: &'a NodeRegion,
+    pub part: &'a PartitionScheme,
+    pub filter_nodes: &'a [Coord],
+    pub ofmap_layout: &'a DataLayout,
+    pub forwarding: bool,
+}
+
+/// The hops of one partitioned layer that do not depend on where its
+/// inputs are (filters and outputs), and the node groups its input hops
+/// need: made once per partition and placement, then combined with each
+/// input layout the search tries.
+#[derive(Debug)]
+pub struct PartHops {
+    fil: u64,
+    ofm: u64,
+    ifm_groups: Vec<(FmapRange, Vec<Coord>)>,
+    forwarding: bool,
+    /// nn_dataflow's memo keys, but for the input layout.
+    keys: Option<StaticKeys>,
+}
+
+#[derive(Debug)]
+struct StaticKeys {
+    outer: (Layer, u64, NodeRegion, PartitionScheme, Vec<Coord>, DataLayout),
+    fil: FilKey,
+    ifm: GroupKey<FmapRange>,
+    ofm: Option<LayoutKey>,
+}
+
+type FilKey = (Layer, Vec<Coord>, GroupKey<FilRange>, bool);
+type LayoutKey = (DataLayout, GroupKey<FmapRange>, bool);
 type OuterKey = (
-    Layer,
-    u64,
-    NodeRegion,
-    PartitionScheme,
-    Vec<Coord>,
-    DataLayout,
+    (Layer, u64, NodeRegion, PartitionScheme, Vec<Coord>, DataLayout),
     DataLayout,
     bool,
 );
+
+impl PartHops {
+    /// With `memo_keys`, also the keys nn_dataflow's memo would use.
+    pub fn new(s: &HopSite<'_>, memo_keys: bool) -> PartHops {
+        let g = node_groups(s.layer, s.batch, s.region, s.part);
+        let in_place = s.ofmap_layout.parts.as_slice() == [*s.part]
+            && s.ofmap_layout.regions.as_slice() == [*s.region];
+        let ofm = if in_place {
+            0
+        } else {
+            ofm_hops(s.ofmap_layout, &g.ofm, s.forwarding)
+        };
+        let fil = fil_hops(s.layer, s.filter_nodes, &g.fil, s.forwarding);
+        let keys = memo_keys.then(|| {
+            let mut fnodes = s.filter_nodes.to_vec();
+            fnodes.sort();
+            fnodes.dedup();
+            StaticKeys {
+                outer: (
+                    *s.layer,
+                    s.batch,
+                    *s.region,
+                    *s.part,
+                    fnodes.clone(),
+                    s.ofmap_layout.clone(),
+                ),
+                fil: (*s.layer, fnodes, group_key(&g.fil), s.forwarding),
+                ifm: group_key(&g.ifm),
+                ofm: (!in_place)
+                    .then(|| (s.ofmap_layout.clone(), group_key(&g.ofm), s.forwarding)),
+            }
+        });
+        PartHops {
+            fil,
+            ofm,
+            ifm_groups: g.ifm,
+            forwarding: s.forwarding,
+            keys,
+        }
+    }
+
+    fn ifm(&self, pieces: &Pieces) -> u64 {
+        ifm_hops(pieces, &self.ifm_groups, self.forwarding)
+    }
+}
+
+/// One hop count to make: a partitioned layer reading its inputs from
+/// `ifmap_layout`.
+#[derive(Clone, Copy, Debug)]
+pub struct HopQuery<'a> {
+    pub part: &'a PartHops,
+    pub ifmap_layout: &'a DataLayout,
+}
 
 /// Hop counts with nn_dataflow's memoization. Its per-category memos are
 /// keyed by the set of ranges and the set of node lists, so two partitions
@@ -214,9 +300,9 @@ type OuterKey = (
 pub struct HopMemo {
     exact: bool,
     outer: Lru<OuterKey, PerCat<u64>>,
-    fil: Lru<(Layer, Vec<Coord>, GroupKey<FilRange>, bool), u64>,
-    ifm: Lru<(DataLayout, GroupKey<FmapRange>, bool), u64>,
-    ofm: Lru<(DataLayout, GroupKey<FmapRange>, bool), u64>,
+    fil: Lru<FilKey, u64>,
+    ifm: Lru<LayoutKey, u64>,
+    ofm: Lru<LayoutKey, u64>,
 }
 
 /// nn_dataflow's memo size.
@@ -233,128 +319,78 @@ impl HopMemo {
         }
     }
 
+    /// Whether `PartHops` must carry memo keys.
+    pub fn memoizes(&self) -> bool {
+        !self.exact
+    }
+
     /// Hops to move each data category once between the processing nodes
-    /// and where the data is, for each query in order. The counts are
-    /// computed in parallel; the memo is then consulted and filled in
-    /// query order, as nn_dataflow's calls would.
+    /// and where the data is, for each query in order. The input hops are
+    /// counted in parallel; the memo is then consulted and filled in query
+    /// order, as nn_dataflow's calls would.
     pub fn unit_nhops(&mut self, queries: &[HopQuery<'_>]) -> Vec<PerCat<u64>> {
         // Queries mostly share their input layout: resolve each once.
         let mut layouts: Vec<&DataLayout> = Vec::new();
-        for q in queries {
-            if !layouts
-                .iter()
-                .any(|l| std::ptr::eq(*l, q.ifmap_layout) || *l == q.ifmap_layout)
-            {
-                layouts.push(q.ifmap_layout);
-            }
-        }
-        let pieces: Vec<Pieces> = layouts.par_iter().map(|l| l.pieces()).collect();
-        let computed: Vec<Computed> = queries
-            .par_iter()
+        let which: Vec<usize> = queries
+            .iter()
             .map(|q| {
-                let i = layouts
+                match layouts
                     .iter()
                     .position(|l| std::ptr::eq(*l, q.ifmap_layout) || *l == q.ifmap_layout)
-                    .expect("collected above");
-                compute(q, &pieces[i], self.exact)
+                {
+                    Some(i) => i,
+                    None => {
+                        layouts.push(q.ifmap_layout);
+                        layouts.len() - 1
+                    }
+                }
             })
             .collect();
+        let pieces: Vec<Pieces> = layouts.par_iter().map(|l| l.pieces()).collect();
+        let ifm: Vec<u64> = queries
+            .par_iter()
+            .zip(&which)
+            .map(|(q, &i)| q.part.ifm(&pieces[i]))
+            .collect();
         if self.exact {
-            return computed.into_iter().map(|c| c.value).collect();
+            return queries
+                .iter()
+                .zip(ifm)
+                .map(|(q, i)| PerCat([q.part.fil, i, q.part.ofm]))
+                .collect();
         }
-        computed
-            .into_iter()
-            .map(|c| {
-                let keys = c.keys.expect("keys are made unless exact");
-                if let Some(v) = self.outer.get(&keys.outer) {
+        queries
+            .iter()
+            .zip(ifm)
+            .map(|(q, ifm)| {
+                let p = q.part;
+                let keys = p.keys.as_ref().expect("memo keys are made unless exact");
+                let outer = (keys.outer.clone(), q.ifmap_layout.clone(), p.forwarding);
+                if let Some(v) = self.outer.get(&outer) {
                     return v;
                 }
                 let fil = self.fil.get(&keys.fil).unwrap_or_else(|| {
-                    self.fil.insert(keys.fil, c.value[DataCat::Fil]);
-                    c.value[DataCat::Fil]
+                    self.fil.insert(keys.fil.clone(), p.fil);
+                    p.fil
                 });
-                let ifm = self.ifm.get(&keys.ifm).unwrap_or_else(|| {
-                    self.ifm.insert(keys.ifm, c.value[DataCat::Ifm]);
-                    c.value[DataCat::Ifm]
+                let ifm_key = (q.ifmap_layout.clone(), keys.ifm.clone(), p.forwarding);
+                let ifm = self.ifm.get(&ifm_key).unwrap_or_else(|| {
+                    self.ifm.insert(ifm_key, ifm);
+                    ifm
                 });
-                let ofm = match keys.ofm {
+                let ofm = match &keys.ofm {
                     None => 0,
-                    Some(k) => self.ofm.get(&k).unwrap_or_else(|| {
-                        self.ofm.insert(k, c.value[DataCat::Ofm]);
-                        c.value[DataCat::Ofm]
+                    Some(k) => self.ofm.get(k).unwrap_or_else(|| {
+                        self.ofm.insert(k.clone(), p.ofm);
+                        p.ofm
                     }),
                 };
                 let v = PerCat([fil, ifm, ofm]);
-                self.outer.insert(keys.outer, v);
+                self.outer.insert(outer, v);
                 v
             })
             .collect()
     }
-}
-
-/// One hop count to make: filters from `filter_nodes`, inputs from
-/// `ifmap_layout` and outputs to `ofmap_layout`, for `layer` run by
-/// `region` under `part`. With `forwarding`, nodes needing the same data
-/// fetch it once and pass it on.
-#[derive(Clone, Copy, Debug)]
-pub struct HopQuery<'a> {
-    pub layer: &'a Layer,
-    pub batch: u64,
-    pub region: &'a NodeRegion,
-    pub part: &'a PartitionScheme,
-    pub filter_nodes: &'a [Coord],
-    pub ifmap_layout: &'a DataLayout,
-    pub ofmap_layout: &'a DataLayout,
-    pub forwarding: bool,
-}
-
-struct MemoKeys {
-    outer: OuterKey,
-    fil: (Layer, Vec<Coord>, GroupKey<FilRange>, bool),
-    ifm: (DataLayout, GroupKey<FmapRange>, bool),
-    ofm: Option<(DataLayout, GroupKey<FmapRange>, bool)>,
-}
-
-struct Computed {
-    value: PerCat<u64>,
-    keys: Option<MemoKeys>,
-}
-
-fn compute(q: &HopQuery<'_>, ifmap_pieces: &Pieces, exact: bool) -> Computed {
-    let g = node_groups(q.layer, q.batch, q.region, q.part);
-    let in_place = q.ofmap_layout.parts.as_slice() == [*q.part]
-        && q.ofmap_layout.regions.as_slice() == [*q.region];
-    let ofm = if in_place {
-        0
-    } else {
-        ofm_hops(q.ofmap_layout, &g.ofm, q.forwarding)
-    };
-    let value = PerCat([
-        fil_hops(q.layer, q.filter_nodes, &g.fil, q.forwarding),
-        ifm_hops(ifmap_pieces, &g.ifm, q.forwarding),
-        ofm,
-    ]);
-    let keys = (!exact).then(|| {
-        let mut fnodes = q.filter_nodes.to_vec();
-        fnodes.sort();
-        fnodes.dedup();
-        MemoKeys {
-            outer: (
-                *q.layer,
-                q.batch,
-                *q.region,
-                *q.part,
-                fnodes.clone(),
-                q.ifmap_layout.clone(),
-                q.ofmap_layout.clone(),
-                q.forwarding,
-            ),
-            fil: (*q.layer, fnodes, group_key(&g.fil), q.forwarding),
-            ifm: (q.ifmap_layout.clone(), group_key(&g.ifm), q.forwarding),
-            ofm: (!in_place).then(|| (q.ofmap_layout.clone(), group_key(&g.ofm), q.forwarding)),
-        }
-    });
-    Computed { value, keys }
 }
 
 #[cfg(test)]
@@ -432,15 +468,19 @@ mod tests {
         let il = layout(8, 6, 18, 18, Coord::new(-2, -2), d(2, 1), d(1, 1), d(2, 2));
         let ol = layout(8, 8, 16, 16, Coord::new(2, 2), d(1, 1), d(2, 1), d(2, 2));
         let fnodes = [Coord::new(0, 0)];
-        let q = HopQuery {
+        let site = HopSite {
             layer: &layer,
             batch: 8,
             region: &region,
             part: &part,
             filter_nodes: &fnodes,
-            ifmap_layout: &il,
             ofmap_layout: &ol,
             forwarding: false,
+        };
+        let ph = PartHops::new(&site, true);
+        let q = HopQuery {
+            part: &ph,
+            ifmap_layout: &il,
         };
         let n = HopMemo::new(true).unit_nhops(&[q])[0];
         let fil: u64 = 6 * 4 * 3 * 3 * (0..4).flat_map(|h| (0..4).map(move |w| h + w)).sum::<u64>();

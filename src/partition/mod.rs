@@ -10,7 +10,7 @@ mod region;
 mod scheme;
 
 pub use bufshr::BufShr;
-pub use hops::{HopMemo, HopQuery};
+pub use hops::{HopMemo, HopQuery, HopSite, PartHops};
 pub use layout::DataLayout;
 pub use range::FmapRange;
 pub use region::{Coord, NodeRegion, RegionKind};

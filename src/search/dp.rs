@@ -11,19 +11,23 @@ use std::sync::atomic::Ordering;
 use rayon::prelude::*;
 
 use crate::blocking::{TopConstraint, cmp_key};
-use crate::cost::{LayerCtx, LayerResult};
+use crate::cost::{LayerCtx, LayerResult, part_hops};
 use crate::dims::{BlockLevel, LoopDim};
 use crate::hw::Hardware;
 use crate::network::{Layer, LayerId, Network};
 use crate::partition::{
-    DataLayout, FmapRange, HopMemo, PartTarget, PartitionScheme, gen_partition,
+    BufShr, DataLayout, FmapRange, HopMemo, PartHops, PartTarget, PartitionScheme,
+    gen_partition,
 };
 use crate::pipeline::{Dag, LayerConstraint, PipelineSegment, SchedIdx, SchedSeq, SegmentOptions};
 use crate::placement::Placement;
 use crate::placement::stored_inputs;
 use crate::util::Lru;
 
-use super::layer::{NoSchedule, NodeSchemes, layer_results, search_node};
+use super::layer::{
+    NoSchedule, NodeBlockings, NodeProblem, NodeSchemes, layer_results, node_schemes,
+    search_blockings,
+};
 use super::result::{NetworkSchedule, Partial, check_consistency};
 use super::{Progress, SearchError, SearchOptions};
 use crate::options::Stopper;
@@ -40,11 +44,21 @@ struct Searcher<'a> {
     hw: &'a Hardware,
     opts: &'a SearchOptions,
     node_cache: rustc_hash::FxHashMap<NodeKey, Arc<NodeSchemes>>,
+    parts: rustc_hash::FxHashMap<(Layer, PartitionScheme, Placement), Arc<PartEntry>>,
+    blockings: rustc_hash::FxHashMap<(Layer, NodeProblem, TopConstraint), Arc<NodeBlockings>>,
     memo: HopMemo,
     sched_memo: Lru<SchedKey, Vec<LayerResult>>,
     evaluated: u64,
     /// Why each layer failed, for the error message.
     failures: HashMap<LayerId, NoSchedule>,
+}
+
+/// What a partition of a layer on a placement needs, whatever the
+/// constraint and the input layout.
+struct PartEntry {
+    problem: NodeProblem,
+    bufshr: BufShr,
+    hops: PartHops,
 }
 
 /// Where a layer runs in its segment, and what it must agree on.
@@ -66,14 +80,15 @@ impl Searcher<'_> {
     }
 
     /// The node searches of every partition of a layer (one group of a
-    /// grouped conv) on a placement, the missing ones run in parallel.
+    /// grouped conv) on a placement, with the partition's input-independent
+    /// hops. Missing parts are made in parallel, in a fixed order.
     fn node_schemes(
         &mut self,
         slice: &Layer,
         pl: &Placement,
         cstr: &TopConstraint,
-    ) -> Vec<Arc<NodeSchemes>> {
-        let o = self.opts;
+    ) -> Vec<(Arc<NodeSchemes>, Arc<PartEntry>)> {
+        let (o, hw) = (self.opts, self.hw);
         let parts = gen_partition(
             PartTarget::Layer(slice),
             o.batch,
@@ -81,24 +96,77 @@ impl Searcher<'_> {
             &o.partition,
             true,
         );
+        let memo_keys = self.memo.memoizes();
         let missing: Vec<&PartitionScheme> = parts
             .iter()
-            .filter(|p| !self.node_cache.contains_key(&(*slice, **p, *pl, *cstr)))
+            .filter(|p| !self.parts.contains_key(&(*slice, **p, *pl)))
             .collect();
-        let hw = self.hw;
-        let found: Vec<NodeSchemes> = missing
+        let found: Vec<PartEntry> = missing
             .par_iter()
-            .map(|p| search_node(slice, p, pl, hw, o, cstr))
+            .map(|p| {
+                let (problem, bufshr) = NodeProblem::new(slice, p, pl, hw, o);
+                PartEntry {
+                    problem,
+                    bufshr,
+                    hops: part_hops(slice, p, pl, o, memo_keys),
+                }
+            })
             .collect();
-        for ns in found {
-            self.evaluated += ns.evaluated;
+        for (p, e) in missing.into_iter().zip(found) {
+            self.parts.insert((*slice, *p, *pl), Arc::new(e));
+        }
+        let entries: Vec<Arc<PartEntry>> = parts
+            .iter()
+            .map(|p| self.parts[&(*slice, *p, *pl)].clone())
+            .collect();
+        let missing: Vec<usize> = (0..parts.len())
+            .filter(|&i| !self.node_cache.contains_key(&(*slice, parts[i], *pl, *cstr)))
+            .collect();
+        let mut problems: Vec<&NodeProblem> = Vec::new();
+        for &i in &missing {
+            let p = &entries[i].problem;
+            if !self.blockings.contains_key(&(*slice, p.clone(), *cstr)) && !problems.contains(&p)
+            {
+                problems.push(p);
+            }
+        }
+        let found: Vec<NodeBlockings> = problems
+            .par_iter()
+            .map(|p| search_blockings(p, hw, o, cstr))
+            .collect();
+        for (p, b) in problems.into_iter().zip(found) {
+            self.evaluated += b.evaluated;
+            self.blockings
+                .insert((*slice, p.clone(), *cstr), Arc::new(b));
+        }
+        let blockings = &self.blockings;
+        let made: Vec<NodeSchemes> = missing
+            .par_iter()
+            .map(|&i| {
+                let e = &entries[i];
+                let b = &blockings[&(*slice, e.problem.clone(), *cstr)];
+                node_schemes(&parts[i], pl, &e.problem, &e.bufshr, b, o)
+            })
+            .collect();
+        for ns in made {
             self.node_cache
                 .insert((*slice, ns.part, *pl, *cstr), Arc::new(ns));
         }
         parts
             .iter()
-            .map(|p| self.node_cache[&(*slice, *p, *pl, *cstr)].clone())
+            .zip(entries)
+            .map(|(p, e)| (self.node_cache[&(*slice, *p, *pl, *cstr)].clone(), e))
             .collect()
+    }
+
+    /// Drops the node searches of layer slices no later segment needs.
+    fn forget(&mut self, slices: &rustc_hash::FxHashSet<Layer>) {
+        if slices.is_empty() {
+            return;
+        }
+        self.node_cache.retain(|k, _| !slices.contains(&k.0));
+        self.parts.retain(|k, _| !slices.contains(&k.0));
+        self.blockings.retain(|k, _| !slices.contains(&k.0));
     }
 
     /// nn_dataflow's Scheduling.schedule_search: every partition's node
@@ -134,11 +202,12 @@ impl Searcher<'_> {
             hw: self.hw,
             opts: self.opts,
         };
-        let results = layer_results(&ctx, pl, &nodes, &key.3, &mut self.memo, seq);
+        let with_hops: Vec<_> = nodes.iter().map(|(n, e)| (n.clone(), &e.hops)).collect();
+        let results = layer_results(&ctx, pl, &with_hops, &key.3, &mut self.memo, seq);
         if results.is_empty() {
             let reason = nodes
                 .iter()
-                .find_map(|n| n.failure.clone())
+                .find_map(|(n, _)| n.failure.clone())
                 .unwrap_or(NoSchedule::Constraints);
             self.failures.entry(id).or_insert(reason);
         }
@@ -248,11 +317,14 @@ pub fn run(
         hw,
         opts,
         node_cache: rustc_hash::FxHashMap::default(),
+        parts: rustc_hash::FxHashMap::default(),
+        blockings: rustc_hash::FxHashMap::default(),
         memo: HopMemo::new(opts.exact_noc_hops),
         sched_memo: Lru::new(1024),
         evaluated: 0,
         failures: HashMap::new(),
     };
+    let expiring = expiring_slices(net, &segments, &pos);
     let initial = initial_partials(net, opts, &whole);
     let mut tops: Vec<Vec<Partial>> = Vec::with_capacity(order.len());
     let mut stopped = None;
@@ -272,6 +344,7 @@ pub fn run(
             here.extend(s.segment(seg, &prev));
         }
         s.sort_truncate(&mut here);
+        s.forget(&expiring[i]);
         let some = !here.is_empty();
         tops.push(here);
         if let Some(p) = progress {
@@ -302,6 +375,28 @@ pub fn run(
     sched.stopped = stopped;
     check_consistency(net, opts, &sched).map_err(SearchError::Inconsistent)?;
     Ok(sched)
+}
+
+/// For each position of the scheduling order, the layer slices no segment
+/// ending later schedules: their node searches can be dropped there.
+fn expiring_slices(
+    net: &Network,
+    segments: &[PipelineSegment],
+    pos: &[usize],
+) -> Vec<rustc_hash::FxHashSet<Layer>> {
+    let mut last_use: rustc_hash::FxHashMap<Layer, usize> = Default::default();
+    for seg in segments {
+        let end = pos[seg.last().0];
+        for id in seg.slots.iter().flatten() {
+            let e = last_use.entry(net.layer(*id).group_slice()).or_insert(end);
+            *e = (*e).max(end);
+        }
+    }
+    let mut out = vec![rustc_hash::FxHashSet::default(); pos.len()];
+    for (slice, end) in last_use {
+        out[end].insert(slice);
+    }
+    out
 }
 
 /// Candidate segments in nn_dataflow's order: every layer alone, then the

@@ -5,13 +5,14 @@ use std::sync::Arc;
 
 use crate::array::{NestedLoopDesc, row_stationary};
 use crate::blocking::{
-    self, Blocking, Infeasible, NodeEnv, TopConstraint, cmp_key, exhaustive, solver,
+    self, Blocking, BlockingScheme, Infeasible, NodeEnv, TopConstraint, cmp_key, exhaustive,
+    solver,
 };
 use crate::cost::{LayerCtx, LayerMapping, LayerResult, node_env};
 use crate::dims::DataLoops;
 use crate::hw::Hardware;
 use crate::network::Layer;
-use crate::partition::{Coord, DataLayout, HopMemo, HopQuery, PartitionScheme};
+use crate::partition::{BufShr, DataLayout, HopMemo, HopQuery, PartHops, PartitionScheme};
 use crate::pipeline::SchedSeq;
 use crate::placement::Placement;
 
@@ -48,59 +49,138 @@ pub enum NoSchedule {
 pub struct NodeSchemes {
     pub part: PartitionScheme,
     pub mappings: Vec<LayerMapping>,
-    /// Candidate blockings costed.
-    pub evaluated: u64,
     /// Why there are none.
     pub failure: Option<NoSchedule>,
 }
 
-/// The best blockings of one node's share of `layer` (one group of a
-/// grouped conv) under partition `part`: all solver results, or the
-/// `opts.ntops` best of the exhaustive search per array mapping.
-pub fn search_node(
-    layer: &Layer,
-    part: &PartitionScheme,
-    pl: &Placement,
+/// One node's share of a partitioned layer and the resources it runs on:
+/// all its blockings depend on. Partitions that hand their nodes the same
+/// share (the same split in another order, or another split of equal
+/// shares) share one blocking search.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeProblem {
+    layer: Layer,
+    batch: u64,
+    occupancy: f64,
+    env: NodeEnv,
+}
+
+impl Eq for NodeProblem {}
+
+impl std::hash::Hash for NodeProblem {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.layer.hash(h);
+        self.batch.hash(h);
+        self.occupancy.to_bits().hash(h);
+        self.env.hash(h);
+    }
+}
+
+impl NodeProblem {
+    /// The share of `layer` (one group of a grouped conv) a node of
+    /// partition `part` on placement `pl` runs, and its buffer-sharing
+    /// groups.
+    pub fn new(
+        layer: &Layer,
+        part: &PartitionScheme,
+        pl: &Placement,
+        hw: &Hardware,
+        opts: &SearchOptions,
+    ) -> (NodeProblem, BufShr) {
+        let (p_layer, p_batch, p_occ) = part.part_layer(layer, opts.batch);
+        let (env, bufshr) = node_env(pl, part, &p_layer, hw, opts);
+        let p = NodeProblem {
+            layer: p_layer,
+            batch: p_batch,
+            occupancy: p_occ,
+            env,
+        };
+        (p, bufshr)
+    }
+}
+
+/// The best blockings of a node problem per array mapping, before buffer
+/// sharing arranges them: all solver results, or the `opts.ntops` best of
+/// the exhaustive search.
+#[derive(Debug)]
+pub struct NodeBlockings {
+    per_array: Vec<(Arc<NestedLoopDesc>, Vec<BlockingScheme>)>,
+    /// Candidate blockings costed.
+    pub evaluated: u64,
+    failure: Option<NoSchedule>,
+}
+
+/// Searches the blockings of a node problem under a constraint.
+pub fn search_blockings(
+    p: &NodeProblem,
     hw: &Hardware,
     opts: &SearchOptions,
     cstr: &TopConstraint,
-) -> NodeSchemes {
-    let (p_layer, p_batch, p_occ) = part.part_layer(layer, opts.batch);
-    let nlds = row_stationary(&p_layer, p_batch, p_occ, hw.pe_array);
-    let (env, bufshr) = node_env(pl, part, &p_layer, hw, opts);
-    let shared = opts.gbuf_sharing.then_some(&bufshr);
-    let mut mappings = Vec::new();
+) -> NodeBlockings {
+    let nlds = row_stationary(&p.layer, p.batch, p.occupancy, hw.pe_array);
+    let env = &p.env;
+    let mut per_array = Vec::new();
     let mut evaluated = 0;
     for nld in nlds.iter() {
-        let array = Arc::new(nld.clone());
-        let mapping = |scheme| LayerMapping {
-            placement: *pl,
-            partition: *part,
-            array: array.clone(),
-            scheme,
-        };
-        if opts.solve_loopblocking && nld.data_loops == DataLoops::CONV {
+        let schemes = if opts.solve_loopblocking && nld.data_loops == DataLoops::CONV {
+            let mut v = Vec::new();
             for b in solver::solve(nld, env.gbuf_words, env.regf_words, env.bypass) {
                 evaluated += 1;
                 if cstr.allows(&b)
-                    && let Ok(s) = blocking::cost(nld, &env, &hw.energy, &b, shared)
+                    && let Ok(s) = blocking::evaluate(nld, env, &hw.energy, &b)
                 {
-                    mappings.push(mapping(s));
+                    v.push(s);
                 }
             }
+            v
         } else {
             let (v, n) =
-                exhaustive::search(nld, &env, &hw.energy, cstr, opts.goal, opts.ntops, shared);
+                exhaustive::search(nld, env, &hw.energy, cstr, opts.goal, opts.ntops, None);
             evaluated += n;
-            mappings.extend(v.into_iter().map(mapping));
+            v
+        };
+        if !schemes.is_empty() {
+            per_array.push((Arc::new(nld.clone()), schemes));
         }
     }
-    let failure = mappings.is_empty().then(|| diagnose(&nlds, &env));
+    let failure = per_array.is_empty().then(|| diagnose(&nlds, env));
+    NodeBlockings {
+        per_array,
+        evaluated,
+        failure,
+    }
+}
+
+/// The mappings of partition `part` on placement `pl` from its node
+/// problem's blockings, with buffer sharing arranged for its groups.
+pub fn node_schemes(
+    part: &PartitionScheme,
+    pl: &Placement,
+    p: &NodeProblem,
+    bufshr: &BufShr,
+    b: &NodeBlockings,
+    opts: &SearchOptions,
+) -> NodeSchemes {
+    let mut mappings = Vec::new();
+    for (array, schemes) in &b.per_array {
+        for s in schemes {
+            let scheme = if opts.gbuf_sharing {
+                blocking::with_sharing(array, &p.env, s.clone(), bufshr)
+            } else {
+                s.clone()
+            };
+            mappings.push(LayerMapping {
+                placement: *pl,
+                partition: *part,
+                array: array.clone(),
+                scheme,
+            });
+        }
+    }
     NodeSchemes {
         part: *part,
         mappings,
-        evaluated,
-        failure,
+        failure: b.failure.clone(),
     }
 }
 
@@ -109,40 +189,28 @@ pub fn search_node(
 pub fn layer_results(
     ctx: &LayerCtx<'_>,
     pl: &Placement,
-    nodes: &[Arc<NodeSchemes>],
+    nodes: &[(Arc<NodeSchemes>, &PartHops)],
     ifmap_layout: &DataLayout,
     memo: &mut HopMemo,
     seq: SchedSeq,
 ) -> Vec<LayerResult> {
-    let filter_nodes: Vec<Coord> = pl.dram.nodes().collect();
-    let live: Vec<&NodeSchemes> = nodes
+    let live: Vec<&(Arc<NodeSchemes>, &PartHops)> = nodes
         .iter()
-        .map(|n| n.as_ref())
-        .filter(|n| !n.mappings.is_empty())
-        .collect();
-    let layouts: Vec<_> = live
-        .iter()
-        .map(|ns| ctx.ofmap_layouts(&ns.part, pl))
+        .filter(|(n, _)| !n.mappings.is_empty())
         .collect();
     let queries: Vec<HopQuery<'_>> = live
         .iter()
-        .zip(&layouts)
-        .map(|(ns, (_, slice))| HopQuery {
-            layer: ctx.slice,
-            batch: ctx.opts.batch,
-            region: &pl.proc,
-            part: &ns.part,
-            filter_nodes: &filter_nodes,
+        .map(|(_, hops)| HopQuery {
+            part: hops,
             ifmap_layout,
-            ofmap_layout: slice,
-            forwarding: ctx.opts.forwarding(),
         })
         .collect();
     let hops = memo.unit_nhops(&queries);
     let mut out = Vec::new();
-    for ((ns, (full, _)), unh) in live.iter().zip(&layouts).zip(hops) {
+    for ((ns, _), unh) in live.iter().zip(hops) {
+        let (full, _) = ctx.ofmap_layouts(&ns.part, pl);
         for m in &ns.mappings {
-            out.push(m.cost(ctx, unh, full, seq));
+            out.push(m.cost(ctx, unh, &full, seq));
         }
     }
     let goal = ctx.opts.goal;
