@@ -4,19 +4,56 @@
 //! (sequence 128) and ViT-B/16 on hw/tangram.yaml with hybrid partitioning,
 //! inter-layer pipelining and the solver, reported as wall time and schemes
 //! evaluated per second, and a 200-point sweep of ResNet-50 over TETRIS
-//! variants. A plain harness: `cargo bench`, or
-//! `cargo bench -- NAME` for the benchmarks whose name contains NAME.
+//! variants, all as nn_dataflow searches (`--nn-dataflow`); and the
+//! full-option TANGRAM searches of AlexNet (batch 64) and ResNet-50 (batch
+//! 16) with the beam and the frontier search. A plain harness: `cargo
+//! bench`, or `cargo bench -- NAME` for the benchmarks whose name contains
+//! NAME. Each line gives the best wall time, the blocking schemes costed,
+//! and the peak resident memory of the process during the runs (Linux).
 
 use std::time::{Duration, Instant};
 
 use nnsched::network::{Layer, Network, zoo};
+use nnsched::search::InterlayerSearch;
 use nnsched::{Hardware, Progress, SearchOptions, load_hardware, schedule_with_progress};
 
 fn opts(batch: u64, solve: bool) -> SearchOptions {
-    SearchOptions {
+    let mut o = SearchOptions {
         solve_loopblocking: solve,
         ..SearchOptions::new(batch)
-    }
+    };
+    o.set_nn_dataflow(true);
+    o
+}
+
+/// TANGRAM's every option: hybrid, batch and input partitioning, buffer
+/// sharing, spatial and temporal pipelining.
+fn tangram_full(batch: u64, search: InterlayerSearch) -> SearchOptions {
+    let mut o = SearchOptions::new(batch);
+    o.partition = nnsched::search::PartitionOptions {
+        hybrid: true,
+        batch: true,
+        ifmaps: true,
+    };
+    o.gbuf_sharing = true;
+    o.pipeline.interlayer = true;
+    o.pipeline.save_writeback = true;
+    o.interlayer_search = search;
+    o
+}
+
+/// The process's peak resident memory in MB since `reset_peak`, where
+/// Linux tells it.
+fn peak_mb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024)
+}
+
+fn reset_peak() {
+    // Linux: writing 5 resets VmHWM to the current resident size.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// Schedules and returns the blocking schemes costed.
@@ -37,15 +74,18 @@ fn bench(name: &str, mut f: impl FnMut() -> u64) {
     let mut schemes = 0;
     let start = Instant::now();
     let mut runs = 0;
-    while runs < 3 || start.elapsed() < Duration::from_secs(1) {
+    reset_peak();
+    // Runs of over 10 s are not repeated.
+    while (runs < 3 && best < Duration::from_secs(10)) || start.elapsed() < Duration::from_secs(1) {
         let t = Instant::now();
         schemes = f();
         best = best.min(t.elapsed());
         runs += 1;
     }
     let s = best.as_secs_f64();
+    let peak = peak_mb().map_or("?".into(), |m| m.to_string());
     println!(
-        "{name:<40} {:>9.2} ms  {schemes:>9} schemes  {:>12.0} schemes/s  ({runs} runs)",
+        "{name:<48} {:>10.2} ms  {schemes:>9} schemes  {:>11.0} schemes/s  {peak:>5} MB peak  ({runs} runs)",
         s * 1e3,
         schemes as f64 / s
     );
@@ -71,6 +111,21 @@ fn main() {
     bench("conv3 256->192 13x13 b16 exhaustive (layer)", || {
         search(&conv3, &hw, &opts(16, false))
     });
+
+    // TANGRAM (16x16 nodes) with every option: the issue's speed targets.
+    let tangram = load_hardware("tangram").unwrap();
+    let resnet50 = zoo::get("resnet50").unwrap();
+    for (kind, name) in [
+        (InterlayerSearch::Beam, "beam"),
+        (InterlayerSearch::Frontier, "frontier"),
+    ] {
+        bench(&format!("alex_net b64 tangram full {name}"), || {
+            search(&net, &tangram, &tangram_full(64, kind))
+        });
+        bench(&format!("resnet50 b16 tangram full {name}"), || {
+            search(&resnet50, &tangram, &tangram_full(16, kind))
+        });
+    }
 
     // TETRIS: AlexNet on 4x4 nodes with hybrid partitioning.
     let tetris = load_hardware("tetris").unwrap();
@@ -131,7 +186,6 @@ fn main() {
 
         // Transformers on TANGRAM (16x16 nodes) with every inter-layer
         // option the issue names.
-        let tangram = load_hardware("tangram").unwrap();
         let mut full = opts(1, true);
         full.partition.hybrid = true;
         full.pipeline.interlayer = true;

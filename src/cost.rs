@@ -349,7 +349,7 @@ impl LayerResult {
     /// (batch groups if batch is outermost, then the next loop's groups).
     pub fn layer_times(&self, is_conv: bool) -> LayerTimes {
         let b = &self.mapping.scheme.blocking;
-        let mut outer = b.ordered_loops(OrderedLevel::Dram).into_iter().peekable();
+        let mut outer = b.ordered_loops(OrderedLevel::Dram).peekable();
         let mut top = PerLoop::splat(1u64);
         if let Some(&(LoopDim::Bat, t)) = outer.peek() {
             top[LoopDim::Bat] = t;

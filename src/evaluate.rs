@@ -11,10 +11,10 @@ use crate::dims::{PerBlock, PerCat, PerLoop, PerOrdered};
 use crate::doc::{self, LayerDoc, LoopName, PartName, Schedule};
 use crate::hw::{Dim2, Hardware};
 use crate::network::{LayerId, Network, Source};
-use crate::options::{PipelineOptions, SearchOptions};
+use crate::options::{InterlayerSearch, PipelineOptions, SearchOptions};
 use crate::partition::{
-    Coord, DataLayout, FmapRange, HopMemo, HopQuery, NodeRegion, PartDim, PartitionOptions,
-    PartitionScheme, RegionKind,
+    Coord, DataLayout, FmapRange, HopMemo, HopQuery, NodeRegion, PartDim, PartHops,
+    PartitionOptions, PartitionScheme, RegionKind,
 };
 use crate::pipeline::{SchedIdx, SchedSeq};
 use crate::placement::Placement;
@@ -62,6 +62,10 @@ pub fn options(d: &Schedule) -> Result<SearchOptions, EvalError> {
             optimize: o.pipeline.optimize,
         },
         exact_noc_hops: o.noc_hops == doc::NocHops::Exact,
+        interlayer_search: match o.search {
+            doc::SearchName::Beam => InterlayerSearch::Beam,
+            doc::SearchName::Frontier => InterlayerSearch::Frontier,
+        },
         time_limit: None,
         cancel: None,
     };
@@ -376,6 +380,7 @@ fn layer(
         let q = HopQuery {
             part: &part,
             ifmap_layout: &ifmap,
+            ifm: PartHops::ifm_all(&[&part], &ifmap)[0],
         };
         memo.unit_nhops(&[q])[0]
     } else {

@@ -38,11 +38,38 @@ pub struct SearchOptions {
     /// Count NoC hops of every partition for itself, instead of
     /// reproducing nn_dataflow's memoization (see `partition::HopMemo`).
     pub exact_noc_hops: bool,
+    /// The search across layers.
+    pub interlayer_search: InterlayerSearch,
     /// Stop after this long, keeping the best schedule of the layers done.
     pub time_limit: Option<Duration>,
     /// Stop when this is cancelled, keeping the best schedule of the layers
     /// done.
     pub cancel: Option<Cancel>,
+}
+
+/// The search across layers (see ARCHITECTURE.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum InterlayerSearch {
+    /// nn_dataflow's layer-wise greedy beam over the scheduling order.
+    Beam,
+    /// The beam, plus a wider search over the same segments that keeps
+    /// the best schedule of each distinct frontier of live data layouts;
+    /// never worse than the beam.
+    Frontier,
+}
+
+impl InterlayerSearch {
+    /// The names `set_named` and the command line take.
+    pub const NAMES: &[&str] = &["frontier", "beam"];
+
+    /// The search of a name in `NAMES`.
+    pub fn from_name(s: &str) -> Option<Self> {
+        match s {
+            "beam" => Some(InterlayerSearch::Beam),
+            "frontier" => Some(InterlayerSearch::Frontier),
+            _ => None,
+        }
+    }
 }
 
 /// Inter-layer pipelining options.
@@ -64,7 +91,8 @@ pub struct PipelineOptions {
 
 impl SearchOptions {
     /// Default options for a batch size: energy goal, bypass allowed,
-    /// exhaustive blocking, naive partitioning, one top, no limit.
+    /// exhaustive blocking, naive partitioning, one top, exact NoC hops,
+    /// the frontier search, no limit.
     pub fn new(batch: u64) -> Self {
         SearchOptions {
             batch,
@@ -86,7 +114,8 @@ impl SearchOptions {
                 max_degree: f64::INFINITY,
                 optimize: true,
             },
-            exact_noc_hops: false,
+            exact_noc_hops: true,
+            interlayer_search: InterlayerSearch::Frontier,
             time_limit: None,
             cancel: None,
         }
@@ -95,8 +124,8 @@ impl SearchOptions {
     /// Sets an option by its command-line name (the long flag, with dashes
     /// or underscores: `hybrid-partition`, `solve_loopblocking`) to a
     /// value as a spec file or a Python call gives it: flags are booleans,
-    /// `goal` is `e`, `d` or `ed`, `disable_bypass` a list of `i`, `o`,
-    /// `f`, `time_limit` seconds. The error says what the key or value
+    /// `goal` is `e`, `d` or `ed`, `search` `frontier` or `beam`,
+    /// `disable_bypass` a list of `i`, `o`, `f`, `time_limit` seconds. The error says what the key or value
     /// should be.
     pub fn set_named(&mut self, key: &str, v: &serde_json::Value) -> Result<(), String> {
         let key = key.replace('-', "_");
@@ -149,7 +178,18 @@ impl SearchOptions {
             "layer_pipeline_time_overhead" => self.pipeline.time_overhead = number(v)?,
             "layer_pipeline_max_degree" => self.pipeline.max_degree = number(v)?,
             "disable_interlayer_opt" => self.pipeline.optimize = !flag(v)?,
-            "exact_noc_hops" => self.exact_noc_hops = flag(v)?,
+            "nn_dataflow" => self.set_nn_dataflow(flag(v)?),
+            "search" => {
+                self.interlayer_search = v
+                    .as_str()
+                    .and_then(InterlayerSearch::from_name)
+                    .ok_or_else(|| {
+                        format!(
+                            "'search' must be one of {}",
+                            InterlayerSearch::NAMES.join(", ")
+                        )
+                    })?
+            }
             "time_limit" => {
                 let t = number(v)?;
                 if t == 0.0 {
@@ -183,9 +223,21 @@ impl SearchOptions {
         "layer_pipeline_time_overhead",
         "layer_pipeline_max_degree",
         "disable_interlayer_opt",
-        "exact_noc_hops",
+        "nn_dataflow",
+        "search",
         "time_limit",
     ];
+
+    /// nn_dataflow's search bit for bit (`true`: its NoC-hop memo and its
+    /// beam), or the defaults (exact hops, the frontier search).
+    pub fn set_nn_dataflow(&mut self, on: bool) {
+        self.exact_noc_hops = !on;
+        self.interlayer_search = if on {
+            InterlayerSearch::Beam
+        } else {
+            InterlayerSearch::Frontier
+        };
+    }
 
     /// Whether nodes needing the same data pass it on (access forwarding,
     /// which buffer sharing implies).
@@ -225,6 +277,10 @@ impl SearchOptions {
                 NegativeDegree,
             ),
             (self.time_limit.is_some_and(|t| t.is_zero()), ZeroTimeLimit),
+            (
+                !self.exact_noc_hops && self.interlayer_search == InterlayerSearch::Frontier,
+                FrontierWithHopMemo,
+            ),
         ];
         match checks.into_iter().find(|c| c.0) {
             Some((_, e)) => Err(e),
@@ -267,6 +323,10 @@ pub enum OptionsError {
     #[error("the time limit must be positive")]
     /// A zero time limit.
     ZeroTimeLimit,
+    #[error("the frontier search needs exact NoC hops (nn_dataflow's hop memo runs with its beam)")]
+    /// The frontier search with nn_dataflow's hop memo, whose counts
+    /// depend on the order of queries the frontier search changes.
+    FrontierWithHopMemo,
 }
 
 /// Stops a search from another thread (on Ctrl-C, say). Clones share the
@@ -353,4 +413,30 @@ pub struct Progress {
     pub layers_total: AtomicUsize,
     /// Candidate blockings costed, set when the search ends.
     pub schemes_evaluated: AtomicU64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The default is exact hops with the frontier search; `nn_dataflow`
+    /// is its beam with its hop memo; the frontier search refuses the memo.
+    #[test]
+    fn nn_dataflow_is_its_beam_with_its_hop_memo() {
+        let mut o = SearchOptions::new(1);
+        assert!(o.exact_noc_hops);
+        assert_eq!(o.interlayer_search, InterlayerSearch::Frontier);
+        o.set_named("nn-dataflow", &true.into()).unwrap();
+        assert!(!o.exact_noc_hops);
+        assert_eq!(o.interlayer_search, InterlayerSearch::Beam);
+        assert_eq!(o.validate(), Ok(()));
+        o.set_named("search", &"frontier".into()).unwrap();
+        assert_eq!(o.validate(), Err(OptionsError::FrontierWithHopMemo));
+        o.set_named("nn_dataflow", &false.into()).unwrap();
+        o.set_named("search", &"beam".into()).unwrap();
+        assert!(o.exact_noc_hops);
+        assert_eq!(o.interlayer_search, InterlayerSearch::Beam);
+        let e = o.set_named("search", &"greedy".into()).unwrap_err();
+        assert_eq!(e, "'search' must be one of frontier, beam");
+    }
 }

@@ -200,6 +200,7 @@ fn table_fits_100_columns() {
         "alex_net".to_string(),
         "--hw".into(),
         hw.to_str().unwrap().into(),
+        "--nn-dataflow".into(),
     ];
     args.extend(
         r["flags"]

@@ -11,7 +11,6 @@ fn net(layer: Layer) -> Network {
 fn run(net: &Network, hw: &str) -> Schedule {
     let mut opts = SearchOptions::new(2);
     opts.partition.hybrid = true;
-    opts.exact_noc_hops = true;
     schedule(net, &load_hardware(hw).unwrap(), &opts).unwrap()
 }
 

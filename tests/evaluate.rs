@@ -53,14 +53,15 @@ fn write(name: &str, extra: &[&str]) -> (std::path::PathBuf, Value) {
     (path, v)
 }
 
-/// Each reference configuration, with nn_dataflow's hop memo and with
-/// exact hops (recomputed by evaluate): the written schedule validates and
-/// evaluates to the same totals and layer costs.
+/// Each reference configuration, as nn_dataflow searches it (its hop
+/// memo) and with the default frontier search (exact hops, recomputed by
+/// evaluate): the written schedule validates and evaluates to the same
+/// totals and layer costs.
 #[test]
 fn schedules_validate_and_round_trip() {
     let schema = validator();
     for name in RUNS {
-        for extra in [&[][..], &["--exact-noc-hops"][..]] {
+        for extra in [&[][..], &["--search", "frontier"][..]] {
             let (path, written) = write(name, extra);
             let errors: Vec<String> = schema
                 .iter_errors(&written)

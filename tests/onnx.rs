@@ -1397,13 +1397,12 @@ fn normalizations_and_softmax_are_vector_layers() {
     );
 }
 
-/// Schedules `net` on TETRIS (hybrid partitioning, exact hops) and checks
+/// Schedules `net` on TETRIS (hybrid partitioning) and checks
 /// that `evaluate` reproduces the schedule.
 fn schedule_and_evaluate(net: &Network, batch: u64) -> nnsched::Schedule {
     let hw = nnsched::load_hardware("tetris").unwrap();
     let mut o = SearchOptions::new(batch);
     o.partition.hybrid = true;
-    o.exact_noc_hops = true;
     let s = schedule(net, &hw, &o).unwrap();
     assert_eq!(nnsched::evaluate(&s, net, None).unwrap(), s);
     s

@@ -87,7 +87,8 @@ def schedule(
     layer_pipeline_time_overhead: Optional[float] = None,
     layer_pipeline_max_degree: Optional[float] = None,
     disable_interlayer_opt: bool = False,
-    exact_noc_hops: bool = False,
+    nn_dataflow: bool = False,
+    search: Optional[Literal["frontier", "beam"]] = None,
     time_limit: Optional[float] = None,
     threads: Optional[int] = None,
 ) -> Schedule: ...

@@ -538,7 +538,7 @@ fn interruptible(
     enable_gbuf_sharing=false, interlayer_partition=false,
     enable_save_writeback=false, layer_pipeline_time_overhead=None,
     layer_pipeline_max_degree=None, disable_interlayer_opt=false,
-    exact_noc_hops=false, time_limit=None, threads=None
+    nn_dataflow=false, search=None, time_limit=None, threads=None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn schedule(
@@ -560,14 +560,15 @@ fn schedule(
     layer_pipeline_time_overhead: Option<f64>,
     layer_pipeline_max_degree: Option<f64>,
     disable_interlayer_opt: bool,
-    exact_noc_hops: bool,
+    nn_dataflow: bool,
+    search: Option<String>,
     time_limit: Option<f64>,
     threads: Option<usize>,
 ) -> PyResult<Schedule> {
     let hw = hardware_arg(py, hw)?;
     let mut o = SearchOptions::new(batch.unwrap_or(network.batch));
     // The library's own names and checks for each option.
-    let named: [(&str, serde_json::Value); 16] = [
+    let named: [(&str, serde_json::Value); 17] = [
         ("goal", goal.into()),
         ("top", top.into()),
         ("disable_bypass", disable_bypass.unwrap_or_default().into()),
@@ -588,7 +589,8 @@ fn schedule(
             layer_pipeline_max_degree.into(),
         ),
         ("disable_interlayer_opt", disable_interlayer_opt.into()),
-        ("exact_noc_hops", exact_noc_hops.into()),
+        ("nn_dataflow", nn_dataflow.into()),
+        ("search", search.into()),
         ("time_limit", time_limit.into()),
     ];
     for (k, v) in named.iter().filter(|(_, v)| !v.is_null()) {

@@ -34,15 +34,15 @@ def cli(*args):
 @pytest.mark.parametrize(
     "model, batch, hw, flags, kwargs",
     [
-        (RESNET, 16, "tetris", ["--hybrid-partition", "--solve-loopblocking"],
-         dict(hybrid_partition=True, solve_loopblocking=True)),
+        (RESNET, 16, "tetris", ["--hybrid-partition", "--solve-loopblocking", "--nn-dataflow"],
+         dict(hybrid_partition=True, solve_loopblocking=True, nn_dataflow=True)),
         ("alex_net", 8, "hw/tangram.yaml",
          ["--goal", "ed", "--top", "2", "--disable-bypass", "i", "f", "--hybrid-partition",
           "--batch-partition", "--interlayer-partition", "--enable-save-writeback",
-          "--layer-pipeline-time-overhead", "0.5", "--exact-noc-hops"],
+          "--layer-pipeline-time-overhead", "0.5", "--search", "beam"],
          dict(goal="ed", top=2, disable_bypass=["i", "f"], hybrid_partition=True,
               batch_partition=True, interlayer_partition=True, enable_save_writeback=True,
-              layer_pipeline_time_overhead=0.5, exact_noc_hops=True)),
+              layer_pipeline_time_overhead=0.5, search="beam")),
     ],
 )
 def test_the_schedule_file_is_the_command_lines(tmp_path, model, batch, hw, flags, kwargs):

@@ -46,38 +46,66 @@ fn regular_order(inn: Option<usize>, nt: [bool; 3]) -> [u8; 3] {
 /// Candidate orders of one level for conv loops: one regular order per
 /// choice of innermost non-trivial loop, as (permutation index, order,
 /// innermost loop).
-fn level_orders(t: &PerLoop<u64>) -> Vec<(usize, [u8; 3], Option<usize>)> {
+fn level_orders(t: &PerLoop<u64>) -> Small<([u8; 3], Option<usize>), 3> {
     let nt = [t.0[0] > 1, t.0[1] > 1, t.0[2] > 1];
-    let mut v: Vec<_> = if nt.iter().any(|&x| x) {
-        (0..3)
-            .filter(|&l| nt[l])
-            .map(|l| (Some(l), regular_order(Some(l), nt)))
-            .map(|(i, o)| (perm_index(o), o, i))
-            .collect()
+    let mut v = Small::new(([0, 1, 2], None));
+    if nt.iter().any(|&x| x) {
+        for l in (0..3).filter(|&l| nt[l]) {
+            v.push((regular_order(Some(l), nt), Some(l)));
+        }
     } else {
-        vec![(0, [0, 1, 2], None)]
-    };
-    v.sort_by_key(|x| x.0);
+        v.push(([0, 1, 2], None));
+    }
+    v.items_mut().sort_unstable_by_key(|x| perm_index(x.0));
     v
 }
 
+/// A vector of at most `N` items on the stack: the search's inner loop
+/// allocates nothing.
+struct Small<T: Copy, const N: usize> {
+    items: [T; N],
+    len: usize,
+}
+
+impl<T: Copy, const N: usize> Small<T, N> {
+    fn new(fill: T) -> Self {
+        Small {
+            items: [fill; N],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, t: T) {
+        self.items[self.len] = t;
+        self.len += 1;
+    }
+
+    fn items(&self) -> &[T] {
+        &self.items[..self.len]
+    }
+
+    fn items_mut(&mut self) -> &mut [T] {
+        &mut self.items[..self.len]
+    }
+}
+
+type Orders = PerOrdered<PerLoop<u8>>;
+
 /// Order pairs for one set of blocking factors, in enumeration order.
-fn order_pairs(ts: &PerBlock<PerLoop<u64>>, conv: bool) -> Vec<PerOrdered<PerLoop<u8>>> {
+fn order_pairs(ts: &PerBlock<PerLoop<u64>>, conv: bool) -> Small<Orders, 36> {
+    let mut out = Small::new(PerOrdered::splat(PerLoop([0, 1, 2])));
     if !conv {
-        return PERMS
-            .iter()
-            .flat_map(|&a| {
-                PERMS
-                    .iter()
-                    .map(move |&b| PerOrdered([PerLoop(a), PerLoop(b)]))
-            })
-            .collect();
+        for &a in PERMS.iter() {
+            for &b in PERMS.iter() {
+                out.push(PerOrdered([PerLoop(a), PerLoop(b)]));
+            }
+        }
+        return out;
     }
     let o0 = level_orders(&ts[BlockLevel::Dram]);
     let o1 = level_orders(&ts[BlockLevel::Gbuf]);
-    let mut out = Vec::with_capacity(o0.len() * o1.len());
-    for &(_, ord0, inn0) in &o0 {
-        for &(_, ord1, inn1) in &o1 {
+    for &(ord0, inn0) in o0.items() {
+        for &(ord1, inn1) in o1.items() {
             // An outer level's innermost loop continuing non-trivially, but
             // not innermost, in an inner level is a worse copy of merging it.
             if let Some(i0) = inn0
@@ -155,7 +183,7 @@ pub fn search(
                 if fits_before_ordering(nld, env, &probe).is_err() {
                     continue;
                 }
-                for ords in order_pairs(&ts, conv) {
+                for &ords in order_pairs(&ts, conv).items() {
                     let blk = Blocking { ts, ords };
                     if !cstr.allows(&blk) {
                         continue;
@@ -233,7 +261,11 @@ mod tests {
                         .filter(|o| !skip_conv(&ts, o))
                         .map(PerOrdered)
                         .collect();
-                    assert_eq!(order_pairs(&PerBlock(ts), true), want, "{ts:?}");
+                    assert_eq!(
+                        order_pairs(&PerBlock(ts), true).items().to_vec(),
+                        want,
+                        "{ts:?}"
+                    );
                 }
             }
         }

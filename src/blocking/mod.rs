@@ -52,11 +52,15 @@ impl Blocking {
     }
 
     /// The non-trivial loops of an ordered level, outermost first.
-    pub fn ordered_loops(&self, lvl: OrderedLevel) -> Vec<(LoopDim, u64)> {
+    pub fn ordered_loops(&self, lvl: OrderedLevel) -> impl Iterator<Item = (LoopDim, u64)> {
         let t = self.ts[lvl.level()];
-        let mut v: Vec<LoopDim> = LoopDim::ALL.into_iter().filter(|&l| t[l] > 1).collect();
-        v.sort_by_key(|&l| std::cmp::Reverse(self.ords[lvl][l]));
-        v.into_iter().map(|l| (l, t[l])).collect()
+        let mut v = LoopDim::ALL;
+        // Orders are permutations: no ties, so unstable sorting is exact
+        // (and allocates nothing).
+        v.sort_unstable_by_key(|&l| std::cmp::Reverse(self.ords[lvl][l]));
+        v.into_iter()
+            .filter(move |&l| t[l] > 1)
+            .map(move |l| (l, t[l]))
     }
 }
 
@@ -506,10 +510,7 @@ impl TopConstraint {
         {
             return false;
         }
-        let mut outer = b
-            .ordered_loops(OrderedLevel::Dram)
-            .into_iter()
-            .map(|(l, _)| l);
+        let mut outer = b.ordered_loops(OrderedLevel::Dram).map(|(l, _)| l);
         for (c, l) in [
             (self.topbat, LoopDim::Bat),
             (self.topifm, LoopDim::Ifm),

@@ -242,13 +242,17 @@ pub struct ScheduleArgs {
     /// Pipeline only linear chains of layers (no TANGRAM optimizations).
     #[arg(long)]
     pub disable_interlayer_opt: bool,
-    /// Count the NoC hops of every partition for itself. By default hops
-    /// are memoized as nn_dataflow memoizes them, which charges a partition
-    /// that differs from an earlier one only in its order the earlier one's
-    /// hops; this flag gives the true counts (and may find cheaper
-    /// schedules than nn_dataflow).
-    #[arg(long)]
-    pub exact_noc_hops: bool,
+    /// Reproduce nn_dataflow bit for bit: its layer-wise beam, and its
+    /// NoC-hop memo, which charges a partition that differs from an
+    /// earlier one only in its order the earlier one's hops. By default
+    /// hops are exact and the frontier search runs.
+    #[arg(long, conflicts_with = "search")]
+    pub nn_dataflow: bool,
+    /// The search across layers: `frontier` (the beam, then the best
+    /// schedule of each frontier of live data layouts; never worse) or
+    /// `beam` (nn_dataflow's layer-wise beam, with exact NoC hops).
+    #[arg(long, value_enum, default_value_t = SearchArg::Frontier)]
+    pub search: SearchArg,
     /// Schedules kept per layer and per network prefix.
     #[arg(short = 't', long = "top", default_value_t = 1)]
     pub top: usize,
@@ -274,6 +278,12 @@ pub struct ScheduleArgs {
 }
 
 /// The optimization goal.
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
+pub enum SearchArg {
+    Frontier,
+    Beam,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
 pub enum GoalArg {
     /// Energy, then time.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use nnsched::dims::{DataCat, PerCat};
 use nnsched::hw::{self, Hardware};
-use nnsched::search::{OptionsError, PartitionOptions, PipelineOptions};
+use nnsched::search::{InterlayerSearch, OptionsError, PartitionOptions, PipelineOptions};
 use nnsched::stats::layer_stats;
 use nnsched::{
     Cancel, Error, Goal, LoadOptions, Model, ModelIssue, Network, Progress, Schedule,
@@ -23,7 +23,7 @@ use nnsched::{
 pub use args::Cli;
 use args::{
     BypassCat, Command, EvaluateArgs, Format, GoalArg, HwCommand, LoadArgs, ScheduleArgs,
-    SweepArgs, SweepCommand,
+    SearchArg, SweepArgs, SweepCommand,
 };
 
 /// Bad input or no valid schedule.
@@ -384,7 +384,12 @@ fn options(a: &ScheduleArgs, batch: u64) -> Result<SearchOptions> {
         access_forwarding: a.enable_access_forwarding,
         gbuf_sharing: a.enable_gbuf_sharing,
         ntops: a.top,
-        exact_noc_hops: a.exact_noc_hops,
+        exact_noc_hops: !a.nn_dataflow,
+        interlayer_search: match a.search {
+            _ if a.nn_dataflow => InterlayerSearch::Beam,
+            SearchArg::Beam => InterlayerSearch::Beam,
+            SearchArg::Frontier => InterlayerSearch::Frontier,
+        },
         pipeline: PipelineOptions {
             interlayer: a.interlayer_partition,
             save_writeback: a.enable_save_writeback,
@@ -420,6 +425,7 @@ fn flag_conflict(e: OptionsError) -> String {
         NegativeOverhead => "--layer-pipeline-time-overhead must be a non-negative number".into(),
         NegativeDegree => "--layer-pipeline-max-degree must be a non-negative number".into(),
         ZeroTimeLimit => "--time-limit must be a positive number of seconds".into(),
+        FrontierWithHopMemo => "--nn-dataflow runs nn_dataflow's beam; drop --search".into(),
     }
 }
 

@@ -76,6 +76,27 @@ pub struct Options {
     pub top: u64,
     /// How NoC hops were counted.
     pub noc_hops: NocHops,
+    /// The search across layers (absent in documents of nnsched before
+    /// the frontier search: `beam`).
+    #[serde(default = "SearchName::beam")]
+    pub search: SearchName,
+}
+
+/// The search across layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchName {
+    /// nn_dataflow's layer-wise beam.
+    Beam,
+    /// The beam, then the best schedule of each frontier of live data
+    /// layouts.
+    Frontier,
+}
+
+impl SearchName {
+    fn beam() -> Self {
+        SearchName::Beam
+    }
 }
 
 /// The optimization goal: energy, delay, or their product.

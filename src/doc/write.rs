@@ -7,7 +7,7 @@ use crate::cost::LayerResult;
 use crate::dims::{BlockLevel, OrderedLevel};
 use crate::hw::{Dim2, Hardware};
 use crate::network::{Layer, Network};
-use crate::options::SearchOptions;
+use crate::options::{InterlayerSearch, SearchOptions};
 use crate::partition::{DataLayout, NodeRegion, PartDim, PartitionScheme, RegionKind};
 use crate::search::NetworkSchedule;
 
@@ -226,6 +226,10 @@ fn options(o: &SearchOptions) -> Options {
             NocHops::Exact
         } else {
             NocHops::NnDataflow
+        },
+        search: match o.interlayer_search {
+            InterlayerSearch::Beam => SearchName::Beam,
+            InterlayerSearch::Frontier => SearchName::Frontier,
         },
     }
 }

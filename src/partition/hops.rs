@@ -11,7 +11,6 @@ use crate::util::{Lru, idivc, ith_range};
 
 use rayon::prelude::*;
 
-
 /// The filter channel ranges (input, output), input and output ranges one
 /// part processes.
 pub fn proc_data_range(
@@ -142,10 +141,19 @@ fn fil_hops(
     n
 }
 
-fn ifm_hops(pieces: &Pieces, ifm: &[(FmapRange, Vec<Coord>)], forwarding: bool) -> u64 {
+fn ifm_hops(pieces: &Pieces, ifm: &[IfmGroup], forwarding: bool) -> u64 {
     ifm.iter()
-        .map(|(i, coords)| pieces.nhops_to(i, coords, forwarding))
+        .map(|g| pieces.nhops_to(&g.range, &g.nodes, forwarding.then_some(g.tree)))
         .sum()
+}
+
+/// Nodes needing the same input range, and the hops of a spanning tree
+/// among them (for forwarding).
+#[derive(Debug)]
+struct IfmGroup {
+    range: FmapRange,
+    nodes: Vec<Coord>,
+    tree: u64,
 }
 
 fn ofm_hops(layout: &DataLayout, ofm: &[(FmapRange, Vec<Coord>)], forwarding: bool) -> u64 {
@@ -155,10 +163,10 @@ fn ofm_hops(layout: &DataLayout, ofm: &[(FmapRange, Vec<Coord>)], forwarding: bo
         n += if forwarding {
             let read = coords
                 .iter()
-                .map(|c| layout.nhops_to(o, &[*c], false))
+                .map(|c| layout.nhops_to(o, &[*c], None))
                 .min()
                 .unwrap_or(0);
-            let accum = layout.nhops_to(o, coords, true);
+            let accum = layout.nhops_to(o, coords, Some(spanning_tree(&[], coords)));
             idivc(read + accum, 2)
         } else {
             let mid = coords.len() / 2;
@@ -167,7 +175,7 @@ fn ofm_hops(layout: &DataLayout, ofm: &[(FmapRange, Vec<Coord>)], forwarding: bo
                 .enumerate()
                 .map(|(k, c)| {
                     if k == mid {
-                        layout.nhops_to(o, &[*c], false)
+                        layout.nhops_to(o, &[*c], None)
                     } else {
                         idivc(o.size() * c.hop_dist(coords[mid]), 2)
                     }
@@ -215,7 +223,7 @@ pub struct HopSite<'a> {
 pub struct PartHops {
     fil: u64,
     ofm: u64,
-    ifm_groups: Vec<(FmapRange, Vec<Coord>)>,
+    ifm_groups: Vec<IfmGroup>,
     forwarding: bool,
     /// nn_dataflow's memo keys, but for the input layout.
     keys: Option<StaticKeys>,
@@ -223,7 +231,14 @@ pub struct PartHops {
 
 #[derive(Debug)]
 struct StaticKeys {
-    outer: (Layer, u64, NodeRegion, PartitionScheme, Vec<Coord>, DataLayout),
+    outer: (
+        Layer,
+        u64,
+        NodeRegion,
+        PartitionScheme,
+        Vec<Coord>,
+        DataLayout,
+    ),
     fil: FilKey,
     ifm: GroupKey<FmapRange>,
     ofm: Option<LayoutKey>,
@@ -232,7 +247,14 @@ struct StaticKeys {
 type FilKey = (Layer, Vec<Coord>, GroupKey<FilRange>, bool);
 type LayoutKey = (DataLayout, GroupKey<FmapRange>, bool);
 type OuterKey = (
-    (Layer, u64, NodeRegion, PartitionScheme, Vec<Coord>, DataLayout),
+    (
+        Layer,
+        u64,
+        NodeRegion,
+        PartitionScheme,
+        Vec<Coord>,
+        DataLayout,
+    ),
     DataLayout,
     bool,
 );
@@ -264,30 +286,49 @@ impl PartHops {
                 ),
                 fil: (*s.layer, fnodes, group_key(&g.fil), s.forwarding),
                 ifm: group_key(&g.ifm),
-                ofm: (!in_place)
-                    .then(|| (s.ofmap_layout.clone(), group_key(&g.ofm), s.forwarding)),
+                ofm: (!in_place).then(|| (s.ofmap_layout.clone(), group_key(&g.ofm), s.forwarding)),
             }
         });
         PartHops {
             fil,
             ofm,
-            ifm_groups: g.ifm,
+            ifm_groups: g
+                .ifm
+                .into_iter()
+                .map(|(range, nodes)| IfmGroup {
+                    range,
+                    tree: if s.forwarding {
+                        spanning_tree(&[], &nodes)
+                    } else {
+                        0
+                    },
+                    nodes,
+                })
+                .collect(),
             forwarding: s.forwarding,
             keys,
         }
     }
 
-    fn ifm(&self, pieces: &Pieces) -> u64 {
-        ifm_hops(pieces, &self.ifm_groups, self.forwarding)
+    /// Hops to bring each node its inputs from `ifmap_layout` once, for
+    /// each partition, counted in parallel.
+    pub fn ifm_all(parts: &[&PartHops], ifmap_layout: &DataLayout) -> Vec<u64> {
+        let pieces = ifmap_layout.pieces();
+        parts
+            .par_iter()
+            .map(|p| ifm_hops(&pieces, &p.ifm_groups, p.forwarding))
+            .collect()
     }
 }
 
 /// One hop count to make: a partitioned layer reading its inputs from
-/// `ifmap_layout`.
+/// `ifmap_layout`, which takes `ifm` hops counted exactly
+/// (`PartHops::ifm_all`).
 #[derive(Clone, Copy, Debug)]
 pub struct HopQuery<'a> {
     pub part: &'a PartHops,
     pub ifmap_layout: &'a DataLayout,
+    pub ifm: u64,
 }
 
 /// Hop counts with nn_dataflow's memoization. Its per-category memos are
@@ -325,44 +366,20 @@ impl HopMemo {
     }
 
     /// Hops to move each data category once between the processing nodes
-    /// and where the data is, for each query in order. The input hops are
-    /// counted in parallel; the memo is then consulted and filled in query
-    /// order, as nn_dataflow's calls would.
+    /// and where the data is, for each query in order: the exact counts, or
+    /// the memo's, consulted and filled in query order as nn_dataflow's
+    /// calls would.
     pub fn unit_nhops(&mut self, queries: &[HopQuery<'_>]) -> Vec<PerCat<u64>> {
-        // Queries mostly share their input layout: resolve each once.
-        let mut layouts: Vec<&DataLayout> = Vec::new();
-        let which: Vec<usize> = queries
-            .iter()
-            .map(|q| {
-                match layouts
-                    .iter()
-                    .position(|l| std::ptr::eq(*l, q.ifmap_layout) || *l == q.ifmap_layout)
-                {
-                    Some(i) => i,
-                    None => {
-                        layouts.push(q.ifmap_layout);
-                        layouts.len() - 1
-                    }
-                }
-            })
-            .collect();
-        let pieces: Vec<Pieces> = layouts.par_iter().map(|l| l.pieces()).collect();
-        let ifm: Vec<u64> = queries
-            .par_iter()
-            .zip(&which)
-            .map(|(q, &i)| q.part.ifm(&pieces[i]))
-            .collect();
         if self.exact {
             return queries
                 .iter()
-                .zip(ifm)
-                .map(|(q, i)| PerCat([q.part.fil, i, q.part.ofm]))
+                .map(|q| PerCat([q.part.fil, q.ifm, q.part.ofm]))
                 .collect();
         }
         queries
             .iter()
-            .zip(ifm)
-            .map(|(q, ifm)| {
+            .map(|q| {
+                let ifm = q.ifm;
                 let p = q.part;
                 let keys = p.keys.as_ref().expect("memo keys are made unless exact");
                 let outer = (keys.outer.clone(), q.ifmap_layout.clone(), p.forwarding);
@@ -481,6 +498,7 @@ mod tests {
         let q = HopQuery {
             part: &ph,
             ifmap_layout: &il,
+            ifm: PartHops::ifm_all(&[&ph], &il)[0],
         };
         let n = HopMemo::new(true).unit_nhops(&[q])[0];
         let fil: u64 = 6 * 4 * 3 * 3 * (0..4).flat_map(|h| (0..4).map(move |w| h + w)).sum::<u64>();

@@ -146,10 +146,7 @@ impl DataLayout {
                 pieces.push((part.coordinate(region, &pidx), piece));
             }
         }
-        Pieces {
-            pieces,
-            complete: self.complete_fmap_range(),
-        }
+        Pieces::new(pieces, self.complete_fmap_range())
     }
 
     /// Whether every node of the layout lies in one of `regions` of the
@@ -165,16 +162,61 @@ impl DataLayout {
 /// A layout resolved to nodes, for repeated hop counts.
 #[derive(Clone, Debug)]
 pub struct Pieces {
+    /// Sorted by their start in dimension `dim`, the one that splits them
+    /// most, so that a range's overlaps lie in one window.
     pieces: Vec<(Coord, FmapRange)>,
+    dim: usize,
+    /// The longest piece in `dim`.
+    longest: u64,
     complete: FmapRange,
 }
 
 impl Pieces {
+    fn new(mut pieces: Vec<(Coord, FmapRange)>, complete: FmapRange) -> Pieces {
+        let starts = |d: usize| {
+            let mut b: Vec<u64> = pieces.iter().map(|p| p.1.beg[d]).collect();
+            b.sort_unstable();
+            b.dedup();
+            b.len()
+        };
+        let dim = (0..4)
+            .max_by_key(|&d| (starts(d), usize::MAX - d))
+            .unwrap_or(0);
+        pieces.sort_by_key(|p| p.1.beg[dim]);
+        let longest = pieces
+            .iter()
+            .map(|p| p.1.end[dim] - p.1.beg[dim])
+            .max()
+            .unwrap_or(0);
+        Pieces {
+            pieces,
+            dim,
+            longest,
+            complete,
+        }
+    }
+
+    /// The pieces `frng` may overlap.
+    fn near(&self, frng: &FmapRange) -> &[(Coord, FmapRange)] {
+        let (d, lo) = (self.dim, frng.beg[self.dim].saturating_sub(self.longest));
+        let first = self.pieces.partition_point(|p| p.1.beg[d] < lo);
+        let last = self.pieces.partition_point(|p| p.1.beg[d] < frng.end[d]);
+        &self.pieces[first..last.max(first)]
+    }
+
     /// Word-hops to bring `frng` to each of `dests`: with `forwarding`, to
-    /// the nearest one, which passes it on along a minimum spanning tree.
-    pub fn nhops_to(&self, frng: &FmapRange, dests: &[Coord], forwarding: bool) -> u64 {
-        let mut per_dest = vec![0u64; dests.len()];
-        for (src, piece) in &self.pieces {
+    /// the nearest one, which passes it on along a minimum spanning tree
+    /// of `tree` hops (`spanning_tree(&[], dests)`).
+    pub fn nhops_to(&self, frng: &FmapRange, dests: &[Coord], forwarding: Option<u64>) -> u64 {
+        let mut per_dest = [0u64; 8];
+        let mut heap;
+        let per_dest = if dests.len() <= per_dest.len() {
+            &mut per_dest[..dests.len()]
+        } else {
+            heap = vec![0u64; dests.len()];
+            &mut heap[..]
+        };
+        for (src, piece) in self.near(frng) {
             let size = frng.overlap_size(piece);
             if size == 0 {
                 continue;
@@ -183,11 +225,12 @@ impl Pieces {
                 *n += size * d.hop_dist(*src);
             }
         }
-        if forwarding {
-            let nearest = per_dest.iter().copied().min().unwrap_or(0);
-            nearest + self.complete.overlap_size(frng) * spanning_tree(&[], dests)
-        } else {
-            per_dest.iter().sum()
+        match forwarding {
+            Some(tree) => {
+                let nearest = per_dest.iter().copied().min().unwrap_or(0);
+                nearest + self.complete.overlap_size(frng) * tree
+            }
+            None => per_dest.iter().sum(),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The search over the network: a dynamic program over the scheduling
 //! order that keeps the `ntops` best schedules of each prefix, extended by
 //! every segment ending at the next layer (nn_dataflow's
-//! `schedule_search`).
+//! `schedule_search`, the beam), and alongside it the frontier search: the
+//! same program with wider prefixes, one per frontier of live data
+//! layouts, seeded with the beam's (see ARCHITECTURE.md).
 
 use std::collections::HashMap;
 
@@ -14,9 +16,9 @@ use crate::blocking::{TopConstraint, cmp_key};
 use crate::cost::{LayerCtx, LayerResult, part_hops};
 use crate::dims::{BlockLevel, LoopDim};
 use crate::hw::Hardware;
-use crate::network::{Layer, LayerId, Network};
+use crate::network::{Layer, LayerId, Network, Source};
 use crate::partition::{
-    BufShr, DataLayout, FmapRange, HopMemo, PartHops, PartTarget, PartitionScheme,
+    BufShr, DataLayout, FmapRange, HopMemo, HopQuery, PartHops, PartTarget, PartitionScheme,
     gen_partition,
 };
 use crate::pipeline::{Dag, LayerConstraint, PipelineSegment, SchedIdx, SchedSeq, SegmentOptions};
@@ -29,23 +31,42 @@ use super::layer::{
     search_blockings,
 };
 use super::result::{NetworkSchedule, Partial, check_consistency};
-use super::{Progress, SearchError, SearchOptions};
+use super::{InterlayerSearch, Progress, SearchError, SearchOptions};
 use crate::options::Stopper;
 
-/// A layer's scheduling condition, as nn_dataflow memoizes layer searches.
-type SchedKey = (Layer, Placement, TopConstraint, DataLayout, SchedSeq);
+/// A layer's scheduling condition, as nn_dataflow memoizes layer searches,
+/// and how many results are kept.
+type SchedKey = (Layer, Placement, TopConstraint, DataLayout, SchedSeq, usize);
 
-/// Node searches are shared by every condition with the same inputs.
-type NodeKey = (Layer, PartitionScheme, Placement, TopConstraint);
+/// How one dynamic program over the scheduling order keeps schedules.
+#[derive(Clone, Copy)]
+struct Lane {
+    /// Schedules kept per prefix and after each layer of a segment.
+    width: usize,
+    /// Results kept per layer and condition.
+    per_layer: usize,
+    /// nn_dataflow's beam: the first previous schedule decides a layer's
+    /// constraint for all, and constraints dominated by one that succeeded
+    /// are skipped. Otherwise every previous schedule decides its own and
+    /// every constraint is tried.
+    beam: bool,
+}
+
+/// Prefixes the frontier search keeps per position (different frontiers).
+const FRONTIER_WIDTH: usize = 4;
+/// Results per layer and condition the frontier search extends with.
+const FRONTIER_PER_LAYER: usize = 2;
 
 /// The search state shared by all segments: hardware, options, memos.
 struct Searcher<'a> {
     net: &'a Network,
     hw: &'a Hardware,
     opts: &'a SearchOptions,
-    node_cache: rustc_hash::FxHashMap<NodeKey, Arc<NodeSchemes>>,
-    parts: rustc_hash::FxHashMap<(Layer, PartitionScheme, Placement), Arc<PartEntry>>,
+    node_lists: rustc_hash::FxHashMap<(Layer, Placement, TopConstraint), Arc<Vec<NodeSchemes>>>,
+    parts: rustc_hash::FxHashMap<(Layer, Placement), Arc<Vec<PartEntry>>>,
     blockings: rustc_hash::FxHashMap<(Layer, NodeProblem, TopConstraint), Arc<NodeBlockings>>,
+    /// Input hops of every partition of a slice on a placement, by layout.
+    ifm_cache: rustc_hash::FxHashMap<(Layer, Placement, DataLayout), Arc<Vec<u64>>>,
     memo: HopMemo,
     sched_memo: Lru<SchedKey, Vec<LayerResult>>,
     evaluated: u64,
@@ -56,6 +77,7 @@ struct Searcher<'a> {
 /// What a partition of a layer on a placement needs, whatever the
 /// constraint and the input layout.
 struct PartEntry {
+    part: PartitionScheme,
     problem: NodeProblem,
     bufshr: BufShr,
     hops: PartHops,
@@ -74,59 +96,63 @@ impl Searcher<'_> {
         self.opts.goal.key(p.total_cost(n), p.total_time(n))
     }
 
-    fn sort_truncate(&self, v: &mut Vec<Partial>) {
+    fn sort_truncate(&self, v: &mut Vec<Partial>, width: usize) {
         v.sort_by(|a, b| cmp_key(&self.key(a), &self.key(b)));
-        v.truncate(self.opts.ntops);
+        v.truncate(width);
     }
 
-    /// The node searches of every partition of a layer (one group of a
-    /// grouped conv) on a placement, with the partition's input-independent
-    /// hops. Missing parts are made in parallel, in a fixed order.
+    /// The partitions of a layer slice on a placement, with what each
+    /// needs whatever the constraint and the input layout; made in
+    /// parallel, in a fixed order.
+    fn parts(&mut self, slice: &Layer, pl: &Placement) -> Arc<Vec<PartEntry>> {
+        let (o, hw) = (self.opts, self.hw);
+        let memo_keys = self.memo.memoizes();
+        self.parts
+            .entry((*slice, *pl))
+            .or_insert_with(|| {
+                let parts = gen_partition(
+                    PartTarget::Layer(slice),
+                    o.batch,
+                    pl.proc.dim,
+                    &o.partition,
+                    true,
+                );
+                let entries = parts
+                    .par_iter()
+                    .map(|p| {
+                        let (problem, bufshr) = NodeProblem::new(slice, p, pl, hw, o);
+                        PartEntry {
+                            part: *p,
+                            problem,
+                            bufshr,
+                            hops: part_hops(slice, p, pl, o, memo_keys),
+                        }
+                    })
+                    .collect();
+                Arc::new(entries)
+            })
+            .clone()
+    }
+
+    /// The node searches of every partition of a layer slice on a
+    /// placement under a constraint, in the order of `parts`. Node
+    /// problems not searched yet are searched in parallel, in a fixed
+    /// order.
     fn node_schemes(
         &mut self,
         slice: &Layer,
         pl: &Placement,
         cstr: &TopConstraint,
-    ) -> Vec<(Arc<NodeSchemes>, Arc<PartEntry>)> {
-        let (o, hw) = (self.opts, self.hw);
-        let parts = gen_partition(
-            PartTarget::Layer(slice),
-            o.batch,
-            pl.proc.dim,
-            &o.partition,
-            true,
-        );
-        let memo_keys = self.memo.memoizes();
-        let missing: Vec<&PartitionScheme> = parts
-            .iter()
-            .filter(|p| !self.parts.contains_key(&(*slice, **p, *pl)))
-            .collect();
-        let found: Vec<PartEntry> = missing
-            .par_iter()
-            .map(|p| {
-                let (problem, bufshr) = NodeProblem::new(slice, p, pl, hw, o);
-                PartEntry {
-                    problem,
-                    bufshr,
-                    hops: part_hops(slice, p, pl, o, memo_keys),
-                }
-            })
-            .collect();
-        for (p, e) in missing.into_iter().zip(found) {
-            self.parts.insert((*slice, *p, *pl), Arc::new(e));
+    ) -> (Arc<Vec<NodeSchemes>>, Arc<Vec<PartEntry>>) {
+        let entries = self.parts(slice, pl);
+        if let Some(n) = self.node_lists.get(&(*slice, *pl, *cstr)) {
+            return (n.clone(), entries);
         }
-        let entries: Vec<Arc<PartEntry>> = parts
-            .iter()
-            .map(|p| self.parts[&(*slice, *p, *pl)].clone())
-            .collect();
-        let missing: Vec<usize> = (0..parts.len())
-            .filter(|&i| !self.node_cache.contains_key(&(*slice, parts[i], *pl, *cstr)))
-            .collect();
+        let (o, hw) = (self.opts, self.hw);
         let mut problems: Vec<&NodeProblem> = Vec::new();
-        for &i in &missing {
-            let p = &entries[i].problem;
-            if !self.blockings.contains_key(&(*slice, p.clone(), *cstr)) && !problems.contains(&p)
-            {
+        for e in entries.iter() {
+            let p = &e.problem;
+            if !self.blockings.contains_key(&(*slice, p.clone(), *cstr)) && !problems.contains(&p) {
                 problems.push(p);
             }
         }
@@ -140,23 +166,60 @@ impl Searcher<'_> {
                 .insert((*slice, p.clone(), *cstr), Arc::new(b));
         }
         let blockings = &self.blockings;
-        let made: Vec<NodeSchemes> = missing
+        let made: Vec<NodeSchemes> = entries
             .par_iter()
-            .map(|&i| {
-                let e = &entries[i];
+            .map(|e| {
                 let b = &blockings[&(*slice, e.problem.clone(), *cstr)];
-                node_schemes(&parts[i], pl, &e.problem, &e.bufshr, b, o)
+                node_schemes(&e.part, pl, &e.problem, &e.bufshr, b, o)
             })
             .collect();
-        for ns in made {
-            self.node_cache
-                .insert((*slice, ns.part, *pl, *cstr), Arc::new(ns));
+        let made = Arc::new(made);
+        self.node_lists.insert((*slice, *pl, *cstr), made.clone());
+        (made, entries)
+    }
+
+    /// The input hops of each partition from `ifmap`, counted once per
+    /// layout whatever the constraint.
+    fn ifm_hops(
+        &mut self,
+        slice: &Layer,
+        pl: &Placement,
+        ifmap: &DataLayout,
+        entries: &[PartEntry],
+    ) -> Arc<Vec<u64>> {
+        let key = (*slice, *pl, ifmap.clone());
+        self.ifm_cache
+            .entry(key)
+            .or_insert_with(|| {
+                let parts: Vec<&PartHops> = entries.iter().map(|e| &e.hops).collect();
+                Arc::new(PartHops::ifm_all(&parts, ifmap))
+            })
+            .clone()
+    }
+
+    /// The best `width` schedules of distinct frontiers, in goal order (the
+    /// first of equals wins): a prefix's future depends only on where the
+    /// data later layers read lies, so of prefixes that agree on it only
+    /// the best can lead to the best schedule (exactly so for additive
+    /// goals).
+    fn distinct_frontiers(
+        &self,
+        mut v: Vec<Partial>,
+        live: &[Source],
+        width: usize,
+    ) -> Vec<Partial> {
+        v.sort_by(|a, b| cmp_key(&self.key(a), &self.key(b)));
+        let mut seen: rustc_hash::FxHashSet<Vec<&DataLayout>> = Default::default();
+        let mut keep = vec![false; v.len()];
+        for (k, p) in keep.iter_mut().zip(&v) {
+            if seen.len() == width {
+                break;
+            }
+            *k = seen.insert(live.iter().map(|&s| p.source_layout(s)).collect());
         }
-        parts
-            .iter()
-            .zip(entries)
-            .map(|(p, e)| (self.node_cache[&(*slice, *p, *pl, *cstr)].clone(), e))
-            .collect()
+        let mut keep = keep.into_iter();
+        v.retain(|_| keep.next().unwrap_or(false));
+        v
     }
 
     /// Drops the node searches of layer slices no later segment needs.
@@ -164,9 +227,10 @@ impl Searcher<'_> {
         if slices.is_empty() {
             return;
         }
-        self.node_cache.retain(|k, _| !slices.contains(&k.0));
+        self.node_lists.retain(|k, _| !slices.contains(&k.0));
         self.parts.retain(|k, _| !slices.contains(&k.0));
         self.blockings.retain(|k, _| !slices.contains(&k.0));
+        self.ifm_cache.retain(|k, _| !slices.contains(&k.0));
     }
 
     /// nn_dataflow's Scheduling.schedule_search: every partition's node
@@ -178,9 +242,10 @@ impl Searcher<'_> {
         cstr: &TopConstraint,
         ifmap: DataLayout,
         seq: SchedSeq,
+        keep: usize,
     ) -> Vec<LayerResult> {
         let nl = self.net.get(id);
-        let key = (nl.layer, *pl, *cstr, ifmap, seq);
+        let key = (nl.layer, *pl, *cstr, ifmap, seq, keep);
         if let Some(r) = self.sched_memo.get(&key) {
             // Equal layers share results, under their own names.
             return r
@@ -193,7 +258,7 @@ impl Searcher<'_> {
                 .collect();
         }
         let slice = nl.layer.group_slice();
-        let nodes = self.node_schemes(&slice, pl, cstr);
+        let (nodes, entries) = self.node_schemes(&slice, pl, cstr);
         let ctx = LayerCtx {
             id,
             name: &nl.name,
@@ -202,12 +267,25 @@ impl Searcher<'_> {
             hw: self.hw,
             opts: self.opts,
         };
-        let with_hops: Vec<_> = nodes.iter().map(|(n, e)| (n.clone(), &e.hops)).collect();
-        let results = layer_results(&ctx, pl, &with_hops, &key.3, &mut self.memo, seq);
+        let ifm = self.ifm_hops(&slice, pl, &key.3, &entries);
+        let queries: Vec<_> = nodes
+            .iter()
+            .zip(entries.iter())
+            .zip(ifm.iter())
+            .map(|((n, e), &ifm)| {
+                let q = HopQuery {
+                    part: &e.hops,
+                    ifmap_layout: &key.3,
+                    ifm,
+                };
+                (n, q)
+            })
+            .collect();
+        let results = layer_results(&ctx, pl, &queries, &mut self.memo, seq, keep);
         if results.is_empty() {
             let reason = nodes
                 .iter()
-                .find_map(|(n, _)| n.failure.clone())
+                .find_map(|n| n.failure.clone())
                 .unwrap_or(NoSchedule::Constraints);
             self.failures.entry(id).or_insert(reason);
         }
@@ -221,6 +299,7 @@ impl Searcher<'_> {
         step: &Step<'_>,
         cstr: &mut LayerConstraint,
         prev_tops: &[Partial],
+        lane: Lane,
     ) -> Vec<Partial> {
         let mut out = Vec::new();
         for prev in prev_tops {
@@ -236,37 +315,47 @@ impl Searcher<'_> {
             };
             // nn_dataflow updates the shared constraint in place: the first
             // previous schedule decides for all.
-            if let Some(c) = cstr.update_from.take() {
-                let conv = prev.by_layer[c.0]
+            let mut own = *cstr;
+            let c = if lane.beam { &mut *cstr } else { &mut own };
+            if let Some(conv) = c.update_from.take() {
+                let conv = prev.by_layer[conv.0]
                     .as_ref()
                     .expect("the conv precedes in the segment");
-                cstr.topofm = conv.mapping.scheme.blocking.ts[BlockLevel::Dram][LoopDim::Ofm];
+                c.topofm = conv.mapping.scheme.blocking.ts[BlockLevel::Dram][LoopDim::Ofm];
             }
             let top = TopConstraint {
-                topbat: cstr.topbat,
-                topifm: cstr.topifm,
-                topofm: cstr.topofm,
+                topbat: c.topbat,
+                topifm: c.topifm,
+                topofm: c.topofm,
             };
-            for r in self.schedule_layer(step.id, step.placement, &top, ifmap, seq) {
+            let results =
+                self.schedule_layer(step.id, step.placement, &top, ifmap, seq, lane.per_layer);
+            for r in results {
                 let mut p = prev.clone();
                 p.push(self.net, r);
                 out.push(p);
             }
         }
-        self.sort_truncate(&mut out);
+        self.sort_truncate(&mut out, lane.width);
         out
     }
 
     /// nn_dataflow's segment search: each constraint in order, skipping
     /// those dominated by one that already succeeded.
-    fn segment(&mut self, seg: &PipelineSegment, prev_tops: &[Partial]) -> Vec<Partial> {
+    fn segment(
+        &mut self,
+        seg: &PipelineSegment,
+        prev_tops: &[Partial],
+        lane: Lane,
+    ) -> Vec<Partial> {
         let max_ovhd = self.opts.pipeline.time_overhead;
         let mut frontier: Vec<Vec<u64>> = Vec::new();
         let mut tops = Vec::new();
         for (mut cstr, hints) in seg.constraints(max_ovhd) {
-            if frontier
-                .iter()
-                .any(|f| hints.iter().zip(f).all(|(h, f)| h >= f))
+            if lane.beam
+                && frontier
+                    .iter()
+                    .any(|f| hints.iter().zip(f).all(|(h, f)| h >= f))
             {
                 continue;
             }
@@ -278,7 +367,7 @@ impl Searcher<'_> {
                         placement: &seg.placements[sp][tm],
                         idx: SchedIdx { sp, tm },
                     };
-                    curr = self.layer_step(&step, &mut cstr[sp][tm], &curr);
+                    curr = self.layer_step(&step, &mut cstr[sp][tm], &curr, lane);
                 }
             }
             curr.retain(|p| p.timings.iter().all(|t| t.time_overhead() <= max_ovhd));
@@ -287,8 +376,35 @@ impl Searcher<'_> {
             }
             tops.extend(curr);
         }
-        self.sort_truncate(&mut tops);
+        self.sort_truncate(&mut tops, lane.width);
         tops
+    }
+
+    /// The schedules of the prefix ending at `pos`: the best of each
+    /// segment ending there, extended from the prefixes before it.
+    fn prefix(
+        &mut self,
+        segments: &[&PipelineSegment],
+        tops: &[Vec<Partial>],
+        initial: &[Partial],
+        first_pos: impl Fn(&PipelineSegment) -> usize,
+        lane: Lane,
+    ) -> Vec<Partial> {
+        let mut here = Vec::new();
+        for seg in segments {
+            let first = first_pos(seg);
+            let prev = if first == 0 {
+                initial
+            } else {
+                &tops[first - 1]
+            };
+            if prev.is_empty() {
+                continue;
+            }
+            here.extend(self.segment(seg, prev, lane));
+        }
+        self.sort_truncate(&mut here, lane.width);
+        here
     }
 }
 
@@ -316,34 +432,41 @@ pub fn run(
         net,
         hw,
         opts,
-        node_cache: rustc_hash::FxHashMap::default(),
+        node_lists: rustc_hash::FxHashMap::default(),
         parts: rustc_hash::FxHashMap::default(),
         blockings: rustc_hash::FxHashMap::default(),
+        ifm_cache: rustc_hash::FxHashMap::default(),
         memo: HopMemo::new(opts.exact_noc_hops),
         sched_memo: Lru::new(1024),
         evaluated: 0,
         failures: HashMap::new(),
     };
     let expiring = expiring_slices(net, &segments, &pos);
+    let live = live_sources(net, &order, &pos);
     let initial = initial_partials(net, opts, &whole);
+    let beam = Lane {
+        width: opts.ntops,
+        per_layer: opts.ntops,
+        beam: true,
+    };
+    let wide = (opts.interlayer_search == InterlayerSearch::Frontier).then_some(Lane {
+        width: FRONTIER_WIDTH.max(opts.ntops),
+        per_layer: FRONTIER_PER_LAYER.max(opts.ntops),
+        beam: false,
+    });
+    let first_pos = |seg: &PipelineSegment| pos[seg.slots[0][0].0];
+    // The beam's prefixes, and the frontier search's (beam's included).
     let mut tops: Vec<Vec<Partial>> = Vec::with_capacity(order.len());
+    let mut wide_tops: Vec<Vec<Partial>> = Vec::with_capacity(order.len());
     let mut stopped = None;
     for (i, &id) in order.iter().enumerate() {
-        let mut here = Vec::new();
-        for seg in segments.iter().filter(|g| g.last() == id) {
-            let first = pos[seg.slots[0][0].0];
-            let prev = if first == 0 {
-                &initial
-            } else {
-                &tops[first - 1]
-            };
-            if prev.is_empty() {
-                continue;
-            }
-            let prev = prev.clone();
-            here.extend(s.segment(seg, &prev));
+        let ending: Vec<&PipelineSegment> = segments.iter().filter(|g| g.last() == id).collect();
+        let here = s.prefix(&ending, &tops, &initial, first_pos, beam);
+        if let Some(lane) = wide {
+            let mut found = here.clone();
+            found.extend(s.prefix(&ending, &wide_tops, &initial, first_pos, lane));
+            wide_tops.push(s.distinct_frontiers(found, &live[i], lane.width));
         }
-        s.sort_truncate(&mut here);
         s.forget(&expiring[i]);
         let some = !here.is_empty();
         tops.push(here);
@@ -357,6 +480,9 @@ pub fn run(
                 break;
             }
         }
+    }
+    if wide.is_some() {
+        tops = wide_tops;
     }
     let Some(best) = tops.pop().and_then(|t| t.into_iter().next()) else {
         let (layer, reason) = order
@@ -375,6 +501,34 @@ pub fn run(
     sched.stopped = stopped;
     check_consistency(net, opts, &sched).map_err(SearchError::Inconsistent)?;
     Ok(sched)
+}
+
+/// For each position of the scheduling order, the sources whose data a
+/// layer later in the order reads: what a prefix ending there hands on.
+fn live_sources(net: &Network, order: &[LayerId], pos: &[usize]) -> Vec<Vec<Source>> {
+    let mut last_read: Vec<(Source, usize)> = Vec::new();
+    for (i, &id) in order.iter().enumerate() {
+        for &s in net.prevs(id) {
+            match last_read.iter_mut().find(|(t, _)| *t == s) {
+                Some(e) => e.1 = e.1.max(i),
+                None => last_read.push((s, i)),
+            }
+        }
+    }
+    let made_at = |s: Source| match s {
+        Source::Layer(id) => pos[id.0],
+        Source::Input | Source::Ext(_) => 0,
+    };
+    // Read after position i, made at or before it.
+    (0..order.len())
+        .map(|i| {
+            last_read
+                .iter()
+                .filter(|&&(s, last)| last > i && made_at(s) <= i)
+                .map(|&(s, _)| s)
+                .collect()
+        })
+        .collect()
 }
 
 /// For each position of the scheduling order, the layer slices no segment

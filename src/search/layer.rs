@@ -5,14 +5,13 @@ use std::sync::Arc;
 
 use crate::array::{NestedLoopDesc, row_stationary};
 use crate::blocking::{
-    self, Blocking, BlockingScheme, Infeasible, NodeEnv, TopConstraint, cmp_key, exhaustive,
-    solver,
+    self, Blocking, BlockingScheme, Infeasible, NodeEnv, TopConstraint, cmp_key, exhaustive, solver,
 };
 use crate::cost::{LayerCtx, LayerMapping, LayerResult, node_env};
 use crate::dims::DataLoops;
 use crate::hw::Hardware;
 use crate::network::Layer;
-use crate::partition::{BufShr, DataLayout, HopMemo, HopQuery, PartHops, PartitionScheme};
+use crate::partition::{BufShr, HopMemo, HopQuery, PartitionScheme};
 use crate::pipeline::SchedSeq;
 use crate::placement::Placement;
 
@@ -184,27 +183,21 @@ pub fn node_schemes(
     }
 }
 
-/// Full-cost results of every mapping of every partition, given where the
-/// input maps are; the `opts.ntops` best.
+/// Full-cost results of every mapping of every partition, each with its
+/// hop query (where its inputs are); the `keep` best.
 pub fn layer_results(
     ctx: &LayerCtx<'_>,
     pl: &Placement,
-    nodes: &[(Arc<NodeSchemes>, &PartHops)],
-    ifmap_layout: &DataLayout,
+    nodes: &[(&NodeSchemes, HopQuery<'_>)],
     memo: &mut HopMemo,
     seq: SchedSeq,
+    keep: usize,
 ) -> Vec<LayerResult> {
-    let live: Vec<&(Arc<NodeSchemes>, &PartHops)> = nodes
+    let live: Vec<&(&NodeSchemes, HopQuery<'_>)> = nodes
         .iter()
         .filter(|(n, _)| !n.mappings.is_empty())
         .collect();
-    let queries: Vec<HopQuery<'_>> = live
-        .iter()
-        .map(|(_, hops)| HopQuery {
-            part: hops,
-            ifmap_layout,
-        })
-        .collect();
+    let queries: Vec<HopQuery<'_>> = live.iter().map(|l| l.1).collect();
     let hops = memo.unit_nhops(&queries);
     let mut out = Vec::new();
     for ((ns, _), unh) in live.iter().zip(hops) {
@@ -215,7 +208,7 @@ pub fn layer_results(
     }
     let goal = ctx.opts.goal;
     out.sort_by(|a, b| cmp_key(&goal.key(a.cost, a.time), &goal.key(b.cost, b.time)));
-    out.truncate(ctx.opts.ntops);
+    out.truncate(keep);
     out
 }
 

@@ -14,7 +14,8 @@ mod layer;
 mod result;
 
 pub use crate::options::{
-    Cancel, MAX_BATCH, OptionsError, PipelineOptions, Progress, SearchOptions, StopReason,
+    Cancel, InterlayerSearch, MAX_BATCH, OptionsError, PipelineOptions, Progress, SearchOptions,
+    StopReason,
 };
 pub use crate::partition::PartitionOptions;
 pub(crate) use dp::run;

@@ -46,6 +46,8 @@ pub fn run_reference(name: &str, extra: &[&str]) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// Runs a reference configuration as nn_dataflow ran it (`--nn-dataflow`),
+/// unless `extra` picks a search (`--search beam|frontier`).
 pub fn run_reference_raw(name: &str, extra: &[&str], ext: &str) -> (Output, PathBuf) {
     let r = reference(name);
     let dir = scratch(name);
@@ -59,6 +61,9 @@ pub fn run_reference_raw(name: &str, extra: &[&str], ext: &str) -> (Output, Path
     cmd.arg(r["network"].as_str().unwrap()).arg("--hw").arg(&hw);
     for f in r["flags"].as_array().unwrap() {
         cmd.arg(f.as_str().unwrap());
+    }
+    if !extra.contains(&"--search") {
+        cmd.arg("--nn-dataflow");
     }
     cmd.args(extra)
         .arg("-q")
