@@ -141,19 +141,50 @@ fn fil_hops(
     n
 }
 
-fn ifm_hops(pieces: &Pieces, ifm: &[IfmGroup], forwarding: bool) -> u64 {
-    ifm.iter()
-        .map(|g| pieces.nhops_to(&g.range, &g.nodes, forwarding.then_some(g.tree)))
-        .sum()
+/// Nodes grouped by the input range they need, with the hops of a
+/// spanning tree among each group's nodes (for forwarding), in flat
+/// arrays: the search holds tens of thousands of partitions at once.
+#[derive(Debug)]
+struct IfmGroups {
+    ranges: Box<[FmapRange]>,
+    /// Where each group's nodes end in `nodes`.
+    ends: Box<[u32]>,
+    /// Empty without forwarding.
+    trees: Box<[u64]>,
+    nodes: Box<[Coord]>,
 }
 
-/// Nodes needing the same input range, and the hops of a spanning tree
-/// among them (for forwarding).
-#[derive(Debug)]
-struct IfmGroup {
-    range: FmapRange,
-    nodes: Vec<Coord>,
-    tree: u64,
+impl IfmGroups {
+    fn new(groups: Vec<(FmapRange, Vec<Coord>)>, forwarding: bool) -> IfmGroups {
+        let mut ends = Vec::with_capacity(groups.len());
+        let mut nodes = Vec::with_capacity(groups.iter().map(|g| g.1.len()).sum());
+        for g in &groups {
+            nodes.extend_from_slice(&g.1);
+            ends.push(u32::try_from(nodes.len()).expect("fewer than 2^32 nodes"));
+        }
+        let trees = if forwarding {
+            groups.iter().map(|g| spanning_tree(&[], &g.1)).collect()
+        } else {
+            Box::default()
+        };
+        IfmGroups {
+            ranges: groups.iter().map(|g| g.0).collect(),
+            ends: ends.into(),
+            trees,
+            nodes: nodes.into(),
+        }
+    }
+
+    fn hops(&self, pieces: &Pieces) -> u64 {
+        let mut start = 0;
+        let mut n = 0;
+        for (i, (range, &end)) in self.ranges.iter().zip(self.ends.iter()).enumerate() {
+            let nodes = &self.nodes[start..end as usize];
+            n += pieces.nhops_to(range, nodes, self.trees.get(i).copied());
+            start = end as usize;
+        }
+        n
+    }
 }
 
 fn ofm_hops(layout: &DataLayout, ofm: &[(FmapRange, Vec<Coord>)], forwarding: bool) -> u64 {
@@ -223,7 +254,7 @@ pub struct HopSite<'a> {
 pub struct PartHops {
     fil: u64,
     ofm: u64,
-    ifm_groups: Vec<IfmGroup>,
+    ifm_groups: IfmGroups,
     forwarding: bool,
     /// nn_dataflow's memo keys, but for the input layout.
     keys: Option<StaticKeys>,
@@ -292,19 +323,7 @@ impl PartHops {
         PartHops {
             fil,
             ofm,
-            ifm_groups: g
-                .ifm
-                .into_iter()
-                .map(|(range, nodes)| IfmGroup {
-                    range,
-                    tree: if s.forwarding {
-                        spanning_tree(&[], &nodes)
-                    } else {
-                        0
-                    },
-                    nodes,
-                })
-                .collect(),
+            ifm_groups: IfmGroups::new(g.ifm, s.forwarding),
             forwarding: s.forwarding,
             keys,
         }
@@ -316,7 +335,7 @@ impl PartHops {
         let pieces = ifmap_layout.pieces();
         parts
             .par_iter()
-            .map(|p| ifm_hops(&pieces, &p.ifm_groups, p.forwarding))
+            .map(|p| p.ifm_groups.hops(&pieces))
             .collect()
     }
 }

@@ -222,15 +222,17 @@ impl Searcher<'_> {
         v
     }
 
-    /// Drops the node searches of layer slices no later segment needs.
-    fn forget(&mut self, slices: &rustc_hash::FxHashSet<Layer>) {
-        if slices.is_empty() {
-            return;
+    /// Drops what no later segment needs.
+    fn forget(&mut self, e: &Expiry) {
+        if !e.sites.is_empty() {
+            let gone = |k: &(Layer, Placement)| e.sites.contains(k);
+            self.node_lists.retain(|k, _| !gone(&(k.0, k.1)));
+            self.parts.retain(|k, _| !gone(k));
+            self.ifm_cache.retain(|k, _| !gone(&(k.0, k.1)));
         }
-        self.node_lists.retain(|k, _| !slices.contains(&k.0));
-        self.parts.retain(|k, _| !slices.contains(&k.0));
-        self.blockings.retain(|k, _| !slices.contains(&k.0));
-        self.ifm_cache.retain(|k, _| !slices.contains(&k.0));
+        if !e.slices.is_empty() {
+            self.blockings.retain(|k, _| !e.slices.contains(&k.0));
+        }
     }
 
     /// nn_dataflow's Scheduling.schedule_search: every partition's node
@@ -441,7 +443,7 @@ pub fn run(
         evaluated: 0,
         failures: HashMap::new(),
     };
-    let expiring = expiring_slices(net, &segments, &pos);
+    let expiring = expiries(net, &segments, &pos);
     let live = live_sources(net, &order, &pos);
     let initial = initial_partials(net, opts, &whole);
     let beam = Lane {
@@ -531,24 +533,37 @@ fn live_sources(net: &Network, order: &[LayerId], pos: &[usize]) -> Vec<Vec<Sour
         .collect()
 }
 
-/// For each position of the scheduling order, the layer slices no segment
-/// ending later schedules: their node searches can be dropped there.
-fn expiring_slices(
-    net: &Network,
-    segments: &[PipelineSegment],
-    pos: &[usize],
-) -> Vec<rustc_hash::FxHashSet<Layer>> {
-    let mut last_use: rustc_hash::FxHashMap<Layer, usize> = Default::default();
+/// What no segment ending after a position schedules: layer slices (whose
+/// blocking searches, shared across placements, can go) and slices on a
+/// placement (whose partitions, node schemes and hops can go).
+#[derive(Clone, Default)]
+struct Expiry {
+    slices: rustc_hash::FxHashSet<Layer>,
+    sites: rustc_hash::FxHashSet<(Layer, Placement)>,
+}
+
+/// The `Expiry` of each position of the scheduling order.
+fn expiries(net: &Network, segments: &[PipelineSegment], pos: &[usize]) -> Vec<Expiry> {
+    let mut slice_end: rustc_hash::FxHashMap<Layer, usize> = Default::default();
+    let mut site_end: rustc_hash::FxHashMap<(Layer, Placement), usize> = Default::default();
     for seg in segments {
         let end = pos[seg.last().0];
-        for id in seg.slots.iter().flatten() {
-            let e = last_use.entry(net.layer(*id).group_slice()).or_insert(end);
-            *e = (*e).max(end);
+        for (slot, pls) in seg.slots.iter().zip(&seg.placements) {
+            for (id, pl) in slot.iter().zip(pls) {
+                let slice = net.layer(*id).group_slice();
+                let e = slice_end.entry(slice).or_insert(end);
+                *e = (*e).max(end);
+                let e = site_end.entry((slice, *pl)).or_insert(end);
+                *e = (*e).max(end);
+            }
         }
     }
-    let mut out = vec![rustc_hash::FxHashSet::default(); pos.len()];
-    for (slice, end) in last_use {
-        out[end].insert(slice);
+    let mut out = vec![Expiry::default(); pos.len()];
+    for (slice, end) in slice_end {
+        out[end].slices.insert(slice);
+    }
+    for (site, end) in site_end {
+        out[end].sites.insert(site);
     }
     out
 }
