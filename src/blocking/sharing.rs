@@ -195,6 +195,7 @@ fn best_arrangement(
     let fo = factorize::<2>(tot[LoopDim::Ofm]);
     let fb = factorize::<2>(tot[LoopDim::Bat]);
     let mut best: Option<(f64, Arrangement)> = None;
+    let bottom_orders = permutations(flex);
     for &sgs in cands {
         for a in fi.iter() {
             for o in fo.iter() {
@@ -207,12 +208,12 @@ fn best_arrangement(
                     for p in permutations(&nontriv) {
                         let mut loops_bs = trivial.clone();
                         loops_bs.extend(p);
-                        for loops_bot in permutations(flex) {
+                        for loops_bot in &bottom_orders {
                             let a = Arrangement {
                                 sgs,
                                 t_bs,
                                 loops_bs: loops_bs.clone(),
-                                loops_bot,
+                                loops_bot: loops_bot.clone(),
                             };
                             let f = bufshr_fetch(ctx, t_x, fixed, &a);
                             let key = ctx.noc_access(&f.rot_fetch).sum()

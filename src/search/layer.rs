@@ -206,10 +206,19 @@ pub fn layer_results(
             out.push(m.cost(ctx, unh, &full, seq));
         }
     }
+    // Rank by (key, index) without moving the results about.
     let goal = ctx.opts.goal;
-    out.sort_by(|a, b| cmp_key(&goal.key(a.cost, a.time), &goal.key(b.cost, b.time)));
-    out.truncate(keep);
-    out
+    let mut rank: Vec<((f64, f64), usize)> = out
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (goal.key(r.cost, r.time), i))
+        .collect();
+    rank.sort_by(|a, b| cmp_key(&a.0, &b.0).then(a.1.cmp(&b.1)));
+    let mut out: Vec<Option<LayerResult>> = out.into_iter().map(Some).collect();
+    rank.iter()
+        .take(keep)
+        .map(|&(_, i)| out[i].take().expect("each index once"))
+        .collect()
 }
 
 /// The most specific reason no blocking fits: the least any blocking needs
