@@ -46,19 +46,28 @@ fn regular_order(inn: Option<usize>, nt: [bool; 3]) -> [u8; 3] {
 /// Candidate orders of one level for conv loops: one regular order per
 /// choice of innermost non-trivial loop, as (permutation index, order,
 /// innermost loop).
-fn level_orders(t: &PerLoop<u64>) -> Small<([u8; 3], Option<usize>), 3> {
-    let nt = [t.0[0] > 1, t.0[1] > 1, t.0[2] > 1];
-    let mut v = Small::new(([0, 1, 2], None));
-    if nt.iter().any(|&x| x) {
-        for l in (0..3).filter(|&l| nt[l]) {
-            v.push((regular_order(Some(l), nt), Some(l)));
-        }
-    } else {
-        v.push(([0, 1, 2], None));
-    }
-    v.items_mut().sort_unstable_by_key(|x| perm_index(x.0));
-    v
+fn level_orders(t: &PerLoop<u64>) -> &'static Small<([u8; 3], Option<usize>), 3> {
+    let mask = (t.0[0] > 1) as usize | ((t.0[1] > 1) as usize) << 1 | ((t.0[2] > 1) as usize) << 2;
+    &LEVEL_ORDERS[mask]
 }
+
+/// `level_orders` for each set of non-trivial loops (bit `l` for loop `l`).
+static LEVEL_ORDERS: std::sync::LazyLock<[Small<([u8; 3], Option<usize>), 3>; 8]> =
+    std::sync::LazyLock::new(|| {
+        std::array::from_fn(|mask| {
+            let nt = [mask & 1 != 0, mask & 2 != 0, mask & 4 != 0];
+            let mut v = Small::new(([0, 1, 2], None));
+            if nt.iter().any(|&x| x) {
+                for l in (0..3).filter(|&l| nt[l]) {
+                    v.push((regular_order(Some(l), nt), Some(l)));
+                }
+            } else {
+                v.push(([0, 1, 2], None));
+            }
+            v.items_mut().sort_unstable_by_key(|x| perm_index(x.0));
+            v
+        })
+    });
 
 /// A vector of at most `N` items on the stack: the search's inner loop
 /// allocates nothing.
@@ -165,16 +174,17 @@ pub fn search(
     let (ti, to, tb) = (filt(LoopDim::Ifm), filt(LoopDim::Ofm), filt(LoopDim::Bat));
     let conv = nld.data_loops == DataLoops::CONV;
     let n_inner = (tb.len() * 36) as u64;
-    let tasks: Vec<(usize, usize)> = (0..ti.len())
-        .flat_map(|i| (0..to.len()).map(move |o| (i, o)))
-        .collect();
-    let results: Vec<(Vec<Ranked>, u64)> = tasks
-        .par_iter()
-        .map(|&(i, o)| {
+    // One task per input-channel split: the best of a task are merged by
+    // (key, index), so the grouping changes nothing.
+    let results: Vec<(Vec<Ranked>, u64)> = (0..ti.len())
+        .into_par_iter()
+        .map(|i| {
             let mut tops = Vec::with_capacity(ntops + 1);
             let mut count = 0;
-            let base = (i * to.len() + o) as u64 * n_inner;
-            for (bi, b) in tb.iter().enumerate() {
+            for (o, bi, b) in
+                (0..to.len()).flat_map(|o| tb.iter().enumerate().map(move |(bi, b)| (o, bi, b)))
+            {
+                let base = (i * to.len() + o) as u64 * n_inner;
                 let ts = PerBlock([0, 1, 2].map(|lv| PerLoop([ti[i][lv], to[o][lv], b[lv]])));
                 let probe = Blocking {
                     ts,
