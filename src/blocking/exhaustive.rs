@@ -44,15 +44,18 @@ fn regular_order(inn: Option<usize>, nt: [bool; 3]) -> [u8; 3] {
 }
 
 /// Candidate orders of one level for conv loops: one regular order per
-/// choice of innermost non-trivial loop, as (permutation index, order,
-/// innermost loop).
-fn level_orders(t: &PerLoop<u64>) -> &'static Small<([u8; 3], Option<usize>), 3> {
+/// choice of innermost non-trivial loop, as (order, innermost loop), in
+/// permutation order.
+fn level_orders(t: &PerLoop<u64>) -> &'static LevelOrders {
     let mask = (t.0[0] > 1) as usize | ((t.0[1] > 1) as usize) << 1 | ((t.0[2] > 1) as usize) << 2;
     &LEVEL_ORDERS[mask]
 }
 
+/// A level's candidate orders, each with its innermost non-trivial loop.
+type LevelOrders = Small<([u8; 3], Option<usize>), 3>;
+
 /// `level_orders` for each set of non-trivial loops (bit `l` for loop `l`).
-static LEVEL_ORDERS: std::sync::LazyLock<[Small<([u8; 3], Option<usize>), 3>; 8]> =
+static LEVEL_ORDERS: std::sync::LazyLock<[LevelOrders; 8]> =
     std::sync::LazyLock::new(|| {
         std::array::from_fn(|mask| {
             let nt = [mask & 1 != 0, mask & 2 != 0, mask & 4 != 0];

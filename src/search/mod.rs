@@ -1,8 +1,10 @@
 //! The search driver: for each layer, every partition over the nodes, array
 //! mapping and blocking (exhaustive or solved) is costed and ranked; across
 //! layers, a dynamic program over the scheduling order keeps the `ntops`
-//! best network schedules, as nn_dataflow does. Data layouts pass from each
-//! layer to its consumers and decide NoC hops.
+//! best network schedules, as nn_dataflow does (the beam), and by default a
+//! wider one beside it keeps the best of each frontier of live layouts
+//! (see ARCHITECTURE.md). Data layouts pass from each layer to its
+//! consumers and decide NoC hops.
 //!
 //! Invariants: results do not depend on the thread count (candidates are
 //! ranked by (goal key, enumeration index), parallel work is merged in
