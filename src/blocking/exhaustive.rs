@@ -55,22 +55,21 @@ fn level_orders(t: &PerLoop<u64>) -> &'static LevelOrders {
 type LevelOrders = Small<([u8; 3], Option<usize>), 3>;
 
 /// `level_orders` for each set of non-trivial loops (bit `l` for loop `l`).
-static LEVEL_ORDERS: std::sync::LazyLock<[LevelOrders; 8]> =
-    std::sync::LazyLock::new(|| {
-        std::array::from_fn(|mask| {
-            let nt = [mask & 1 != 0, mask & 2 != 0, mask & 4 != 0];
-            let mut v = Small::new(([0, 1, 2], None));
-            if nt.iter().any(|&x| x) {
-                for l in (0..3).filter(|&l| nt[l]) {
-                    v.push((regular_order(Some(l), nt), Some(l)));
-                }
-            } else {
-                v.push(([0, 1, 2], None));
+static LEVEL_ORDERS: std::sync::LazyLock<[LevelOrders; 8]> = std::sync::LazyLock::new(|| {
+    std::array::from_fn(|mask| {
+        let nt = [mask & 1 != 0, mask & 2 != 0, mask & 4 != 0];
+        let mut v = Small::new(([0, 1, 2], None));
+        if nt.iter().any(|&x| x) {
+            for l in (0..3).filter(|&l| nt[l]) {
+                v.push((regular_order(Some(l), nt), Some(l)));
             }
-            v.items_mut().sort_unstable_by_key(|x| perm_index(x.0));
-            v
-        })
-    });
+        } else {
+            v.push(([0, 1, 2], None));
+        }
+        v.items_mut().sort_unstable_by_key(|x| perm_index(x.0));
+        v
+    })
+});
 
 /// A vector of at most `N` items on the stack: the search's inner loop
 /// allocates nothing.

@@ -262,14 +262,7 @@ pub struct PartHops {
 
 #[derive(Debug)]
 struct StaticKeys {
-    outer: (
-        Layer,
-        u64,
-        NodeRegion,
-        PartitionScheme,
-        Vec<Coord>,
-        DataLayout,
-    ),
+    outer: SiteKey,
     fil: FilKey,
     ifm: GroupKey<FmapRange>,
     ofm: Option<LayoutKey>,
@@ -277,18 +270,17 @@ struct StaticKeys {
 
 type FilKey = (Layer, Vec<Coord>, GroupKey<FilRange>, bool);
 type LayoutKey = (DataLayout, GroupKey<FmapRange>, bool);
-type OuterKey = (
-    (
-        Layer,
-        u64,
-        NodeRegion,
-        PartitionScheme,
-        Vec<Coord>,
-        DataLayout,
-    ),
+/// A partitioned layer's site: layer, batch, region, partition, filter
+/// nodes, output layout.
+type SiteKey = (
+    Layer,
+    u64,
+    NodeRegion,
+    PartitionScheme,
+    Vec<Coord>,
     DataLayout,
-    bool,
 );
+type OuterKey = (SiteKey, DataLayout, bool);
 
 impl PartHops {
     /// With `memo_keys`, also the keys nn_dataflow's memo would use.
