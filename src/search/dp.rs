@@ -236,7 +236,7 @@ impl Searcher<'_> {
     }
 
     /// nn_dataflow's Scheduling.schedule_search: every partition's node
-    /// schemes with hops for this input layout, the best `ntops`.
+    /// schemes with hops for this input layout, the best `keep`.
     fn schedule_layer(
         &mut self,
         id: LayerId,
@@ -315,8 +315,9 @@ impl Searcher<'_> {
                 segment: prev.segment_of(step.idx),
                 idx: step.idx,
             };
-            // nn_dataflow updates the shared constraint in place: the first
-            // previous schedule decides for all.
+            // nn_dataflow (the beam) updates the shared constraint in
+            // place: the first previous schedule decides for all. The
+            // frontier search lets each decide its own.
             let mut own = *cstr;
             let c = if lane.beam { &mut *cstr } else { &mut own };
             if let Some(conv) = c.update_from.take() {
@@ -342,8 +343,9 @@ impl Searcher<'_> {
         out
     }
 
-    /// nn_dataflow's segment search: each constraint in order, skipping
-    /// those dominated by one that already succeeded.
+    /// nn_dataflow's segment search: each constraint in order; the beam
+    /// skips those dominated by one that already succeeded, the frontier
+    /// search tries them all.
     fn segment(
         &mut self,
         seg: &PipelineSegment,
@@ -351,11 +353,11 @@ impl Searcher<'_> {
         lane: Lane,
     ) -> Vec<Partial> {
         let max_ovhd = self.opts.pipeline.time_overhead;
-        let mut frontier: Vec<Vec<u64>> = Vec::new();
+        let mut succeeded: Vec<Vec<u64>> = Vec::new();
         let mut tops = Vec::new();
         for (mut cstr, hints) in seg.constraints(max_ovhd) {
             if lane.beam
-                && frontier
+                && succeeded
                     .iter()
                     .any(|f| hints.iter().zip(f).all(|(h, f)| h >= f))
             {
@@ -374,7 +376,7 @@ impl Searcher<'_> {
             }
             curr.retain(|p| p.timings.iter().all(|t| t.time_overhead() <= max_ovhd));
             if !curr.is_empty() {
-                frontier.push(hints);
+                succeeded.push(hints);
             }
             tops.extend(curr);
         }
