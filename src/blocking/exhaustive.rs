@@ -14,7 +14,6 @@ use super::{
 use crate::array::NestedLoopDesc;
 use crate::dims::{BlockLevel, DataLoops, LoopDim, PerBlock, PerLoop, PerOrdered};
 use crate::hw::Energy;
-use crate::partition::BufShr;
 use crate::util::{factorize, permutations};
 
 /// The six orders of one level in `itertools.permutations` order; entry
@@ -163,7 +162,6 @@ pub fn search(
     cstr: &TopConstraint,
     goal: Goal,
     ntops: usize,
-    bufshr: Option<&BufShr>,
 ) -> (Vec<BlockingScheme>, u64) {
     let lc = nld.loopcnt;
     let filt = |l: LoopDim| -> Vec<[u64; 3]> {
@@ -221,11 +219,7 @@ pub fn search(
             push_top(&mut all, ntops, t);
         }
     }
-    let arrange = |s: BlockingScheme| match bufshr {
-        Some(bs) => super::with_sharing(nld, env, s, bs),
-        None => s,
-    };
-    (all.into_iter().map(|t| arrange(t.2)).collect(), count)
+    (all.into_iter().map(|t| t.2).collect(), count)
 }
 
 #[cfg(test)]

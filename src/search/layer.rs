@@ -133,8 +133,7 @@ pub fn search_blockings(
             }
             v
         } else {
-            let (v, n) =
-                exhaustive::search(nld, env, &hw.energy, cstr, opts.goal, opts.ntops, None);
+            let (v, n) = exhaustive::search(nld, env, &hw.energy, cstr, opts.goal, opts.ntops);
             evaluated += n;
             v
         };
