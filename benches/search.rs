@@ -17,6 +17,11 @@ use nnsched::network::{Layer, Network, zoo};
 use nnsched::search::InterlayerSearch;
 use nnsched::{Hardware, Progress, SearchOptions, load_hardware, schedule_with_progress};
 
+/// The allocator the `nnsched` command runs with.
+#[cfg(feature = "cli")]
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn opts(batch: u64, solve: bool) -> SearchOptions {
     let mut o = SearchOptions {
         solve_loopblocking: solve,

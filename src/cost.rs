@@ -262,41 +262,89 @@ impl LayerMapping {
         seq: SchedSeq,
     ) -> LayerResult {
         let s = &self.scheme;
-        let e = &ctx.hw.energy;
-        let groups = ctx.layer.groups();
+        let c = SchemeCost::new(ctx, s, unit_nhops);
+        let groups = c.groups;
         let g = groups as f64;
-        let mem_fetch = s.fetch[OrderedLevel::Dram];
-        let total_nhops =
-            PerCat::from_fn(|d| s.noc_access[d] + (unit_nhops[d] * mem_fetch[d]) as f64);
-        let cost_op = e.mac * s.ops;
-        let cost_access = s.access_cost;
-        let cost_noc = e.noc_hop * total_nhops.sum();
-        let cost_static = e.idle * s.time as f64;
-        let cost = cost_op + cost_access + cost_noc + cost_static;
         let scale = |v: f64| if groups == 1 { v } else { v * g };
         LayerResult {
             layer: ctx.id,
             name: ctx.name.to_string(),
-            cost: scale(cost),
-            time: s.time * groups,
+            cost: c.cost(),
+            time: c.time(),
             ops: scale(s.ops),
             num_nodes: self.placement.proc.dim.size(),
-            cost_op: scale(cost_op),
-            cost_access: scale(cost_access),
-            cost_noc: scale(cost_noc),
-            cost_static: scale(cost_static),
+            cost_op: scale(c.op),
+            cost_access: scale(c.access),
+            cost_noc: scale(c.noc),
+            cost_static: scale(c.idle),
             proc_time: s.proc_time * groups,
             bus_time: s.bus_time * groups,
             dram_time: s.dram_time * groups,
             access: s.access.map(|_, a| a.map(|_, v| scale(v))),
             remote_gbuf_access: s.remote_gbuf_access.map(|_, v| scale(v)),
-            total_nhops: total_nhops.map(|_, v| scale(v)),
+            total_nhops: c.total_nhops.map(|_, v| scale(v)),
             unit_nhops,
             groups,
             mapping: self.clone(),
             ofmap_layout: ofmap_layout.clone(),
             seq,
         }
+    }
+}
+
+/// The energy terms of a layer run with a blocking scheme, given its unit
+/// hops: what `LayerMapping::cost` reports, and what searches rank by
+/// before they build results.
+///
+/// The cost never decreases as `unit_nhops` or the scheme's NoC accesses
+/// grow (every term is a sum of non-negative products, which rounding
+/// keeps monotone): searches bound a mapping's cost from below with parts
+/// of its hops.
+pub struct SchemeCost {
+    op: f64,
+    access: f64,
+    noc: f64,
+    idle: f64,
+    total_nhops: PerCat<f64>,
+    groups: u64,
+    node_time: u64,
+}
+
+impl SchemeCost {
+    pub fn new(ctx: &LayerCtx<'_>, s: &BlockingScheme, unit_nhops: PerCat<u64>) -> SchemeCost {
+        let e = &ctx.hw.energy;
+        let mem_fetch = s.fetch[OrderedLevel::Dram];
+        let total_nhops =
+            PerCat::from_fn(|d| s.noc_access[d] + (unit_nhops[d] * mem_fetch[d]) as f64);
+        SchemeCost {
+            op: e.mac * s.ops,
+            access: s.access_cost,
+            noc: e.noc_hop * total_nhops.sum(),
+            idle: e.idle * s.time as f64,
+            total_nhops,
+            groups: ctx.layer.groups(),
+            node_time: s.time,
+        }
+    }
+
+    /// The layer's energy (all groups).
+    pub fn cost(&self) -> f64 {
+        let c = self.op + self.access + self.noc + self.idle;
+        if self.groups == 1 {
+            c
+        } else {
+            c * self.groups as f64
+        }
+    }
+
+    /// The layer's time (all groups).
+    pub fn time(&self) -> u64 {
+        self.node_time * self.groups
+    }
+
+    /// The goal's ranking key.
+    pub fn key(&self, goal: crate::blocking::Goal) -> (f64, f64) {
+        goal.key(self.cost(), self.time())
     }
 }
 

@@ -13,8 +13,8 @@ use crate::hw::{Dim2, Hardware};
 use crate::network::{LayerId, Network, Source};
 use crate::options::{InterlayerSearch, PipelineOptions, SearchOptions};
 use crate::partition::{
-    Coord, DataLayout, FmapRange, HopMemo, HopQuery, NodeRegion, PartDim, PartHops,
-    PartitionOptions, PartitionScheme, RegionKind,
+    Coord, DataLayout, FmapRange, HopMemo, HopQuery, NodeRegion, PartDim, PartitionOptions,
+    PartitionScheme, RegionKind,
 };
 use crate::pipeline::{SchedIdx, SchedSeq};
 use crate::placement::Placement;
@@ -380,7 +380,7 @@ fn layer(
         let q = HopQuery {
             part: &part,
             ifmap_layout: &ifmap,
-            ifm: PartHops::ifm_all(&[&part], &ifmap)[0],
+            ifm: part.ifm(&ifmap.pieces()),
         };
         memo.unit_nhops(&[q])[0]
     } else {

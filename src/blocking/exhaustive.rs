@@ -9,7 +9,7 @@
 use rayon::prelude::*;
 
 use super::{
-    Blocking, BlockingScheme, Goal, NodeEnv, TopConstraint, cmp_key, evaluate, fits_before_ordering,
+    Blocking, BlockingScheme, Footprint, Goal, NodeEnv, TopConstraint, cmp_key, evaluate_fitting,
 };
 use crate::array::NestedLoopDesc;
 use crate::dims::{BlockLevel, DataLoops, LoopDim, PerBlock, PerLoop, PerOrdered};
@@ -139,13 +139,21 @@ fn order_pairs(ts: &PerBlock<PerLoop<u64>>, conv: bool) -> Small<Orders, 36> {
 /// Ranked candidate: goal key, enumeration index, scheme.
 type Ranked = ((f64, f64), u64, BlockingScheme);
 
+/// Whether a candidate ranks among the `n` best so far.
+#[inline]
+fn enters(tops: &[Ranked], n: usize, key: &(f64, f64), seq: u64) -> bool {
+    tops.len() < n
+        || tops
+            .last()
+            .is_some_and(|last| cmp_key(key, &last.0).then(seq.cmp(&last.1)).is_lt())
+}
+
 /// Keeps the `n` best by (key, index) in a sorted vector.
 fn push_top(tops: &mut Vec<Ranked>, n: usize, item: Ranked) {
+    if !enters(tops, n, &item.0, item.1) {
+        return;
+    }
     if tops.len() == n {
-        let last = tops.last().expect("n > 0");
-        if cmp_key(&item.0, &last.0).then(item.1.cmp(&last.1)).is_ge() {
-            return;
-        }
         tops.pop();
     }
     let pos = tops.partition_point(|t| cmp_key(&t.0, &item.0).then(t.1.cmp(&item.1)).is_lt());
@@ -174,43 +182,55 @@ pub fn search(
     let (ti, to, tb) = (filt(LoopDim::Ifm), filt(LoopDim::Ofm), filt(LoopDim::Bat));
     let conv = nld.data_loops == DataLoops::CONV;
     let n_inner = (tb.len() * 36) as u64;
-    // One task per input-channel split: the best of a task are merged by
-    // (key, index), so the grouping changes nothing.
-    let results: Vec<(Vec<Ranked>, u64)> = (0..ti.len())
-        .into_par_iter()
-        .map(|i| {
-            let mut tops = Vec::with_capacity(ntops + 1);
-            let mut count = 0;
-            for (o, bi, b) in
-                (0..to.len()).flat_map(|o| tb.iter().enumerate().map(move |(bi, b)| (o, bi, b)))
-            {
+    // The candidates of input-channel splits `is`, the best kept by (key,
+    // index): how the splits are grouped changes nothing.
+    let scan = |is: std::ops::Range<usize>| {
+        let mut tops = Vec::with_capacity(ntops + 1);
+        let mut count = 0;
+        for i in is {
+            for (o, to_o) in to.iter().enumerate() {
                 let base = (i * to.len() + o) as u64 * n_inner;
-                let ts = PerBlock([0, 1, 2].map(|lv| PerLoop([ti[i][lv], to[o][lv], b[lv]])));
-                let probe = Blocking {
-                    ts,
-                    ords: PerOrdered::splat(PerLoop([0, 1, 2])),
-                };
-                if fits_before_ordering(nld, env, &probe).is_err() {
-                    continue;
-                }
-                for &ords in order_pairs(&ts, conv).items() {
-                    let blk = Blocking { ts, ords };
-                    if !cstr.allows(&blk) {
-                        continue;
-                    }
-                    let Ok(s) = evaluate(nld, env, energy, &blk) else {
+                for (bi, b) in tb.iter().enumerate() {
+                    let ts = PerBlock([0, 1, 2].map(|lv| PerLoop([ti[i][lv], to_o[lv], b[lv]])));
+                    let probe = Blocking {
+                        ts,
+                        ords: PerOrdered::splat(PerLoop([0, 1, 2])),
+                    };
+                    let Ok(fp) = Footprint::fits(nld, env, &probe) else {
                         continue;
                     };
-                    count += 1;
-                    let seq = base
-                        + bi as u64 * 36
-                        + (perm_index(ords.0[0].0) * 6 + perm_index(ords.0[1].0)) as u64;
-                    push_top(&mut tops, ntops, (goal.key(s.access_cost, s.time), seq, s));
+                    for &ords in order_pairs(&ts, conv).items() {
+                        let blk = Blocking { ts, ords };
+                        if !cstr.allows(&blk) {
+                            continue;
+                        }
+                        let Ok(c) = evaluate_fitting(nld, env, energy, &blk, &fp) else {
+                            continue;
+                        };
+                        count += 1;
+                        let seq = base
+                            + bi as u64 * 36
+                            + (perm_index(ords.0[0].0) * 6 + perm_index(ords.0[1].0)) as u64;
+                        let key = goal.key(c.access_cost, c.time);
+                        if enters(&tops, ntops, &key, seq) {
+                            push_top(&mut tops, ntops, (key, seq, c.scheme(nld, env, &blk)));
+                        }
+                    }
                 }
             }
-            (tops, count)
-        })
-        .collect();
+        }
+        (tops, count)
+    };
+    // Searches usually run many at a time; a large one alone splits its
+    // input-channel splits over threads.
+    let results: Vec<(Vec<Ranked>, u64)> = if ti.len() * to.len() * tb.len() < PARALLEL_MIN {
+        vec![scan(0..ti.len())]
+    } else {
+        (0..ti.len())
+            .into_par_iter()
+            .map(|i| scan(i..i + 1))
+            .collect()
+    };
     let mut all: Vec<Ranked> = Vec::new();
     let mut count = 0;
     for (tops, c) in results {
@@ -221,6 +241,9 @@ pub fn search(
     }
     (all.into_iter().map(|t| t.2).collect(), count)
 }
+
+/// Factor choices from which a search splits over threads.
+const PARALLEL_MIN: usize = 4096;
 
 #[cfg(test)]
 mod tests {

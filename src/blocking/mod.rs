@@ -193,28 +193,32 @@ pub struct BlockingScheme {
     pub access_cost: f64,
 }
 
-/// Data words at the buffer and register-file levels for given blocking
-/// factors and buffer residency.
+/// Words per global buffer of each category for given blocking factors,
+/// buffer residency and sharing subgroup sizes.
 #[inline(always)]
-fn sizes(
+fn gbuf_sizes(
     nld: &NestedLoopDesc,
     b: &Blocking,
     stored: PerCat<bool>,
     subgrp: PerCat<u64>,
-) -> (PerCat<u64>, PerCat<u64>) {
+) -> PerCat<u64> {
     let below_gbuf = b.tp(BlockLevel::Gbuf);
-    let below_regf = b.tp(BlockLevel::Regf);
     let dl = nld.data_loops;
-    let gbuf = PerCat::from_fn(|d| {
+    PerCat::from_fn(|d| {
         let unshared = if stored[d] {
             dl.take_prod(d, &below_gbuf) * nld.usize_gbuf[d]
         } else {
             0
         };
-        idivc(unshared, subgrp[d])
-    });
-    let regf = PerCat::from_fn(|d| dl.take_prod(d, &below_regf) * nld.usize_regf[d]);
-    (gbuf, regf)
+        share(unshared, subgrp[d])
+    })
+}
+
+/// Words per register file of each category.
+#[inline(always)]
+fn regf_sizes(nld: &NestedLoopDesc, b: &Blocking) -> PerCat<u64> {
+    let below_regf = b.ts[BlockLevel::Regf];
+    PerCat::from_fn(|d| nld.data_loops.take_prod(d, &below_regf) * nld.usize_regf[d])
 }
 
 #[inline]
@@ -236,17 +240,70 @@ fn check_sizes(env: &NodeEnv, gbuf: &PerCat<u64>, regf: &PerCat<u64>) -> Result<
     Ok(())
 }
 
-/// The capacity check that does not depend on loop orders: with only the
-/// data that may not bypass in the buffer. Lets searches skip all orders of
-/// blocking factors that never fit.
-#[inline]
+/// Words a blocking's factors need in one buffer (for each category, if
+/// held there) and one register file, whatever its loop orders: searches
+/// compute it once for all orders of the same factors.
+#[derive(Clone, Copy, Debug)]
+pub struct Footprint {
+    gbuf_if_held: PerCat<u64>,
+    regf: PerCat<u64>,
+}
+
+impl Footprint {
+    /// The footprint of `b`'s factors, if they fit with only the data that
+    /// may not bypass in the buffer: the capacity check that does not
+    /// depend on loop orders, which lets searches skip all orders of
+    /// factors that never fit. Register files are checked first, as they
+    /// need no buffer-sharing division.
+    #[inline]
+    pub fn fits(
+        nld: &NestedLoopDesc,
+        env: &NodeEnv,
+        b: &Blocking,
+    ) -> Result<Footprint, Infeasible> {
+        let regf = regf_sizes(nld, b);
+        let need = regf.0.iter().sum::<u64>();
+        if need > env.regf_words {
+            return Err(Infeasible::RegfOverflow {
+                need,
+                have: env.regf_words,
+            });
+        }
+        let gbuf_if_held = gbuf_sizes(nld, b, PerCat::splat(true), env.share_grp);
+        let fp = Footprint { gbuf_if_held, regf };
+        fp.check(env, env.bypass.map(|_, v| !v))?;
+        Ok(fp)
+    }
+
+    #[inline]
+    fn gbuf(&self, held: PerCat<bool>) -> PerCat<u64> {
+        PerCat::from_fn(|d| if held[d] { self.gbuf_if_held[d] } else { 0 })
+    }
+
+    #[inline]
+    fn check(&self, env: &NodeEnv, held: PerCat<bool>) -> Result<(), Infeasible> {
+        check_sizes(env, &self.gbuf(held), &self.regf)
+    }
+}
+
+/// One node's share of `words` held by a buffer-sharing group of `grp`
+/// nodes. Groups are mostly powers of two (often one node): no division.
+#[inline(always)]
+fn share(words: u64, grp: u64) -> u64 {
+    if grp.is_power_of_two() {
+        (words + grp - 1) >> grp.trailing_zeros()
+    } else {
+        idivc(words, grp)
+    }
+}
+
+/// `Footprint::fits` of one blocking.
 pub fn fits_before_ordering(
     nld: &NestedLoopDesc,
     env: &NodeEnv,
     b: &Blocking,
 ) -> Result<(), Infeasible> {
-    let (g, r) = sizes(nld, b, env.bypass.map(|_, v| !v), env.share_grp);
-    check_sizes(env, &g, &r)
+    Footprint::fits(nld, env, b).map(|_| ())
 }
 
 /// Fetch counts per ordered level: how often each category is brought
@@ -297,9 +354,40 @@ pub fn evaluate(
     energy: &Energy,
     b: &Blocking,
 ) -> Result<BlockingScheme, Infeasible> {
+    let fp = Footprint::fits(nld, env, b)?;
+    Ok(evaluate_fitting(nld, env, energy, b, &fp)?.scheme(nld, env, b))
+}
+
+/// The costs of one blocking choice, before they are assembled into a
+/// `BlockingScheme`: searches rank on them and assemble only the best.
+#[derive(Clone, Copy, Debug)]
+pub struct Costed {
+    stored: PerCat<bool>,
+    fetch: PerOrdered<PerCat<u64>>,
+    gbuf_words: PerCat<u64>,
+    regf_words: PerCat<u64>,
+    filter_pinned: bool,
+    lcnt: u64,
+    proc_time: u64,
+    bus_time: u64,
+    dram_time: u64,
+    pub time: u64,
+    access: PerLevel<PerCat<f64>>,
+    remote: PerCat<f64>,
+    pub access_cost: f64,
+}
+
+/// `evaluate` of a blocking whose factors fit (`Footprint::fits`).
+#[inline]
+pub fn evaluate_fitting(
+    nld: &NestedLoopDesc,
+    env: &NodeEnv,
+    energy: &Energy,
+    b: &Blocking,
+    fp: &Footprint,
+) -> Result<Costed, Infeasible> {
     let (stored, mut fetch) = residency(nld, env, b)?;
-    let (gbuf_words, regf_words) = sizes(nld, b, stored, env.share_grp);
-    check_sizes(env, &gbuf_words, &regf_words)?;
+    fp.check(env, stored)?;
 
     // Filters a node keeps across the whole layer are fetched once, up
     // front, not counted per pass.
@@ -331,26 +419,47 @@ pub fn evaluate(
         access_cost += energy.access(m) * access[m].sum();
     }
     access_cost += energy.gbuf * remote.sum();
-    Ok(BlockingScheme {
-        blocking: *b,
-        searched_gbuf_order: b.ords[OrderedLevel::Gbuf],
-        sharing: None,
-        stored_in_gbuf: stored,
+    Ok(Costed {
+        stored,
         fetch,
-        gbuf_words,
-        regf_words,
-        ops: nld.unit_ops * lcnt as f64 * n,
+        gbuf_words: fp.gbuf(stored),
+        regf_words: fp.regf,
+        filter_pinned,
+        lcnt,
         proc_time,
         bus_time,
         dram_time,
         time,
         access,
-        remote_gbuf_access: remote,
-        noc_access: PerCat::splat(0.0),
-        accfwd_reduction: env.accfwd,
-        filter_pinned,
+        remote,
         access_cost,
     })
+}
+
+impl Costed {
+    /// The scheme of blocking `b` with these costs.
+    pub fn scheme(&self, nld: &NestedLoopDesc, env: &NodeEnv, b: &Blocking) -> BlockingScheme {
+        BlockingScheme {
+            blocking: *b,
+            searched_gbuf_order: b.ords[OrderedLevel::Gbuf],
+            sharing: None,
+            stored_in_gbuf: self.stored,
+            fetch: self.fetch,
+            gbuf_words: self.gbuf_words,
+            regf_words: self.regf_words,
+            ops: nld.unit_ops * self.lcnt as f64 * env.num_nodes as f64,
+            proc_time: self.proc_time,
+            bus_time: self.bus_time,
+            dram_time: self.dram_time,
+            time: self.time,
+            access: self.access,
+            remote_gbuf_access: self.remote,
+            noc_access: PerCat::splat(0.0),
+            accfwd_reduction: env.accfwd,
+            filter_pinned: self.filter_pinned,
+            access_cost: self.access_cost,
+        }
+    }
 }
 
 /// Which categories the buffer holds, and the fetch counts. Data that may
@@ -364,8 +473,6 @@ fn residency(
     b: &Blocking,
 ) -> Result<(PerCat<bool>, PerOrdered<PerCat<u64>>), Infeasible> {
     let mut stored = env.bypass.map(|_, v| !v);
-    let (g, r) = sizes(nld, b, stored, env.share_grp);
-    check_sizes(env, &g, &r)?;
     let fetch = fetches(nld, b);
     for (site, d) in [(env.src, DataCat::Ifm), (env.dst, DataCat::Ofm)] {
         if site != DataSite::Dram {
@@ -440,7 +547,7 @@ pub fn with_sharing(
     // Sharing is decided on the fetch counts before filter pinning.
     let fetch = fetches(nld, &s.blocking);
     let stored = s.stored_in_gbuf;
-    let (unshared, _) = sizes(nld, &s.blocking, stored, PerCat::splat(1));
+    let unshared = gbuf_sizes(nld, &s.blocking, stored, PerCat::splat(1));
     let ctx = sharing::SharingCtx {
         nld,
         bufshr,
@@ -452,7 +559,7 @@ pub fn with_sharing(
         top: s.blocking.ts[BlockLevel::Dram],
     };
     let (sgs, st) = sharing::set_bufshr(&ctx, &mut s.blocking, env.share_grp);
-    s.gbuf_words = sizes(nld, &s.blocking, stored, sgs).0;
+    s.gbuf_words = gbuf_sizes(nld, &s.blocking, stored, sgs);
     if let Some(st) = &st {
         let rot = ctx.noc_access(&st.rot_fetch);
         let wf = ctx.noc_access(&st.wide_fetch);

@@ -9,8 +9,6 @@ use crate::dims::PerCat;
 use crate::network::Layer;
 use crate::util::{Lru, idivc, ith_range};
 
-use rayon::prelude::*;
-
 /// The filter channel ranges (input, output), input and output ranges one
 /// part processes.
 pub fn proc_data_range(
@@ -321,20 +319,21 @@ impl PartHops {
         }
     }
 
-    /// Hops to bring each node its inputs from `ifmap_layout` once, for
-    /// each partition, counted in parallel.
-    pub fn ifm_all(parts: &[&PartHops], ifmap_layout: &DataLayout) -> Vec<u64> {
-        let pieces = ifmap_layout.pieces();
-        parts
-            .par_iter()
-            .map(|p| p.ifm_groups.hops(&pieces))
-            .collect()
+    /// Hops to bring each node its inputs once from the layout resolved
+    /// to `pieces`.
+    pub fn ifm(&self, pieces: &Pieces) -> u64 {
+        self.ifm_groups.hops(pieces)
+    }
+
+    /// The exact hops to move each category once, with `ifm` input hops.
+    pub fn unit_nhops(&self, ifm: u64) -> PerCat<u64> {
+        PerCat([self.fil, ifm, self.ofm])
     }
 }
 
 /// One hop count to make: a partitioned layer reading its inputs from
 /// `ifmap_layout`, which takes `ifm` hops counted exactly
-/// (`PartHops::ifm_all`).
+/// (`PartHops::ifm`).
 #[derive(Clone, Copy, Debug)]
 pub struct HopQuery<'a> {
     pub part: &'a PartHops,
@@ -382,10 +381,7 @@ impl HopMemo {
     /// calls would.
     pub fn unit_nhops(&mut self, queries: &[HopQuery<'_>]) -> Vec<PerCat<u64>> {
         if self.exact {
-            return queries
-                .iter()
-                .map(|q| PerCat([q.part.fil, q.ifm, q.part.ofm]))
-                .collect();
+            return queries.iter().map(|q| q.part.unit_nhops(q.ifm)).collect();
         }
         queries
             .iter()
@@ -509,7 +505,7 @@ mod tests {
         let q = HopQuery {
             part: &ph,
             ifmap_layout: &il,
-            ifm: PartHops::ifm_all(&[&ph], &il)[0],
+            ifm: ph.ifm(&il.pieces()),
         };
         let n = HopMemo::new(true).unit_nhops(&[q])[0];
         let fil: u64 = 6 * 4 * 3 * 3 * (0..4).flat_map(|h| (0..4).map(move |w| h + w)).sum::<u64>();

@@ -11,7 +11,7 @@ mod scheme;
 
 pub use bufshr::BufShr;
 pub use hops::{HopMemo, HopQuery, HopSite, PartHops};
-pub use layout::DataLayout;
+pub use layout::{DataLayout, Pieces};
 pub use range::FmapRange;
 pub use region::{Coord, NodeRegion, RegionKind};
 pub use scheme::{PartDim, PartTarget, PartitionOptions, PartitionScheme, gen_partition};

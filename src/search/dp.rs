@@ -18,7 +18,7 @@ use crate::dims::{BlockLevel, LoopDim};
 use crate::hw::Hardware;
 use crate::network::{Layer, LayerId, Network, Source};
 use crate::partition::{
-    BufShr, DataLayout, FmapRange, HopMemo, HopQuery, PartHops, PartTarget, PartitionScheme,
+    BufShr, DataLayout, FmapRange, HopMemo, PartHops, PartTarget, PartitionScheme, Pieces,
     gen_partition,
 };
 use crate::pipeline::{Dag, LayerConstraint, PipelineSegment, SchedIdx, SchedSeq, SegmentOptions};
@@ -27,8 +27,7 @@ use crate::placement::stored_inputs;
 use crate::util::Lru;
 
 use super::layer::{
-    NoSchedule, NodeBlockings, NodeProblem, NodeSchemes, layer_results, node_schemes,
-    search_blockings,
+    NoSchedule, NodeBlockings, NodeProblem, NodeSchemes, PartCand, layer_results, search_blockings,
 };
 use super::result::{NetworkSchedule, Partial, check_consistency};
 use super::{InterlayerSearch, Progress, SearchError, SearchOptions};
@@ -65,8 +64,8 @@ struct Searcher<'a> {
     node_lists: rustc_hash::FxHashMap<(Layer, Placement, TopConstraint), Arc<Vec<NodeSchemes>>>,
     parts: rustc_hash::FxHashMap<(Layer, Placement), Arc<Vec<PartEntry>>>,
     blockings: rustc_hash::FxHashMap<(Layer, NodeProblem, TopConstraint), Arc<NodeBlockings>>,
-    /// Input hops of every partition of a slice on a placement, by layout.
-    ifm_cache: rustc_hash::FxHashMap<(Layer, Placement, DataLayout), Arc<Vec<u64>>>,
+    /// Input hops of the partitions of a slice on a placement, by layout.
+    ifm_cache: rustc_hash::FxHashMap<(Layer, Placement, DataLayout), Arc<IfmHops>>,
     memo: HopMemo,
     sched_memo: Lru<SchedKey, Vec<LayerResult>>,
     evaluated: u64,
@@ -83,6 +82,13 @@ struct PartEntry {
     hops: PartHops,
 }
 
+/// The input hops of each partition of a slice on a placement from one
+/// layout, counted when a ranking first needs them.
+struct IfmHops {
+    pieces: Pieces,
+    per_part: Vec<std::sync::OnceLock<u64>>,
+}
+
 /// Where a layer runs in its segment, and what it must agree on.
 struct Step<'s> {
     id: LayerId,
@@ -90,7 +96,23 @@ struct Step<'s> {
     idx: SchedIdx,
 }
 
-impl Searcher<'_> {
+impl<'a> Searcher<'a> {
+    fn new(net: &'a Network, hw: &'a Hardware, opts: &'a SearchOptions) -> Searcher<'a> {
+        Searcher {
+            net,
+            hw,
+            opts,
+            node_lists: rustc_hash::FxHashMap::default(),
+            parts: rustc_hash::FxHashMap::default(),
+            blockings: rustc_hash::FxHashMap::default(),
+            ifm_cache: rustc_hash::FxHashMap::default(),
+            memo: HopMemo::new(opts.exact_noc_hops),
+            sched_memo: Lru::new(1024),
+            evaluated: 0,
+            failures: HashMap::new(),
+        }
+    }
+
     fn key(&self, p: &Partial) -> (f64, f64) {
         let n = self.net.len();
         self.opts.goal.key(p.total_cost(n), p.total_time(n))
@@ -165,12 +187,11 @@ impl Searcher<'_> {
             self.blockings
                 .insert((*slice, p.clone(), *cstr), Arc::new(b));
         }
-        let blockings = &self.blockings;
         let made: Vec<NodeSchemes> = entries
-            .par_iter()
+            .iter()
             .map(|e| {
-                let b = &blockings[&(*slice, e.problem.clone(), *cstr)];
-                node_schemes(&e.part, pl, &e.problem, &e.bufshr, b, o)
+                let b = &self.blockings[&(*slice, e.problem.clone(), *cstr)];
+                NodeSchemes::new(e.part, b.clone(), o.gbuf_sharing)
             })
             .collect();
         let made = Arc::new(made);
@@ -185,14 +206,16 @@ impl Searcher<'_> {
         slice: &Layer,
         pl: &Placement,
         ifmap: &DataLayout,
-        entries: &[PartEntry],
-    ) -> Arc<Vec<u64>> {
+        n: usize,
+    ) -> Arc<IfmHops> {
         let key = (*slice, *pl, ifmap.clone());
         self.ifm_cache
             .entry(key)
             .or_insert_with(|| {
-                let parts: Vec<&PartHops> = entries.iter().map(|e| &e.hops).collect();
-                Arc::new(PartHops::ifm_all(&parts, ifmap))
+                Arc::new(IfmHops {
+                    pieces: ifmap.pieces(),
+                    per_part: (0..n).map(|_| Default::default()).collect(),
+                })
             })
             .clone()
     }
@@ -269,25 +292,33 @@ impl Searcher<'_> {
             hw: self.hw,
             opts: self.opts,
         };
-        let ifm = self.ifm_hops(&slice, pl, &key.3, &entries);
-        let queries: Vec<_> = nodes
+        let ifm = self.ifm_hops(&slice, pl, &key.3, entries.len());
+        let parts: Vec<PartCand<'_>> = nodes
             .iter()
             .zip(entries.iter())
-            .zip(ifm.iter())
-            .map(|((n, e), &ifm)| {
-                let q = HopQuery {
-                    part: &e.hops,
-                    ifmap_layout: &key.3,
-                    ifm,
-                };
-                (n, q)
+            .zip(ifm.per_part.iter())
+            .map(|((n, e), ifm)| PartCand {
+                nodes: n,
+                env: e.problem.env(),
+                bufshr: &e.bufshr,
+                hops: &e.hops,
+                ifm,
             })
             .collect();
-        let results = layer_results(&ctx, pl, &queries, &mut self.memo, seq, keep);
+        let results = layer_results(
+            &ctx,
+            pl,
+            &parts,
+            &key.3,
+            &ifm.pieces,
+            &mut self.memo,
+            seq,
+            keep,
+        );
         if results.is_empty() {
             let reason = nodes
                 .iter()
-                .find_map(|n| n.failure.clone())
+                .find_map(|n| n.failure().cloned())
                 .unwrap_or(NoSchedule::Constraints);
             self.failures.entry(id).or_insert(reason);
         }
@@ -432,19 +463,7 @@ pub fn run(
     if let Some(p) = progress {
         p.layers_total.store(order.len(), Ordering::Relaxed);
     }
-    let mut s = Searcher {
-        net,
-        hw,
-        opts,
-        node_lists: rustc_hash::FxHashMap::default(),
-        parts: rustc_hash::FxHashMap::default(),
-        blockings: rustc_hash::FxHashMap::default(),
-        ifm_cache: rustc_hash::FxHashMap::default(),
-        memo: HopMemo::new(opts.exact_noc_hops),
-        sched_memo: Lru::new(1024),
-        evaluated: 0,
-        failures: HashMap::new(),
-    };
+    let mut s = Searcher::new(net, hw, opts);
     let expiring = expiries(net, &segments, &pos);
     let live = live_sources(net, &order, &pos);
     let initial = initial_partials(net, opts, &whole);
@@ -645,4 +664,100 @@ fn initial_partials(net: &Network, opts: &SearchOptions, pl: &Placement) -> Vec<
             Partial::new(net, layout(inp.n, inp.h, inp.w), exts)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blocking::Goal;
+    use crate::network::zoo;
+    use crate::search::layer::rank_all;
+
+    /// Ranking mappings by lower bounds, with input hops and buffer
+    /// sharing worked out only for those that may win, keeps what costing
+    /// every mapping keeps: AlexNet's conv1 on TANGRAM with every
+    /// partitioning option and buffer sharing, for several goals and
+    /// numbers kept.
+    #[test]
+    fn bounded_ranking_keeps_what_costing_all_keeps() {
+        let hw = Hardware::from_arg("tangram").unwrap();
+        let net = zoo::get("alex_net").unwrap();
+        let id = LayerId(0);
+        let whole = Placement::whole_chip(&hw);
+        for goal in [Goal::Energy, Goal::Delay, Goal::EnergyDelay] {
+            let mut opts = SearchOptions::new(16);
+            opts.partition = crate::search::PartitionOptions {
+                hybrid: true,
+                batch: true,
+                ifmaps: true,
+            };
+            opts.gbuf_sharing = true;
+            opts.goal = goal;
+            let mut s = Searcher::new(&net, &hw, &opts);
+            let prev = &initial_partials(&net, &opts, &whole)[0];
+            let stored = stored_inputs(&net, id, |src| {
+                Ok::<_, std::convert::Infallible>(prev.source_layout(src))
+            });
+            let ifmap = whole.input_layout(stored.unwrap_or_else(|e| match e {}));
+            let nl = net.get(id);
+            let slice = nl.layer.group_slice();
+            let (nodes, entries) = s.node_schemes(&slice, &whole, &TopConstraint::default());
+            let ctx = LayerCtx {
+                id,
+                name: &nl.name,
+                layer: &nl.layer,
+                slice: &slice,
+                hw: &hw,
+                opts: &opts,
+            };
+            let seq = SchedSeq {
+                segment: 0,
+                idx: SchedIdx { sp: 0, tm: 0 },
+            };
+            for keep in [1, 2, 7, usize::MAX] {
+                let mut results = |bounded: bool| {
+                    // Fresh input hops: nothing worked out yet.
+                    s.ifm_cache.clear();
+                    let ifm = s.ifm_hops(&slice, &whole, &ifmap, entries.len());
+                    let parts: Vec<PartCand<'_>> = (nodes.iter().zip(entries.iter()))
+                        .zip(ifm.per_part.iter())
+                        .map(|((n, e), ifm)| PartCand {
+                            nodes: n,
+                            env: e.problem.env(),
+                            bufshr: &e.bufshr,
+                            hops: &e.hops,
+                            ifm,
+                        })
+                        .collect();
+                    let mut memo = HopMemo::new(true);
+                    if bounded {
+                        layer_results(
+                            &ctx,
+                            &whole,
+                            &parts,
+                            &ifmap,
+                            &ifm.pieces,
+                            &mut memo,
+                            seq,
+                            keep,
+                        )
+                    } else {
+                        rank_all(
+                            &ctx,
+                            &whole,
+                            &parts,
+                            &ifmap,
+                            &ifm.pieces,
+                            &mut memo,
+                            seq,
+                            keep,
+                        )
+                    }
+                };
+                let (bounded, all) = (results(true), results(false));
+                assert!(!all.is_empty());
+                assert_eq!(bounded, all, "{goal:?}, keep {keep}");
+            }
+        }
+    }
 }

@@ -1,17 +1,19 @@
 //! Scheduling one layer: partitions x array mappings x blockings, ranked by
 //! full cost (operations, accesses, NoC hops, static energy).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use rayon::prelude::*;
 
 use crate::array::{NestedLoopDesc, row_stationary};
 use crate::blocking::{
     self, Blocking, BlockingScheme, Infeasible, NodeEnv, TopConstraint, cmp_key, exhaustive, solver,
 };
-use crate::cost::{LayerCtx, LayerMapping, LayerResult, node_env};
+use crate::cost::{LayerCtx, LayerMapping, LayerResult, SchemeCost, node_env};
 use crate::dims::DataLoops;
 use crate::hw::Hardware;
 use crate::network::Layer;
-use crate::partition::{BufShr, HopMemo, HopQuery, PartitionScheme};
+use crate::partition::{BufShr, DataLayout, HopMemo, HopQuery, PartHops, PartitionScheme, Pieces};
 use crate::pipeline::SchedSeq;
 use crate::placement::Placement;
 
@@ -43,13 +45,64 @@ pub enum NoSchedule {
     Constraints,
 }
 
-/// The best mappings of one partition of a layer, each costed on one node.
+/// The mappings of one partition of a layer: its node problem's best
+/// blockings, with buffer sharing arranged for a blocking when a ranking
+/// first needs it (sharing only adds NoC traffic, so most never do).
 #[derive(Debug)]
 pub struct NodeSchemes {
     pub part: PartitionScheme,
-    pub mappings: Vec<LayerMapping>,
-    /// Why there are none.
-    pub failure: Option<NoSchedule>,
+    blockings: Arc<NodeBlockings>,
+    /// (array, blocking) of each mapping in `blockings`, in order.
+    index: Vec<(u32, u32)>,
+    /// Each mapping's blocking with buffer sharing arranged; empty without
+    /// buffer sharing.
+    shared: Vec<OnceLock<Box<BlockingScheme>>>,
+}
+
+impl NodeSchemes {
+    pub fn new(part: PartitionScheme, blockings: Arc<NodeBlockings>, sharing: bool) -> NodeSchemes {
+        let index: Vec<(u32, u32)> = (blockings.per_array.iter().enumerate())
+            .flat_map(|(a, (_, v))| (0..v.len()).map(move |b| (a as u32, b as u32)))
+            .collect();
+        let shared = if sharing {
+            index.iter().map(|_| OnceLock::new()).collect()
+        } else {
+            Vec::new()
+        };
+        NodeSchemes {
+            part,
+            blockings,
+            index,
+            shared,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn failure(&self) -> Option<&NoSchedule> {
+        self.blockings.failure.as_ref()
+    }
+
+    /// Mapping `j`'s array, and its blocking before buffer sharing.
+    fn unshared(&self, j: usize) -> (&Arc<NestedLoopDesc>, &BlockingScheme) {
+        let (a, b) = self.index[j];
+        let (array, schemes) = &self.blockings.per_array[a as usize];
+        (array, &schemes[b as usize])
+    }
+
+    /// Mapping `j`'s blocking as run: with buffer sharing arranged for the
+    /// partition's groups `bufshr` on nodes `env`.
+    fn scheme(&self, j: usize, env: &NodeEnv, bufshr: &BufShr) -> &BlockingScheme {
+        let (array, s) = self.unshared(j);
+        match self.shared.get(j) {
+            None => s,
+            Some(cell) => {
+                cell.get_or_init(|| Box::new(blocking::with_sharing(array, env, s.clone(), bufshr)))
+            }
+        }
+    }
 }
 
 /// One node's share of a partitioned layer and the resources it runs on:
@@ -95,6 +148,13 @@ impl NodeProblem {
             env,
         };
         (p, bufshr)
+    }
+}
+
+impl NodeProblem {
+    /// The nodes' resources.
+    pub fn env(&self) -> &NodeEnv {
+        &self.env
     }
 }
 
@@ -149,74 +209,163 @@ pub fn search_blockings(
     }
 }
 
-/// The mappings of partition `part` on placement `pl` from its node
-/// problem's blockings, with buffer sharing arranged for its groups.
-pub fn node_schemes(
-    part: &PartitionScheme,
-    pl: &Placement,
-    p: &NodeProblem,
-    bufshr: &BufShr,
-    b: &NodeBlockings,
-    opts: &SearchOptions,
-) -> NodeSchemes {
-    let mut mappings = Vec::new();
-    for (array, schemes) in &b.per_array {
-        for s in schemes {
-            let scheme = if opts.gbuf_sharing {
-                blocking::with_sharing(array, &p.env, s.clone(), bufshr)
-            } else {
-                s.clone()
-            };
-            mappings.push(LayerMapping {
-                placement: *pl,
-                partition: *part,
-                array: array.clone(),
-                scheme,
-            });
-        }
+/// One partition of a layer on a placement, to rank: its mappings, what
+/// arranging their buffer sharing needs, its hops, and its input hops from
+/// the layout being tried (counted when first needed).
+pub struct PartCand<'a> {
+    pub nodes: &'a NodeSchemes,
+    pub env: &'a NodeEnv,
+    pub bufshr: &'a BufShr,
+    pub hops: &'a PartHops,
+    pub ifm: &'a OnceLock<u64>,
+}
+
+impl PartCand<'_> {
+    fn ifm(&self, pieces: &Pieces) -> u64 {
+        *self.ifm.get_or_init(|| self.hops.ifm(pieces))
     }
-    NodeSchemes {
-        part: *part,
-        mappings,
-        failure: b.failure.clone(),
+
+    fn scheme(&self, j: usize) -> &BlockingScheme {
+        self.nodes.scheme(j, self.env, self.bufshr)
+    }
+
+    fn result(
+        &self,
+        ctx: &LayerCtx<'_>,
+        pl: &Placement,
+        j: usize,
+        unit_nhops: crate::dims::PerCat<u64>,
+        seq: SchedSeq,
+    ) -> LayerResult {
+        let m = LayerMapping {
+            placement: *pl,
+            partition: self.nodes.part,
+            array: self.nodes.unshared(j).0.clone(),
+            scheme: self.scheme(j).clone(),
+        };
+        let (full, _) = ctx.ofmap_layouts(&self.nodes.part, pl);
+        m.cost(ctx, unit_nhops, &full, seq)
     }
 }
 
-/// Full-cost results of every mapping of every partition, each with its
-/// hop query (where its inputs are); the `keep` best.
+/// The `keep` best results of every mapping of every partition reading
+/// its inputs from `ifmap` (resolved to `pieces`), by goal key, ties to
+/// the first in partition and mapping order.
+///
+/// With exact hops, mappings are visited by a lower bound on their key
+/// (no input hops, no sharing traffic), and hops and sharing are worked
+/// out only until the bound passes the `keep`-th best: the same results
+/// as costing all. nn_dataflow's memo depends on query order, so with it
+/// every partition is costed, in order.
+#[allow(clippy::too_many_arguments)]
 pub fn layer_results(
     ctx: &LayerCtx<'_>,
     pl: &Placement,
-    nodes: &[(&NodeSchemes, HopQuery<'_>)],
+    parts: &[PartCand<'_>],
+    ifmap: &DataLayout,
+    pieces: &Pieces,
     memo: &mut HopMemo,
     seq: SchedSeq,
     keep: usize,
 ) -> Vec<LayerResult> {
-    let live: Vec<&(&NodeSchemes, HopQuery<'_>)> = nodes
-        .iter()
-        .filter(|(n, _)| !n.mappings.is_empty())
-        .collect();
-    let queries: Vec<HopQuery<'_>> = live.iter().map(|l| l.1).collect();
-    let hops = memo.unit_nhops(&queries);
-    let mut out = Vec::new();
-    for ((ns, _), unh) in live.iter().zip(hops) {
-        let (full, _) = ctx.ofmap_layouts(&ns.part, pl);
-        for m in &ns.mappings {
-            out.push(m.cost(ctx, unh, &full, seq));
+    if memo.memoizes() {
+        return rank_all(ctx, pl, parts, ifmap, pieces, memo, seq, keep);
+    }
+    let goal = ctx.opts.goal;
+    // (bound, index in partition and mapping order, partition, mapping)
+    let mut cands: Vec<((f64, f64), usize, usize, usize)> = Vec::new();
+    for (p, pc) in parts.iter().enumerate() {
+        for j in 0..pc.nodes.len() {
+            let s = pc.nodes.unshared(j).1;
+            let lb = SchemeCost::new(ctx, s, pc.hops.unit_nhops(0)).key(goal);
+            cands.push((lb, cands.len(), p, j));
         }
     }
-    // Rank by (key, index) without moving the results about.
-    let goal = ctx.opts.goal;
-    let mut rank: Vec<((f64, f64), usize)> = out
+    cands.sort_by(|a, b| cmp_key(&a.0, &b.0).then(a.1.cmp(&b.1)));
+    let mut best: Vec<((f64, f64), usize, usize, usize)> = Vec::with_capacity(keep + 1);
+    let beyond = |best: &[((f64, f64), usize, usize, usize)], lb: &(f64, f64)| {
+        best.len() == keep && best.last().is_some_and(|b| cmp_key(lb, &b.0).is_gt())
+    };
+    // Hops and sharing are worked out for a few candidates at a time, in
+    // parallel; how many changes the work done, not the result.
+    let batch = 2 * rayon::current_num_threads();
+    let mut pos = 0;
+    while pos < cands.len() && !beyond(&best, &cands[pos].0) {
+        let chunk = &cands[pos..(pos + batch).min(cands.len())];
+        chunk.par_iter().for_each(|&(_, _, p, j)| {
+            parts[p].ifm(pieces);
+            parts[p].scheme(j);
+        });
+        for &(lb, i, p, j) in chunk {
+            if beyond(&best, &lb) {
+                break;
+            }
+            let pc = &parts[p];
+            let unh = pc.hops.unit_nhops(pc.ifm(pieces));
+            let key = SchemeCost::new(ctx, pc.scheme(j), unh).key(goal);
+            debug_assert!(cmp_key(&key, &lb).is_ge(), "the bound is below the key");
+            let at = best.partition_point(|b| cmp_key(&b.0, &key).then(b.1.cmp(&i)).is_lt());
+            best.insert(at, (key, i, p, j));
+            best.truncate(keep);
+        }
+        pos += chunk.len();
+    }
+    best.into_iter()
+        .map(|(_, _, p, j)| {
+            let pc = &parts[p];
+            pc.result(ctx, pl, j, pc.hops.unit_nhops(pc.ifm(pieces)), seq)
+        })
+        .collect()
+}
+
+/// `layer_results` costing every mapping: every partition's hops in order
+/// (as nn_dataflow's hop memo needs them), then every mapping.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn rank_all(
+    ctx: &LayerCtx<'_>,
+    pl: &Placement,
+    parts: &[PartCand<'_>],
+    ifmap: &DataLayout,
+    pieces: &Pieces,
+    memo: &mut HopMemo,
+    seq: SchedSeq,
+    keep: usize,
+) -> Vec<LayerResult> {
+    let live: Vec<&PartCand<'_>> = parts.iter().filter(|p| p.nodes.len() > 0).collect();
+    live.par_iter().for_each(|p| {
+        p.ifm(pieces);
+        (0..p.nodes.len()).for_each(|j| {
+            p.scheme(j);
+        });
+    });
+    let queries: Vec<HopQuery<'_>> = live
         .iter()
-        .enumerate()
-        .map(|(i, r)| (goal.key(r.cost, r.time), i))
+        .map(|p| HopQuery {
+            part: p.hops,
+            ifmap_layout: ifmap,
+            ifm: p.ifm(pieces),
+        })
+        .collect();
+    let hops = memo.unit_nhops(&queries);
+    let goal = ctx.opts.goal;
+    let mut rank: Vec<((f64, f64), usize, usize)> = Vec::new();
+    for (p, unh) in live.iter().zip(&hops) {
+        for j in 0..p.nodes.len() {
+            let key = SchemeCost::new(ctx, p.scheme(j), *unh).key(goal);
+            rank.push((key, rank.len(), j));
+        }
+    }
+    // Partition of each ranked entry, by its position.
+    let owner: Vec<usize> = (live.iter().enumerate())
+        .flat_map(|(k, p)| std::iter::repeat_n(k, p.nodes.len()))
         .collect();
     rank.sort_by(|a, b| cmp_key(&a.0, &b.0).then(a.1.cmp(&b.1)));
-    let mut out: Vec<Option<LayerResult>> = out.into_iter().map(Some).collect();
     rank.iter()
         .take(keep)
-        .map(|&(_, i)| out[i].take().expect("each index once"))
+        .map(|&(_, i, j)| {
+            let k = owner[i];
+            live[k].result(ctx, pl, j, hops[k], seq)
+        })
         .collect()
 }
 
