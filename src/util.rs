@@ -4,9 +4,6 @@
 //! equally good schedules are broken by the order in which candidates are
 //! generated, so `factorize` must list tuples exactly as documented.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
-
 /// Ceiling division of non-negative integers.
 #[inline]
 pub fn idivc(x: u64, y: u64) -> u64 {
@@ -38,11 +35,15 @@ pub fn divisors(v: u64) -> Vec<u64> {
 /// (1,2,6), (1,3,4)`. Results are memoized because the search asks for the
 /// same loop counts many times.
 pub fn factorize<const N: usize>(v: u64) -> std::sync::Arc<Vec<[u64; N]>> {
-    type Cache = Mutex<HashMap<(u64, usize), std::sync::Arc<dyn std::any::Any + Send + Sync>>>;
-    static CACHE: OnceLock<Cache> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-    if let Some(hit) = cache.lock().expect("factorize cache").get(&(v, N))
-        && let Ok(arc) = hit.clone().downcast::<Vec<[u64; N]>>()
+    type Cache = std::cell::RefCell<
+        rustc_hash::FxHashMap<(u64, usize), std::sync::Arc<dyn std::any::Any + Send + Sync>>,
+    >;
+    // One cache per thread: searches ask millions of times.
+    thread_local! {
+        static CACHE: Cache = Default::default();
+    }
+    if let Some(hit) = CACHE.with(|c| c.borrow().get(&(v, N)).cloned())
+        && let Ok(arc) = hit.downcast::<Vec<[u64; N]>>()
     {
         return arc;
     }
@@ -50,10 +51,7 @@ pub fn factorize<const N: usize>(v: u64) -> std::sync::Arc<Vec<[u64; N]>> {
     let mut cur = [1u64; N];
     fill_factors(v, 0, &mut cur, &mut out);
     let arc = std::sync::Arc::new(out);
-    cache
-        .lock()
-        .expect("factorize cache")
-        .insert((v, N), arc.clone());
+    CACHE.with(|c| c.borrow_mut().insert((v, N), arc.clone()));
     arc
 }
 

@@ -136,6 +136,51 @@ fn order_pairs(ts: &PerBlock<PerLoop<u64>>, conv: bool) -> Small<Orders, 36> {
     out
 }
 
+/// Order pairs with their index among all 36, as `order_pairs` gives
+/// them: a function of which loops are non-trivial at each level, so
+/// tabulated for the 512 such patterns of conv loops (and once for other
+/// loops, which take all 36).
+type OrderList = Vec<(Orders, u64)>;
+
+static ORDER_TABLE: std::sync::LazyLock<(Vec<OrderList>, OrderList)> =
+    std::sync::LazyLock::new(|| {
+        let list = |ts: &PerBlock<PerLoop<u64>>, conv: bool| -> OrderList {
+            order_pairs(ts, conv)
+                .items()
+                .iter()
+                .map(|&o| {
+                    let idx = perm_index(o.0[0].0) * 6 + perm_index(o.0[1].0);
+                    (o, idx as u64)
+                })
+                .collect()
+        };
+        let conv = (0..512)
+            .map(|m: usize| {
+                let ts = PerBlock(std::array::from_fn(|lv| {
+                    PerLoop(std::array::from_fn(|l| 1 + (m >> (lv * 3 + l) & 1) as u64))
+                }));
+                list(&ts, true)
+            })
+            .collect();
+        (conv, list(&PerBlock::splat(PerLoop::splat(1)), false))
+    });
+
+/// `order_pairs(ts, conv)` with each pair's index, from the table.
+#[inline]
+fn tabled_order_pairs(ts: &PerBlock<PerLoop<u64>>, conv: bool) -> &'static [(Orders, u64)] {
+    let (conv_lists, other) = &*ORDER_TABLE;
+    if !conv {
+        return other;
+    }
+    let mut m = 0;
+    for lv in 0..3 {
+        for l in 0..3 {
+            m |= usize::from(ts.0[lv].0[l] > 1) << (lv * 3 + l);
+        }
+    }
+    &conv_lists[m]
+}
+
 /// Ranked candidate: goal key, enumeration index, scheme.
 type Ranked = ((f64, f64), u64, BlockingScheme);
 
@@ -181,6 +226,7 @@ pub fn search(
     };
     let (ti, to, tb) = (filt(LoopDim::Ifm), filt(LoopDim::Ofm), filt(LoopDim::Bat));
     let conv = nld.data_loops == DataLoops::CONV;
+    let free = *cstr == TopConstraint::default();
     let n_inner = (tb.len() * 36) as u64;
     // The candidates of input-channel splits `is`, the best kept by (key,
     // index): how the splits are grouped changes nothing.
@@ -199,18 +245,16 @@ pub fn search(
                     let Ok(fp) = Footprint::fits(nld, env, &probe) else {
                         continue;
                     };
-                    for &ords in order_pairs(&ts, conv).items() {
+                    for &(ords, idx) in tabled_order_pairs(&ts, conv) {
                         let blk = Blocking { ts, ords };
-                        if !cstr.allows(&blk) {
+                        if !free && !cstr.allows(&blk) {
                             continue;
                         }
                         let Ok(c) = evaluate_fitting(nld, env, energy, &blk, &fp) else {
                             continue;
                         };
                         count += 1;
-                        let seq = base
-                            + bi as u64 * 36
-                            + (perm_index(ords.0[0].0) * 6 + perm_index(ords.0[1].0)) as u64;
+                        let seq = base + bi as u64 * 36 + idx;
                         let key = goal.key(c.access_cost, c.time);
                         if enters(&tops, ntops, &key, seq) {
                             push_top(&mut tops, ntops, (key, seq, c.scheme(nld, env, &blk)));
@@ -276,6 +320,29 @@ mod tests {
             }
         }
         false
+    }
+
+    #[test]
+    fn tabled_orders_equal_generated() {
+        for t in factorize::<3>(12).iter() {
+            for u in factorize::<3>(4).iter() {
+                for v in factorize::<3>(6).iter() {
+                    let ts = PerBlock([0, 1, 2].map(|lv| PerLoop([t[lv], u[lv], v[lv]])));
+                    for conv in [true, false] {
+                        let want: Vec<_> = order_pairs(&ts, conv).items().to_vec();
+                        let got: Vec<_> =
+                            tabled_order_pairs(&ts, conv).iter().map(|p| p.0).collect();
+                        assert_eq!(got, want, "{ts:?}");
+                        for &(o, idx) in tabled_order_pairs(&ts, conv) {
+                            assert_eq!(
+                                idx as usize,
+                                perm_index(o.0[0].0) * 6 + perm_index(o.0[1].0)
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -81,11 +81,13 @@ struct NodeGroups {
     ofm: Vec<(FmapRange, Vec<Coord>)>,
 }
 
+/// With `only_ifm`, the filter and output groups are left empty.
 fn node_groups(
     layer: &Layer,
     batch: u64,
     region: &NodeRegion,
     part: &PartitionScheme,
+    only_ifm: bool,
 ) -> NodeGroups {
     let (mut fil, mut ifm, mut ofm) = (Grouper::new(), Grouper::new(), Grouper::new());
     for pidx in part.pidxs() {
@@ -93,6 +95,9 @@ fn node_groups(
         let (fi, fo, i, o) = proc_data_range(layer, batch, part, &pidx);
         if i.size() > 0 && o.size() > 0 {
             ifm.add(i, c);
+            if only_ifm {
+                continue;
+            }
             ofm.add(o, c);
             if fi.1 > fi.0 && fo.1 > fo.0 {
                 let samples = if layer.is_matmul() {
@@ -247,12 +252,19 @@ pub struct HopSite<'a> {
 /// The hops of one partitioned layer that do not depend on where its
 /// inputs are (filters and outputs), and the node groups its input hops
 /// need: made once per partition and placement, then combined with each
-/// input layout the search tries.
+/// input layout the search tries. The search needs input hops for few
+/// partitions (those whose other costs may win), so their node groups are
+/// made when first needed.
 #[derive(Debug)]
 pub struct PartHops {
     fil: u64,
     ofm: u64,
-    ifm_groups: IfmGroups,
+    ifm_groups: std::sync::OnceLock<IfmGroups>,
+    /// What the input node groups are made from.
+    layer: Layer,
+    batch: u64,
+    region: NodeRegion,
+    part: PartitionScheme,
     forwarding: bool,
     /// nn_dataflow's memo keys, but for the input layout.
     keys: Option<StaticKeys>,
@@ -283,7 +295,7 @@ type OuterKey = (SiteKey, DataLayout, bool);
 impl PartHops {
     /// With `memo_keys`, also the keys nn_dataflow's memo would use.
     pub fn new(s: &HopSite<'_>, memo_keys: bool) -> PartHops {
-        let g = node_groups(s.layer, s.batch, s.region, s.part);
+        let g = node_groups(s.layer, s.batch, s.region, s.part, false);
         let in_place = s.ofmap_layout.parts.as_slice() == [*s.part]
             && s.ofmap_layout.regions.as_slice() == [*s.region];
         let ofm = if in_place {
@@ -313,7 +325,11 @@ impl PartHops {
         PartHops {
             fil,
             ofm,
-            ifm_groups: IfmGroups::new(g.ifm, s.forwarding),
+            ifm_groups: Default::default(),
+            layer: *s.layer,
+            batch: s.batch,
+            region: *s.region,
+            part: *s.part,
             forwarding: s.forwarding,
             keys,
         }
@@ -322,7 +338,12 @@ impl PartHops {
     /// Hops to bring each node its inputs once from the layout resolved
     /// to `pieces`.
     pub fn ifm(&self, pieces: &Pieces) -> u64 {
-        self.ifm_groups.hops(pieces)
+        self.ifm_groups
+            .get_or_init(|| {
+                let g = node_groups(&self.layer, self.batch, &self.region, &self.part, true);
+                IfmGroups::new(g.ifm, self.forwarding)
+            })
+            .hops(pieces)
     }
 
     /// The exact hops to move each category once, with `ifm` input hops.
