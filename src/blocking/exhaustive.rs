@@ -283,7 +283,11 @@ pub fn search(
             push_top(&mut all, ntops, t);
         }
     }
-    (all.into_iter().map(|t| t.2).collect(), count)
+    // A new vector of the exact size: collecting in place would keep the
+    // larger buffer of the ranked tuples, and searches' results are kept.
+    let mut best = Vec::with_capacity(all.len());
+    best.extend(all.into_iter().map(|t| t.2));
+    (best, count)
 }
 
 /// Factor choices from which a search splits over threads.

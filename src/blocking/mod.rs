@@ -169,8 +169,9 @@ pub struct BlockingScheme {
     /// The buffer-level order the search chose, before buffer sharing
     /// rearranged it.
     pub searched_gbuf_order: PerLoop<u8>,
-    /// Buffer sharing, when enabled and some data is shared.
-    pub sharing: Option<SharingStats>,
+    /// Buffer sharing, when enabled and some data is shared (boxed: the
+    /// searches keep many schemes without it).
+    pub sharing: Option<Box<SharingStats>>,
     pub stored_in_gbuf: PerCat<bool>,
     /// Fetches from above into the level below each ordered level: into
     /// the buffer (`Dram`) and into the register files (`Gbuf`).
@@ -565,7 +566,7 @@ pub fn with_sharing(
         let wf = ctx.noc_access(&st.wide_fetch);
         s.noc_access = PerCat::from_fn(|d| rot[d] + wf[d]);
     }
-    s.sharing = st;
+    s.sharing = st.map(Box::new);
     s
 }
 

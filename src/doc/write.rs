@@ -107,7 +107,7 @@ fn layer(net: &Network, r: &LayerResult) -> LayerDoc {
         groups: r.groups,
         mapping: array(&m.array),
         blocking: blocking(s),
-        sharing: s.sharing.as_ref().map(sharing),
+        sharing: s.sharing.as_deref().map(sharing),
         stored_in_gbuf: s.stored_in_gbuf.into(),
         fetches: Fetches {
             dram: s.fetch[OrderedLevel::Dram].into(),

@@ -27,10 +27,12 @@ use crate::placement::stored_inputs;
 use crate::util::Lru;
 
 use super::layer::{
-    NoSchedule, NodeBlockings, NodeProblem, NodeSchemes, PartCand, layer_results, search_blockings,
+    NoSchedule, NodeBlockings, NodeProblem, NodeSchemes, PartCand, Share, layer_results,
+    search_blockings,
 };
 use super::result::{NetworkSchedule, Partial, check_consistency};
 use super::{InterlayerSearch, Progress, SearchError, SearchOptions};
+use crate::array::NestedLoopDesc;
 use crate::options::Stopper;
 
 /// A layer's scheduling condition, as nn_dataflow memoizes layer searches,
@@ -63,7 +65,11 @@ struct Searcher<'a> {
     opts: &'a SearchOptions,
     node_lists: rustc_hash::FxHashMap<(Layer, Placement, TopConstraint), Arc<Vec<NodeSchemes>>>,
     parts: rustc_hash::FxHashMap<(Layer, Placement), Arc<Vec<PartEntry>>>,
-    blockings: rustc_hash::FxHashMap<(Layer, NodeProblem, TopConstraint), Arc<NodeBlockings>>,
+    /// Keys boxed: tens of thousands live at once, and a table's spare
+    /// slots then cost a pointer each rather than a key.
+    blockings: rustc_hash::FxHashMap<Box<(Layer, NodeProblem, TopConstraint)>, Arc<NodeBlockings>>,
+    /// Array mappings by node share, shared by all problems with that share.
+    arrays: rustc_hash::FxHashMap<Share, Arc<[Arc<NestedLoopDesc>]>>,
     /// Input hops of the partitions of a slice on a placement, by layout.
     ifm_cache: rustc_hash::FxHashMap<(Layer, Placement, DataLayout), Arc<IfmHops>>,
     memo: HopMemo,
@@ -105,6 +111,7 @@ impl<'a> Searcher<'a> {
             node_lists: rustc_hash::FxHashMap::default(),
             parts: rustc_hash::FxHashMap::default(),
             blockings: rustc_hash::FxHashMap::default(),
+            arrays: rustc_hash::FxHashMap::default(),
             ifm_cache: rustc_hash::FxHashMap::default(),
             memo: HopMemo::new(opts.exact_noc_hops),
             sched_memo: Lru::new(1024),
@@ -178,14 +185,22 @@ impl<'a> Searcher<'a> {
                 problems.push(p);
             }
         }
+        let arrays: Vec<Arc<[Arc<NestedLoopDesc>]>> = problems
+            .iter()
+            .map(|p| {
+                let a = self.arrays.entry(p.share());
+                a.or_insert_with(|| p.array_mappings(hw).into()).clone()
+            })
+            .collect();
         let found: Vec<NodeBlockings> = problems
             .par_iter()
-            .map(|p| search_blockings(p, hw, o, cstr))
+            .zip(&arrays)
+            .map(|(p, a)| search_blockings(p, a, hw, o, cstr))
             .collect();
         for (p, b) in problems.into_iter().zip(found) {
             self.evaluated += b.evaluated;
             self.blockings
-                .insert((*slice, p.clone(), *cstr), Arc::new(b));
+                .insert(Box::new((*slice, p.clone(), *cstr)), Arc::new(b));
         }
         let made: Vec<NodeSchemes> = entries
             .iter()

@@ -169,16 +169,34 @@ pub struct NodeBlockings {
     failure: Option<NoSchedule>,
 }
 
-/// Searches the blockings of a node problem under a constraint.
+/// The node's share of the layer, which alone decides its array mappings.
+pub type Share = (Layer, u64, u64);
+
+impl NodeProblem {
+    pub fn share(&self) -> Share {
+        (self.layer, self.batch, self.occupancy.to_bits())
+    }
+
+    /// The row-stationary mappings of the node's share onto its PE array.
+    pub fn array_mappings(&self, hw: &Hardware) -> Vec<Arc<NestedLoopDesc>> {
+        row_stationary(&self.layer, self.batch, self.occupancy, hw.pe_array)
+            .into_iter()
+            .map(Arc::new)
+            .collect()
+    }
+}
+
+/// Searches the blockings of a node problem under a constraint, on each
+/// of its array mappings `nlds` (`NodeProblem::array_mappings`).
 pub fn search_blockings(
     p: &NodeProblem,
+    nlds: &[Arc<NestedLoopDesc>],
     hw: &Hardware,
     opts: &SearchOptions,
     cstr: &TopConstraint,
 ) -> NodeBlockings {
-    let nlds = row_stationary(&p.layer, p.batch, p.occupancy, hw.pe_array);
     let env = &p.env;
-    let mut per_array = Vec::new();
+    let mut per_array = Vec::with_capacity(nlds.len());
     let mut evaluated = 0;
     for nld in nlds.iter() {
         let schemes = if opts.solve_loopblocking && nld.data_loops == DataLoops::CONV {
@@ -198,10 +216,10 @@ pub fn search_blockings(
             v
         };
         if !schemes.is_empty() {
-            per_array.push((Arc::new(nld.clone()), schemes));
+            per_array.push((nld.clone(), schemes));
         }
     }
-    let failure = per_array.is_empty().then(|| diagnose(&nlds, env));
+    let failure = per_array.is_empty().then(|| diagnose(nlds, env));
     NodeBlockings {
         per_array,
         evaluated,
@@ -371,7 +389,7 @@ pub(super) fn rank_all(
 
 /// The most specific reason no blocking fits: the least any blocking needs
 /// is every loop outside the buffer.
-fn diagnose(nlds: &[NestedLoopDesc], env: &NodeEnv) -> NoSchedule {
+fn diagnose(nlds: &[Arc<NestedLoopDesc>], env: &NodeEnv) -> NoSchedule {
     let mut worst = NoSchedule::Constraints;
     for nld in nlds {
         match blocking::fits_before_ordering(nld, env, &Blocking::all_outside(nld.loopcnt)) {
