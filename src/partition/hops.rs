@@ -195,11 +195,8 @@ fn ofm_hops(layout: &DataLayout, ofm: &[(FmapRange, Vec<Coord>)], forwarding: bo
     let mut n = 0;
     for (o, coords) in ofm {
         n += if forwarding {
-            let read = coords
-                .iter()
-                .map(|c| layout.nhops_to(o, &[*c], None))
-                .min()
-                .unwrap_or(0);
+            // The nearest node reads (a zero-hop tree), all accumulate.
+            let read = layout.nhops_to(o, coords, Some(0));
             let accum = layout.nhops_to(o, coords, Some(spanning_tree(&[], coords)));
             idivc(read + accum, 2)
         } else {
