@@ -27,8 +27,8 @@ use crate::placement::stored_inputs;
 use crate::util::Lru;
 
 use super::layer::{
-    NoSchedule, NodeBlockings, NodeProblem, NodeSchemes, PartCand, Share, layer_results,
-    search_blockings,
+    LayerQuery, NoSchedule, NodeBlockings, NodeProblem, NodeSchemes, PartCand, Share,
+    layer_results, search_blockings,
 };
 use super::result::{NetworkSchedule, Partial, check_consistency};
 use super::{InterlayerSearch, Progress, SearchError, SearchOptions};
@@ -320,16 +320,15 @@ impl<'a> Searcher<'a> {
                 ifm,
             })
             .collect();
-        let results = layer_results(
-            &ctx,
+        let query = LayerQuery {
+            ctx: &ctx,
             pl,
-            &parts,
-            &key.3,
-            &ifm.pieces,
-            &mut self.memo,
+            ifmap: &key.3,
+            pieces: &ifm.pieces,
             seq,
             keep,
-        );
+        };
+        let results = layer_results(&query, &parts, &mut self.memo);
         if results.is_empty() {
             let reason = nodes
                 .iter()
@@ -745,29 +744,16 @@ mod tests {
                         })
                         .collect();
                     let mut memo = HopMemo::new(true);
-                    if bounded {
-                        layer_results(
-                            &ctx,
-                            &whole,
-                            &parts,
-                            &ifmap,
-                            &ifm.pieces,
-                            &mut memo,
-                            seq,
-                            keep,
-                        )
-                    } else {
-                        rank_all(
-                            &ctx,
-                            &whole,
-                            &parts,
-                            &ifmap,
-                            &ifm.pieces,
-                            &mut memo,
-                            seq,
-                            keep,
-                        )
-                    }
+                    let query = LayerQuery {
+                        ctx: &ctx,
+                        pl: &whole,
+                        ifmap: &ifmap,
+                        pieces: &ifm.pieces,
+                        seq,
+                        keep,
+                    };
+                    let rank = if bounded { layer_results } else { rank_all };
+                    rank(&query, &parts, &mut memo)
                 };
                 let (bounded, all) = (results(true), results(false));
                 assert!(!all.is_empty());

@@ -266,29 +266,43 @@ impl PartCand<'_> {
     }
 }
 
-/// The `keep` best results of every mapping of every partition reading
-/// its inputs from `ifmap` (resolved to `pieces`), by goal key, ties to
-/// the first in partition and mapping order.
+/// What a layer's mappings are ranked for: the layer, where it runs,
+/// where its inputs are (`ifmap`, resolved to `pieces`), its place in its
+/// segment, and how many results to keep.
+#[derive(Clone, Copy)]
+pub struct LayerQuery<'a> {
+    pub ctx: &'a LayerCtx<'a>,
+    pub pl: &'a Placement,
+    pub ifmap: &'a DataLayout,
+    pub pieces: &'a Pieces,
+    pub seq: SchedSeq,
+    pub keep: usize,
+}
+
+/// The `q.keep` best results of every mapping of every partition, by goal
+/// key, ties to the first in partition and mapping order.
 ///
 /// With exact hops, mappings are visited by a lower bound on their key
 /// (no input hops, no sharing traffic), and hops and sharing are worked
 /// out only until the bound passes the `keep`-th best: the same results
 /// as costing all. nn_dataflow's memo depends on query order, so with it
 /// every partition is costed, in order.
-#[allow(clippy::too_many_arguments)]
 pub fn layer_results(
-    ctx: &LayerCtx<'_>,
-    pl: &Placement,
+    q: &LayerQuery<'_>,
     parts: &[PartCand<'_>],
-    ifmap: &DataLayout,
-    pieces: &Pieces,
     memo: &mut HopMemo,
-    seq: SchedSeq,
-    keep: usize,
 ) -> Vec<LayerResult> {
     if memo.memoizes() {
-        return rank_all(ctx, pl, parts, ifmap, pieces, memo, seq, keep);
+        return rank_all(q, parts, memo);
     }
+    let LayerQuery {
+        ctx,
+        pl,
+        pieces,
+        seq,
+        keep,
+        ..
+    } = *q;
     let goal = ctx.opts.goal;
     // (bound, index in partition and mapping order, partition, mapping)
     let mut cands: Vec<((f64, f64), usize, usize, usize)> = Vec::new();
@@ -338,17 +352,19 @@ pub fn layer_results(
 
 /// `layer_results` costing every mapping: every partition's hops in order
 /// (as nn_dataflow's hop memo needs them), then every mapping.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn rank_all(
-    ctx: &LayerCtx<'_>,
-    pl: &Placement,
+    q: &LayerQuery<'_>,
     parts: &[PartCand<'_>],
-    ifmap: &DataLayout,
-    pieces: &Pieces,
     memo: &mut HopMemo,
-    seq: SchedSeq,
-    keep: usize,
 ) -> Vec<LayerResult> {
+    let LayerQuery {
+        ctx,
+        pl,
+        ifmap,
+        pieces,
+        seq,
+        keep,
+    } = *q;
     let live: Vec<&PartCand<'_>> = parts.iter().filter(|p| p.nodes.len() > 0).collect();
     live.par_iter().for_each(|p| {
         p.ifm(pieces);
