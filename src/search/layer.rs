@@ -304,8 +304,10 @@ pub fn layer_results(
         ..
     } = *q;
     let goal = ctx.opts.goal;
-    // (bound, index in partition and mapping order, partition, mapping)
-    let mut cands: Vec<((f64, f64), usize, usize, usize)> = Vec::new();
+    // (key or its bound, index in partition and mapping order, partition,
+    // mapping)
+    type Ranked = ((f64, f64), usize, usize, usize);
+    let mut cands: Vec<Ranked> = Vec::new();
     for (p, pc) in parts.iter().enumerate() {
         for j in 0..pc.nodes.len() {
             let s = pc.nodes.unshared(j).1;
@@ -314,8 +316,8 @@ pub fn layer_results(
         }
     }
     cands.sort_by(|a, b| cmp_key(&a.0, &b.0).then(a.1.cmp(&b.1)));
-    let mut best: Vec<((f64, f64), usize, usize, usize)> = Vec::with_capacity(keep + 1);
-    let beyond = |best: &[((f64, f64), usize, usize, usize)], lb: &(f64, f64)| {
+    let mut best: Vec<Ranked> = Vec::with_capacity(keep.min(cands.len()) + 1);
+    let beyond = |best: &[Ranked], lb: &(f64, f64)| {
         best.len() == keep && best.last().is_some_and(|b| cmp_key(lb, &b.0).is_gt())
     };
     // Hops and sharing are worked out for a few candidates at a time, in
