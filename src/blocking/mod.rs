@@ -223,7 +223,7 @@ fn regf_sizes(nld: &NestedLoopDesc, b: &Blocking) -> PerCat<u64> {
 }
 
 #[inline]
-fn check_sizes(env: &NodeEnv, gbuf: &PerCat<u64>, regf: &PerCat<u64>) -> Result<(), Infeasible> {
+fn check_regf(env: &NodeEnv, regf: &PerCat<u64>) -> Result<(), Infeasible> {
     let need = regf.0.iter().sum::<u64>();
     if need > env.regf_words {
         return Err(Infeasible::RegfOverflow {
@@ -231,6 +231,11 @@ fn check_sizes(env: &NodeEnv, gbuf: &PerCat<u64>, regf: &PerCat<u64>) -> Result<
             have: env.regf_words,
         });
     }
+    Ok(())
+}
+
+#[inline]
+fn check_gbuf(env: &NodeEnv, gbuf: &PerCat<u64>) -> Result<(), Infeasible> {
     let need = gbuf.0.iter().sum::<u64>();
     if need > env.gbuf_words {
         return Err(Infeasible::GbufOverflow {
@@ -263,16 +268,10 @@ impl Footprint {
         b: &Blocking,
     ) -> Result<Footprint, Infeasible> {
         let regf = regf_sizes(nld, b);
-        let need = regf.0.iter().sum::<u64>();
-        if need > env.regf_words {
-            return Err(Infeasible::RegfOverflow {
-                need,
-                have: env.regf_words,
-            });
-        }
+        check_regf(env, &regf)?;
         let gbuf_if_held = gbuf_sizes(nld, b, PerCat::splat(true), env.share_grp);
         let fp = Footprint { gbuf_if_held, regf };
-        fp.check(env, env.bypass.map(|_, v| !v))?;
+        fp.check_gbuf(env, env.bypass.map(|_, v| !v))?;
         Ok(fp)
     }
 
@@ -281,9 +280,11 @@ impl Footprint {
         PerCat::from_fn(|d| if held[d] { self.gbuf_if_held[d] } else { 0 })
     }
 
+    /// The buffer check with categories `held` in the buffer (the
+    /// register files passed in `fits`).
     #[inline]
-    fn check(&self, env: &NodeEnv, held: PerCat<bool>) -> Result<(), Infeasible> {
-        check_sizes(env, &self.gbuf(held), &self.regf)
+    fn check_gbuf(&self, env: &NodeEnv, held: PerCat<bool>) -> Result<(), Infeasible> {
+        check_gbuf(env, &self.gbuf(held))
     }
 }
 
@@ -388,7 +389,7 @@ pub fn evaluate_fitting(
     fp: &Footprint,
 ) -> Result<Costed, Infeasible> {
     let (stored, mut fetch) = residency(nld, env, b)?;
-    fp.check(env, stored)?;
+    fp.check_gbuf(env, stored)?;
 
     // Filters a node keeps across the whole layer are fetched once, up
     // front, not counted per pass.
