@@ -95,6 +95,27 @@ struct IfmHops {
     per_part: Vec<std::sync::OnceLock<u64>>,
 }
 
+/// The partitions of a slice on a placement, as the ranking takes them:
+/// node schemes, partition entries and input hops, all in partition order.
+fn part_cands<'a>(
+    nodes: &'a [NodeSchemes],
+    entries: &'a [PartEntry],
+    ifm: &'a IfmHops,
+) -> Vec<PartCand<'a>> {
+    nodes
+        .iter()
+        .zip(entries)
+        .zip(&ifm.per_part)
+        .map(|((n, e), ifm)| PartCand {
+            nodes: n,
+            env: e.problem.env(),
+            bufshr: &e.bufshr,
+            hops: &e.hops,
+            ifm,
+        })
+        .collect()
+}
+
 /// Where a layer runs in its segment, and what it must agree on.
 struct Step<'s> {
     id: LayerId,
@@ -308,18 +329,7 @@ impl<'a> Searcher<'a> {
             opts: self.opts,
         };
         let ifm = self.ifm_hops(&slice, pl, &key.3, entries.len());
-        let parts: Vec<PartCand<'_>> = nodes
-            .iter()
-            .zip(entries.iter())
-            .zip(ifm.per_part.iter())
-            .map(|((n, e), ifm)| PartCand {
-                nodes: n,
-                env: e.problem.env(),
-                bufshr: &e.bufshr,
-                hops: &e.hops,
-                ifm,
-            })
-            .collect();
+        let parts = part_cands(&nodes, &entries, &ifm);
         let query = LayerQuery {
             ctx: &ctx,
             pl,
@@ -733,16 +743,7 @@ mod tests {
                     // Fresh input hops: nothing worked out yet.
                     s.ifm_cache.clear();
                     let ifm = s.ifm_hops(&slice, &whole, &ifmap, entries.len());
-                    let parts: Vec<PartCand<'_>> = (nodes.iter().zip(entries.iter()))
-                        .zip(ifm.per_part.iter())
-                        .map(|((n, e), ifm)| PartCand {
-                            nodes: n,
-                            env: e.problem.env(),
-                            bufshr: &e.bufshr,
-                            hops: &e.hops,
-                            ifm,
-                        })
-                        .collect();
+                    let parts = part_cands(&nodes, &entries, &ifm);
                     let mut memo = HopMemo::new(true);
                     let query = LayerQuery {
                         ctx: &ctx,
