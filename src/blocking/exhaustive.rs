@@ -8,9 +8,7 @@
 
 use rayon::prelude::*;
 
-use super::{
-    Blocking, BlockingScheme, Footprint, Goal, NodeEnv, TopConstraint, cmp_key, evaluate_fitting,
-};
+use super::{Blocking, BlockingScheme, Coster, Footprint, Goal, NodeEnv, TopConstraint, cmp_key};
 use crate::array::NestedLoopDesc;
 use crate::dims::{BlockLevel, DataLoops, LoopDim, PerBlock, PerLoop, PerOrdered};
 use crate::hw::Energy;
@@ -137,48 +135,54 @@ fn order_pairs(ts: &PerBlock<PerLoop<u64>>, conv: bool) -> Small<Orders, 36> {
 }
 
 /// Order pairs with their index among all 36, as `order_pairs` gives
-/// them: a function of which loops are non-trivial at each level, so
-/// tabulated for the 512 such patterns of conv loops (and once for other
-/// loops, which take all 36).
+/// them, that a constraint's order allows: a function of which loops are
+/// non-trivial at each level and of which factors the constraint orders
+/// (`TopConstraint::ordered`), so tabulated for each of the 512 patterns
+/// of non-trivial loops and 8 of ordered factors, for conv loops and for
+/// others (which take all 36 orders before the constraint).
 type OrderList = Vec<(Orders, u64)>;
 
-static ORDER_TABLE: std::sync::LazyLock<(Vec<OrderList>, OrderList)> =
-    std::sync::LazyLock::new(|| {
-        let list = |ts: &PerBlock<PerLoop<u64>>, conv: bool| -> OrderList {
-            order_pairs(ts, conv)
-                .items()
-                .iter()
-                .map(|&o| {
-                    let idx = perm_index(o.0[0].0) * 6 + perm_index(o.0[1].0);
-                    (o, idx as u64)
+type OrderTable = [Vec<OrderList>; 8];
+
+static ORDER_TABLE: std::sync::LazyLock<[OrderTable; 2]> = std::sync::LazyLock::new(|| {
+    [false, true].map(|conv| {
+        std::array::from_fn(|bits| {
+            let cstr = TopConstraint::with_ordered(bits);
+            (0..512)
+                .map(|m: usize| {
+                    let ts = PerBlock(std::array::from_fn(|lv| {
+                        PerLoop(std::array::from_fn(|l| 1 + (m >> (lv * 3 + l) & 1) as u64))
+                    }));
+                    order_pairs(&ts, conv)
+                        .items()
+                        .iter()
+                        .filter(|&&ords| cstr.allows_order(&Blocking { ts, ords }))
+                        .map(|&o| {
+                            let idx = perm_index(o.0[0].0) * 6 + perm_index(o.0[1].0);
+                            (o, idx as u64)
+                        })
+                        .collect()
                 })
                 .collect()
-        };
-        let conv = (0..512)
-            .map(|m: usize| {
-                let ts = PerBlock(std::array::from_fn(|lv| {
-                    PerLoop(std::array::from_fn(|l| 1 + (m >> (lv * 3 + l) & 1) as u64))
-                }));
-                list(&ts, true)
-            })
-            .collect();
-        (conv, list(&PerBlock::splat(PerLoop::splat(1)), false))
-    });
+        })
+    })
+});
 
-/// `order_pairs(ts, conv)` with each pair's index, from the table.
+/// `order_pairs(ts, conv)` that constraint-order bits `ordered` allow,
+/// with each pair's index, from the table.
 #[inline]
-fn tabled_order_pairs(ts: &PerBlock<PerLoop<u64>>, conv: bool) -> &'static [(Orders, u64)] {
-    let (conv_lists, other) = &*ORDER_TABLE;
-    if !conv {
-        return other;
-    }
+fn tabled_order_pairs(
+    ts: &PerBlock<PerLoop<u64>>,
+    conv: bool,
+    ordered: usize,
+) -> &'static [(Orders, u64)] {
     let mut m = 0;
     for lv in 0..3 {
         for l in 0..3 {
             m |= usize::from(ts.0[lv].0[l] > 1) << (lv * 3 + l);
         }
     }
-    &conv_lists[m]
+    &ORDER_TABLE[usize::from(conv)][ordered][m]
 }
 
 /// Ranked candidate: goal key, enumeration index, scheme.
@@ -226,8 +230,10 @@ pub fn search(
     };
     let (ti, to, tb) = (filt(LoopDim::Ifm), filt(LoopDim::Ofm), filt(LoopDim::Bat));
     let conv = nld.data_loops == DataLoops::CONV;
-    let free = *cstr == TopConstraint::default();
+    // The factors are filtered above; the order by the table.
+    let ordered = cstr.ordered();
     let n_inner = (tb.len() * 36) as u64;
+    let coster = Coster::new(nld, env, energy);
     // The candidates of input-channel splits `is`, the best kept by (key,
     // index): how the splits are grouped changes nothing.
     let scan = |is: std::ops::Range<usize>| {
@@ -238,6 +244,10 @@ pub fn search(
                 let base = (i * to.len() + o) as u64 * n_inner;
                 for (bi, b) in tb.iter().enumerate() {
                     let ts = PerBlock([0, 1, 2].map(|lv| PerLoop([ti[i][lv], to_o[lv], b[lv]])));
+                    let orders = tabled_order_pairs(&ts, conv, ordered);
+                    if orders.is_empty() {
+                        continue;
+                    }
                     let probe = Blocking {
                         ts,
                         ords: PerOrdered::splat(PerLoop([0, 1, 2])),
@@ -245,12 +255,9 @@ pub fn search(
                     let Ok(fp) = Footprint::fits(nld, env, &probe) else {
                         continue;
                     };
-                    for &(ords, idx) in tabled_order_pairs(&ts, conv) {
+                    for &(ords, idx) in orders {
                         let blk = Blocking { ts, ords };
-                        if !free && !cstr.allows(&blk) {
-                            continue;
-                        }
-                        let Ok(c) = evaluate_fitting(nld, env, energy, &blk, &fp) else {
+                        let Ok(c) = coster.evaluate_fitting(&blk, &fp) else {
                             continue;
                         };
                         count += 1;
@@ -332,12 +339,27 @@ mod tests {
             for u in factorize::<3>(4).iter() {
                 for v in factorize::<3>(6).iter() {
                     let ts = PerBlock([0, 1, 2].map(|lv| PerLoop([t[lv], u[lv], v[lv]])));
-                    for conv in [true, false] {
-                        let want: Vec<_> = order_pairs(&ts, conv).items().to_vec();
-                        let got: Vec<_> =
-                            tabled_order_pairs(&ts, conv).iter().map(|p| p.0).collect();
-                        assert_eq!(got, want, "{ts:?}");
-                        for &(o, idx) in tabled_order_pairs(&ts, conv) {
+                    // Constraints on each factor: none, 1 (no order), more.
+                    for (conv, c) in [true, false]
+                        .into_iter()
+                        .flat_map(|c| (0..27).map(move |k| (c, k)))
+                    {
+                        let v = |k: usize| [0, 1, 2][k % 3];
+                        let cstr = TopConstraint {
+                            topbat: v(c),
+                            topifm: v(c / 3),
+                            topofm: v(c / 9),
+                        };
+                        let want: Vec<_> = order_pairs(&ts, conv)
+                            .items()
+                            .iter()
+                            .copied()
+                            .filter(|&ords| cstr.allows_order(&Blocking { ts, ords }))
+                            .collect();
+                        let tabled = tabled_order_pairs(&ts, conv, cstr.ordered());
+                        let got: Vec<_> = tabled.iter().map(|p| p.0).collect();
+                        assert_eq!(got, want, "{ts:?} {cstr:?}");
+                        for &(o, idx) in tabled {
                             assert_eq!(
                                 idx as usize,
                                 perm_index(o.0[0].0) * 6 + perm_index(o.0[1].0)

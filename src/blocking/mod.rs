@@ -315,32 +315,42 @@ fn fetches(nld: &NestedLoopDesc, b: &Blocking) -> PerOrdered<PerCat<u64>> {
     let dl = nld.data_loops;
     let mut fetch = PerOrdered::splat(PerCat::splat(1u64));
     let mut outer = PerCat::splat(1u64);
+    // Each loop's factors at the levels above this one, multiplied.
+    let mut above = [1u64; 3];
     for lvl in OrderedLevel::ALL {
-        let (t, ord) = (b.ts[lvl.level()], b.ords[lvl]);
+        let (t, ord) = (b.ts[lvl.level()].0, b.ords[lvl].0);
         for d in DataCat::ALL {
-            let inn = LoopDim::ALL
-                .into_iter()
-                .filter(|&l| dl.has(d, l) && t[l] > 1)
-                .min_by_key(|&l| ord[l]);
-            fetch[lvl][d] = match inn {
-                // Fetched as often as into the level above.
-                None => outer[d],
-                Some(inn) => {
-                    let mut f = 1;
-                    for l in LoopDim::ALL {
-                        if dl.has(d, l) {
-                            continue;
-                        }
-                        // The loops outside this level, and this level's
-                        // own if it encloses the innermost data loop.
-                        let end = lvl as usize + usize::from(ord[l] > ord[inn]);
-                        f *= b.ts.0[..end].iter().map(|t| t[l]).product::<u64>();
-                    }
-                    if d == DataCat::Ofm { 2 * f - 1 } else { f }
+            let has = dl.0[d].0;
+            // The position of the innermost non-trivial loop of `d`.
+            let mut inn = u8::MAX;
+            for l in 0..3 {
+                if has[l] && t[l] > 1 && ord[l] < inn {
+                    inn = ord[l];
                 }
+            }
+            fetch[lvl][d] = if inn == u8::MAX {
+                // Fetched as often as into the level above.
+                outer[d]
+            } else {
+                // The loops outside this level, and this level's own if it
+                // encloses the innermost data loop.
+                let mut f = 1;
+                for l in 0..3 {
+                    if !has[l] {
+                        f *= if ord[l] > inn {
+                            above[l] * t[l]
+                        } else {
+                            above[l]
+                        };
+                    }
+                }
+                if d == DataCat::Ofm { 2 * f - 1 } else { f }
             };
         }
         outer = fetch[lvl];
+        for l in 0..3 {
+            above[l] *= t[l];
+        }
     }
     fetch
 }
@@ -357,7 +367,9 @@ pub fn evaluate(
     b: &Blocking,
 ) -> Result<BlockingScheme, Infeasible> {
     let fp = Footprint::fits(nld, env, b)?;
-    Ok(evaluate_fitting(nld, env, energy, b, &fp)?.scheme(nld, env, b))
+    Ok(Coster::new(nld, env, energy)
+        .evaluate_fitting(b, &fp)?
+        .scheme(nld, env, b))
 }
 
 /// The costs of one blocking choice, before they are assembled into a
@@ -379,63 +391,122 @@ pub struct Costed {
     pub access_cost: f64,
 }
 
-/// `evaluate` of a blocking whose factors fit (`Footprint::fits`).
-#[inline]
-pub fn evaluate_fitting(
-    nld: &NestedLoopDesc,
-    env: &NodeEnv,
-    energy: &Energy,
-    b: &Blocking,
-    fp: &Footprint,
-) -> Result<Costed, Infeasible> {
-    let (stored, mut fetch) = residency(nld, env, b)?;
-    fp.check_gbuf(env, stored)?;
+/// Costs blockings of one nested loop on given nodes. What no blocking
+/// changes (the accesses that touch each category's data once) is worked
+/// out once: searches cost millions of blockings of the same loop.
+pub struct Coster<'a> {
+    nld: &'a NestedLoopDesc,
+    env: &'a NodeEnv,
+    energy: &'a Energy,
+    /// `nld.total_access` of each level and category.
+    total: PerLevel<PerCat<f64>>,
+}
 
-    // Filters a node keeps across the whole layer are fetched once, up
-    // front, not counted per pass.
-    let filter_pinned = env.no_time_mux
-        && LoopDim::ALL
+impl<'a> Coster<'a> {
+    pub fn new(nld: &'a NestedLoopDesc, env: &'a NodeEnv, energy: &'a Energy) -> Coster<'a> {
+        Coster {
+            nld,
+            env,
+            energy,
+            total: PerLevel::from_fn(|m| PerCat::from_fn(|d| nld.total_access(m, d))),
+        }
+    }
+
+    /// `evaluate` of a blocking whose factors fit (`Footprint::fits`).
+    #[inline]
+    pub fn evaluate_fitting(&self, b: &Blocking, fp: &Footprint) -> Result<Costed, Infeasible> {
+        let (nld, env, energy) = (self.nld, self.env, self.energy);
+        let (stored, mut fetch) = residency(nld, env, b)?;
+        fp.check_gbuf(env, stored)?;
+
+        // Filters a node keeps across the whole layer are fetched once, up
+        // front, not counted per pass.
+        let filter_pinned = env.no_time_mux
+            && LoopDim::ALL
+                .iter()
+                .all(|&l| !nld.data_loops.has(DataCat::Fil, l) || b.ts[BlockLevel::Dram][l] == 1);
+        if filter_pinned {
+            fetch[OrderedLevel::Dram][DataCat::Fil] = 0;
+        }
+
+        let lcnt: u64 = b.tp(BlockLevel::Dram).0.iter().product();
+        let n = env.num_nodes as f64;
+        let (access, remote) = self.accesses(stored, &fetch, lcnt);
+        let dram_time = (access[MemLevel::Dram].sum() / env.dram_bw).ceil() as u64;
+        let max_gbuf = access[MemLevel::Gbuf]
+            .0
             .iter()
-            .all(|&l| !nld.data_loops.has(DataCat::Fil, l) || b.ts[BlockLevel::Dram][l] == 1);
-    if filter_pinned {
-        fetch[OrderedLevel::Dram][DataCat::Fil] = 0;
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        let bus_time = match env.bus_words {
+            None => 0,
+            Some(w) => ((max_gbuf / n).ceil() as u64).div_ceil(w),
+        };
+        let proc_time = nld.unit_time * lcnt;
+        let time = proc_time.max(bus_time).max(dram_time);
+        let mut access_cost = 0.0;
+        for m in MemLevel::ALL {
+            access_cost += energy.access(m) * access[m].sum();
+        }
+        access_cost += energy.gbuf * remote.sum();
+        Ok(Costed {
+            stored,
+            fetch,
+            gbuf_words: fp.gbuf(stored),
+            regf_words: fp.regf,
+            filter_pinned,
+            lcnt,
+            proc_time,
+            bus_time,
+            dram_time,
+            time,
+            access,
+            remote,
+            access_cost,
+        })
     }
 
-    let lcnt: u64 = b.tp(BlockLevel::Dram).0.iter().product();
-    let n = env.num_nodes as f64;
-    let (access, remote) = accesses(nld, env, stored, &fetch, lcnt);
-    let dram_time = (access[MemLevel::Dram].sum() / env.dram_bw).ceil() as u64;
-    let max_gbuf = access[MemLevel::Gbuf]
-        .0
-        .iter()
-        .copied()
-        .fold(f64::NEG_INFINITY, f64::max);
-    let bus_time = match env.bus_words {
-        None => 0,
-        Some(w) => ((max_gbuf / n).ceil() as u64).div_ceil(w),
-    };
-    let proc_time = nld.unit_time * lcnt;
-    let time = proc_time.max(bus_time).max(dram_time);
-    let mut access_cost = 0.0;
-    for m in MemLevel::ALL {
-        access_cost += energy.access(m) * access[m].sum();
+    /// Accesses per level and category of `lcnt` loop bodies on every
+    /// node, and the accesses to other nodes' buffers (on-chip inputs and
+    /// outputs), which DRAM then does not see.
+    #[inline(always)]
+    fn accesses(
+        &self,
+        stored: PerCat<bool>,
+        fetch: &PerOrdered<PerCat<u64>>,
+        lcnt: u64,
+    ) -> (PerLevel<PerCat<f64>>, PerCat<f64>) {
+        let (nld, env, total) = (self.nld, self.env, &self.total);
+        let n = env.num_nodes as f64;
+        let lcnt_f = lcnt as f64;
+        let mut access = PerLevel::splat(PerCat::splat(0.0));
+        access[MemLevel::Regf] = PerCat::from_fn(|d| {
+            let t = if d == DataCat::Ofm { 2.0 } else { 1.0 };
+            nld.unit_access[MemLevel::Regf][d] * lcnt_f * t * n
+        });
+        access[MemLevel::Itcn] =
+            PerCat::from_fn(|d| total[MemLevel::Itcn][d] * fetch[OrderedLevel::Gbuf][d] as f64 * n);
+        access[MemLevel::Gbuf] = PerCat::from_fn(|d| {
+            let s = if stored[d] { 1.0 } else { 0.0 };
+            total[MemLevel::Gbuf][d] * fetch[OrderedLevel::Gbuf][d] as f64 * s * n
+        });
+        access[MemLevel::Dram] = PerCat::from_fn(|d| {
+            let level = if stored[d] {
+                MemLevel::Dram
+            } else {
+                MemLevel::Gbuf
+            };
+            total[level][d] * fetch[OrderedLevel::Dram][d] as f64 * n / env.accfwd[d] as f64
+        });
+        let mut remote = PerCat::splat(0.0);
+        for (site, d) in [(env.src, DataCat::Ifm), (env.dst, DataCat::Ofm)] {
+            if site != DataSite::Dram {
+                remote[d] += access[MemLevel::Dram][d];
+                access[MemLevel::Dram][d] = 0.0;
+            }
+        }
+        (access, remote)
     }
-    access_cost += energy.gbuf * remote.sum();
-    Ok(Costed {
-        stored,
-        fetch,
-        gbuf_words: fp.gbuf(stored),
-        regf_words: fp.regf,
-        filter_pinned,
-        lcnt,
-        proc_time,
-        bus_time,
-        dram_time,
-        time,
-        access,
-        remote,
-        access_cost,
-    })
 }
 
 impl Costed {
@@ -492,49 +563,6 @@ fn residency(
         }
     }
     Ok((stored, fetch))
-}
-
-/// Accesses per level and category of `lcnt` loop bodies on every node,
-/// and the accesses to other nodes' buffers (on-chip inputs and outputs),
-/// which DRAM then does not see.
-#[inline(always)]
-fn accesses(
-    nld: &NestedLoopDesc,
-    env: &NodeEnv,
-    stored: PerCat<bool>,
-    fetch: &PerOrdered<PerCat<u64>>,
-    lcnt: u64,
-) -> (PerLevel<PerCat<f64>>, PerCat<f64>) {
-    let n = env.num_nodes as f64;
-    let lcnt_f = lcnt as f64;
-    let mut access = PerLevel::splat(PerCat::splat(0.0));
-    access[MemLevel::Regf] = PerCat::from_fn(|d| {
-        let t = if d == DataCat::Ofm { 2.0 } else { 1.0 };
-        nld.unit_access[MemLevel::Regf][d] * lcnt_f * t * n
-    });
-    access[MemLevel::Itcn] = PerCat::from_fn(|d| {
-        nld.total_access(MemLevel::Itcn, d) * fetch[OrderedLevel::Gbuf][d] as f64 * n
-    });
-    access[MemLevel::Gbuf] = PerCat::from_fn(|d| {
-        let s = if stored[d] { 1.0 } else { 0.0 };
-        nld.total_access(MemLevel::Gbuf, d) * fetch[OrderedLevel::Gbuf][d] as f64 * s * n
-    });
-    access[MemLevel::Dram] = PerCat::from_fn(|d| {
-        let level = if stored[d] {
-            MemLevel::Dram
-        } else {
-            MemLevel::Gbuf
-        };
-        nld.total_access(level, d) * fetch[OrderedLevel::Dram][d] as f64 * n / env.accfwd[d] as f64
-    });
-    let mut remote = PerCat::splat(0.0);
-    for (site, d) in [(env.src, DataCat::Ifm), (env.dst, DataCat::Ofm)] {
-        if site != DataSite::Dram {
-            remote[d] += access[MemLevel::Dram][d];
-            access[MemLevel::Dram][d] = 0.0;
-        }
-    }
-    (access, remote)
 }
 
 /// Chooses the buffer-sharing arrangement of a costed scheme: subgroup
@@ -609,16 +637,20 @@ impl TopConstraint {
     }
 
     /// Whether a whole blocking satisfies the constraint: the factors, and
-    /// the order of the outermost loops: a constrained batch split outermost,
-    /// then a constrained input or output channel split, so that groups of
-    /// data flow to the next layer one after another.
+    /// the order of the outermost loops (`allows_order`).
     pub fn allows(&self, b: &Blocking) -> bool {
-        if !LoopDim::ALL
+        LoopDim::ALL
             .iter()
             .all(|&l| self.allows_factor(l, b.ts[BlockLevel::Dram][l]))
-        {
-            return false;
-        }
+            && self.allows_order(b)
+    }
+
+    /// Whether the outermost loops are in the constrained order: a
+    /// constrained batch split outermost, then a constrained input or
+    /// output channel split, so that groups of data flow to the next layer
+    /// one after another. Only which factors are constrained above 1
+    /// matters (`ordered`).
+    pub fn allows_order(&self, b: &Blocking) -> bool {
         let mut outer = b.ordered_loops(OrderedLevel::Dram).map(|(l, _)| l);
         for (c, l) in [
             (self.topbat, LoopDim::Bat),
@@ -630,6 +662,24 @@ impl TopConstraint {
             }
         }
         true
+    }
+
+    /// Which factors the order constraint applies to (bit 0 batch, 1 input
+    /// channels, 2 output channels): what `allows_order` depends on.
+    pub fn ordered(&self) -> usize {
+        usize::from(self.topbat > 1)
+            | usize::from(self.topifm > 1) << 1
+            | usize::from(self.topofm > 1) << 2
+    }
+
+    /// A constraint with the same `ordered` bits, for tabulating orders.
+    fn with_ordered(bits: usize) -> TopConstraint {
+        let c = |bit: usize| if bits >> bit & 1 == 1 { 2 } else { 0 };
+        TopConstraint {
+            topbat: c(0),
+            topifm: c(1),
+            topofm: c(2),
+        }
     }
 }
 

@@ -64,7 +64,7 @@ struct Searcher<'a> {
     hw: &'a Hardware,
     opts: &'a SearchOptions,
     node_lists: rustc_hash::FxHashMap<(Layer, Placement, TopConstraint), Arc<Vec<NodeSchemes>>>,
-    parts: rustc_hash::FxHashMap<(Layer, Placement), Arc<Vec<PartEntry>>>,
+    parts: rustc_hash::FxHashMap<(Layer, Placement), Arc<Parts>>,
     /// Keys boxed: tens of thousands live at once, and a table's spare
     /// slots then cost a pointer each rather than a key.
     blockings: rustc_hash::FxHashMap<Box<(Layer, NodeProblem, TopConstraint)>, Arc<NodeBlockings>>,
@@ -79,11 +79,19 @@ struct Searcher<'a> {
     failures: HashMap<LayerId, NoSchedule>,
 }
 
+/// The partitions of a layer slice on a placement and their distinct node
+/// problems (partitions often give nodes equal shares).
+struct Parts {
+    entries: Vec<PartEntry>,
+    problems: Vec<NodeProblem>,
+}
+
 /// What a partition of a layer on a placement needs, whatever the
 /// constraint and the input layout.
 struct PartEntry {
     part: PartitionScheme,
-    problem: NodeProblem,
+    /// Index of its node problem in `Parts::problems`.
+    problem: usize,
     bufshr: BufShr,
     hops: PartHops,
 }
@@ -99,16 +107,16 @@ struct IfmHops {
 /// node schemes, partition entries and input hops, all in partition order.
 fn part_cands<'a>(
     nodes: &'a [NodeSchemes],
-    entries: &'a [PartEntry],
+    parts: &'a Parts,
     ifm: &'a IfmHops,
 ) -> Vec<PartCand<'a>> {
     nodes
         .iter()
-        .zip(entries)
+        .zip(&parts.entries)
         .zip(&ifm.per_part)
         .map(|((n, e), ifm)| PartCand {
             nodes: n,
-            env: e.problem.env(),
+            env: parts.problems[e.problem].env(),
             bufshr: &e.bufshr,
             hops: &e.hops,
             ifm,
@@ -154,7 +162,7 @@ impl<'a> Searcher<'a> {
     /// The partitions of a layer slice on a placement, with what each
     /// needs whatever the constraint and the input layout; made in
     /// parallel, in a fixed order.
-    fn parts(&mut self, slice: &Layer, pl: &Placement) -> Arc<Vec<PartEntry>> {
+    fn parts(&mut self, slice: &Layer, pl: &Placement) -> Arc<Parts> {
         let (o, hw) = (self.opts, self.hw);
         let memo_keys = self.memo.memoizes();
         self.parts
@@ -167,19 +175,32 @@ impl<'a> Searcher<'a> {
                     &o.partition,
                     true,
                 );
-                let entries = parts
+                let made: Vec<(PartEntry, NodeProblem)> = parts
                     .par_iter()
                     .map(|p| {
                         let (problem, bufshr) = NodeProblem::new(slice, p, pl, hw, o);
-                        PartEntry {
+                        let e = PartEntry {
                             part: *p,
-                            problem,
+                            problem: 0,
                             bufshr,
                             hops: part_hops(slice, p, pl, o, memo_keys),
-                        }
+                        };
+                        (e, problem)
                     })
                     .collect();
-                Arc::new(entries)
+                let mut index: rustc_hash::FxHashMap<NodeProblem, usize> = Default::default();
+                let mut problems = Vec::new();
+                let entries = made
+                    .into_iter()
+                    .map(|(mut e, p)| {
+                        e.problem = *index.entry(p).or_insert_with_key(|p| {
+                            problems.push(p.clone());
+                            problems.len() - 1
+                        });
+                        e
+                    })
+                    .collect();
+                Arc::new(Parts { entries, problems })
             })
             .clone()
     }
@@ -193,46 +214,45 @@ impl<'a> Searcher<'a> {
         slice: &Layer,
         pl: &Placement,
         cstr: &TopConstraint,
-    ) -> (Arc<Vec<NodeSchemes>>, Arc<Vec<PartEntry>>) {
-        let entries = self.parts(slice, pl);
+    ) -> (Arc<Vec<NodeSchemes>>, Arc<Parts>) {
+        let parts = self.parts(slice, pl);
         if let Some(n) = self.node_lists.get(&(*slice, *pl, *cstr)) {
-            return (n.clone(), entries);
+            return (n.clone(), parts);
         }
         let (o, hw) = (self.opts, self.hw);
-        let mut problems: Vec<&NodeProblem> = Vec::new();
-        for e in entries.iter() {
-            let p = &e.problem;
-            if !self.blockings.contains_key(&(*slice, p.clone(), *cstr)) && !problems.contains(&p) {
-                problems.push(p);
-            }
-        }
-        let arrays: Vec<Arc<[Arc<NestedLoopDesc>]>> = problems
+        let key = |p: &NodeProblem| Box::new((*slice, p.clone(), *cstr));
+        let mut found: Vec<Option<Arc<NodeBlockings>>> = (parts.problems.iter())
+            .map(|p| self.blockings.get(&(*slice, p.clone(), *cstr)).cloned())
+            .collect();
+        let missing: Vec<usize> = (0..found.len()).filter(|&i| found[i].is_none()).collect();
+        let arrays: Vec<Arc<[Arc<NestedLoopDesc>]>> = missing
             .iter()
-            .map(|p| {
+            .map(|&i| {
+                let p = &parts.problems[i];
                 let a = self.arrays.entry(p.share());
                 a.or_insert_with(|| p.array_mappings(hw).into()).clone()
             })
             .collect();
-        let found: Vec<NodeBlockings> = problems
+        let searched: Vec<NodeBlockings> = missing
             .par_iter()
             .zip(&arrays)
-            .map(|(p, a)| search_blockings(p, a, hw, o, cstr))
+            .map(|(&i, a)| search_blockings(&parts.problems[i], a, hw, o, cstr))
             .collect();
-        for (p, b) in problems.into_iter().zip(found) {
+        for (i, b) in missing.into_iter().zip(searched) {
             self.evaluated += b.evaluated;
-            self.blockings
-                .insert(Box::new((*slice, p.clone(), *cstr)), Arc::new(b));
+            let b = Arc::new(b);
+            self.blockings.insert(key(&parts.problems[i]), b.clone());
+            found[i] = Some(b);
         }
-        let made: Vec<NodeSchemes> = entries
-            .iter()
+        let made: Vec<NodeSchemes> = (parts.entries.iter())
             .map(|e| {
-                let b = &self.blockings[&(*slice, e.problem.clone(), *cstr)];
-                NodeSchemes::new(e.part, b.clone(), o.gbuf_sharing)
+                let b = found[e.problem].clone().expect("searched above");
+                NodeSchemes::new(e.part, b, o.gbuf_sharing)
             })
             .collect();
         let made = Arc::new(made);
         self.node_lists.insert((*slice, *pl, *cstr), made.clone());
-        (made, entries)
+        (made, parts)
     }
 
     /// The input hops of each partition from `ifmap`, counted once per
@@ -319,7 +339,7 @@ impl<'a> Searcher<'a> {
                 .collect();
         }
         let slice = nl.layer.group_slice();
-        let (nodes, entries) = self.node_schemes(&slice, pl, cstr);
+        let (nodes, site) = self.node_schemes(&slice, pl, cstr);
         let ctx = LayerCtx {
             id,
             name: &nl.name,
@@ -328,8 +348,8 @@ impl<'a> Searcher<'a> {
             hw: self.hw,
             opts: self.opts,
         };
-        let ifm = self.ifm_hops(&slice, pl, &key.3, entries.len());
-        let parts = part_cands(&nodes, &entries, &ifm);
+        let ifm = self.ifm_hops(&slice, pl, &key.3, site.entries.len());
+        let parts = part_cands(&nodes, &site, &ifm);
         let query = LayerQuery {
             ctx: &ctx,
             pl,
@@ -376,8 +396,8 @@ impl<'a> Searcher<'a> {
             let mut own = *cstr;
             let c = if lane.beam { &mut *cstr } else { &mut own };
             if let Some(conv) = c.update_from.take() {
-                let conv = prev.by_layer[conv.0]
-                    .as_ref()
+                let conv = prev
+                    .result_of(conv)
                     .expect("the conv precedes in the segment");
                 c.topofm = conv.mapping.scheme.blocking.ts[BlockLevel::Dram][LoopDim::Ofm];
             }
@@ -429,7 +449,12 @@ impl<'a> Searcher<'a> {
                     curr = self.layer_step(&step, &mut cstr[sp][tm], &curr, lane);
                 }
             }
-            curr.retain(|p| p.timings.iter().all(|t| t.time_overhead() <= max_ovhd));
+            // Earlier segments passed when they were finished.
+            curr.retain(|p| {
+                p.timings
+                    .last()
+                    .is_none_or(|t| t.time_overhead() <= max_ovhd)
+            });
             if !curr.is_empty() {
                 succeeded.push(hints);
             }
@@ -685,7 +710,7 @@ fn initial_partials(net: &Network, opts: &SearchOptions, pl: &Placement) -> Vec<
                 .iter()
                 .map(|e| layout(e.shape.n, e.shape.h, e.shape.w))
                 .collect();
-            Partial::new(net, layout(inp.n, inp.h, inp.w), exts)
+            Partial::new(layout(inp.n, inp.h, inp.w), exts)
         })
         .collect()
 }
@@ -725,7 +750,7 @@ mod tests {
             let ifmap = whole.input_layout(stored.unwrap_or_else(|e| match e {}));
             let nl = net.get(id);
             let slice = nl.layer.group_slice();
-            let (nodes, entries) = s.node_schemes(&slice, &whole, &TopConstraint::default());
+            let (nodes, site) = s.node_schemes(&slice, &whole, &TopConstraint::default());
             let ctx = LayerCtx {
                 id,
                 name: &nl.name,
@@ -742,8 +767,8 @@ mod tests {
                 let mut results = |bounded: bool| {
                     // Fresh input hops: nothing worked out yet.
                     s.ifm_cache.clear();
-                    let ifm = s.ifm_hops(&slice, &whole, &ifmap, entries.len());
-                    let parts = part_cands(&nodes, &entries, &ifm);
+                    let ifm = s.ifm_hops(&slice, &whole, &ifmap, site.entries.len());
+                    let parts = part_cands(&nodes, &site, &ifm);
                     let mut memo = HopMemo::new(true);
                     let query = LayerQuery {
                         ctx: &ctx,

@@ -52,8 +52,6 @@ pub enum NoSchedule {
 pub struct NodeSchemes {
     pub part: PartitionScheme,
     blockings: Arc<NodeBlockings>,
-    /// (array, blocking) of each mapping in `blockings`, in order.
-    index: Vec<(u32, u32)>,
     /// Each mapping's blocking with buffer sharing arranged; empty without
     /// buffer sharing.
     shared: Vec<OnceLock<Box<BlockingScheme>>>,
@@ -61,24 +59,20 @@ pub struct NodeSchemes {
 
 impl NodeSchemes {
     pub fn new(part: PartitionScheme, blockings: Arc<NodeBlockings>, sharing: bool) -> NodeSchemes {
-        let index: Vec<(u32, u32)> = (blockings.per_array.iter().enumerate())
-            .flat_map(|(a, (_, v))| (0..v.len()).map(move |b| (a as u32, b as u32)))
-            .collect();
         let shared = if sharing {
-            index.iter().map(|_| OnceLock::new()).collect()
+            blockings.index.iter().map(|_| OnceLock::new()).collect()
         } else {
             Vec::new()
         };
         NodeSchemes {
             part,
             blockings,
-            index,
             shared,
         }
     }
 
     pub fn len(&self) -> usize {
-        self.index.len()
+        self.blockings.index.len()
     }
 
     pub fn failure(&self) -> Option<&NoSchedule> {
@@ -87,7 +81,7 @@ impl NodeSchemes {
 
     /// Mapping `j`'s array, and its blocking before buffer sharing.
     fn unshared(&self, j: usize) -> (&Arc<NestedLoopDesc>, &BlockingScheme) {
-        let (a, b) = self.index[j];
+        let (a, b) = self.blockings.index[j];
         let (array, schemes) = &self.blockings.per_array[a as usize];
         (array, &schemes[b as usize])
     }
@@ -164,6 +158,8 @@ impl NodeProblem {
 #[derive(Debug)]
 pub struct NodeBlockings {
     per_array: Vec<(Arc<NestedLoopDesc>, Vec<BlockingScheme>)>,
+    /// (array, blocking) of each mapping in `per_array`, in order.
+    index: Vec<(u32, u32)>,
     /// Candidate blockings costed.
     pub evaluated: u64,
     failure: Option<NoSchedule>,
@@ -220,8 +216,12 @@ pub fn search_blockings(
         }
     }
     let failure = per_array.is_empty().then(|| diagnose(nlds, env));
+    let index = (per_array.iter().enumerate())
+        .flat_map(|(a, (_, v))| (0..v.len()).map(move |b| (a as u32, b as u32)))
+        .collect();
     NodeBlockings {
         per_array,
+        index,
         evaluated,
         failure,
     }

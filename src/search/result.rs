@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::cost::LayerResult;
 use crate::dims::{MemLevel, PerLevel};
 use crate::hw::Hardware;
-use crate::network::{Network, Source};
+use crate::network::{LayerId, Network, Source};
 use crate::partition::{DataLayout, NodeRegion};
 use crate::pipeline::{SchedIdx, SegmentTiming};
 
@@ -58,29 +58,49 @@ pub struct NetworkSchedule {
 
 /// A prefix of a network schedule (nn_dataflow's NNDataflowScheme): layer
 /// results as they are appended, with the timing of their segments.
+///
+/// The search copies a prefix for every result it extends it with, so the
+/// results form a shared chain (newest first) and finished segments'
+/// timings are shared: a copy costs a few reference counts, not the whole
+/// prefix.
 #[derive(Clone)]
 pub(super) struct Partial {
-    pub layers: Vec<Arc<LayerResult>>,
-    /// Result of each scheduled layer, by layer index.
-    pub by_layer: Vec<Option<Arc<LayerResult>>>,
+    last: Option<Arc<Link>>,
+    len: usize,
     pub input_layout: Arc<DataLayout>,
     pub ext_layouts: Vec<Arc<DataLayout>>,
     sum_cost: f64,
     sum_static: f64,
     sum_time: u64,
-    pub timings: Vec<SegmentTiming>,
+    pub timings: Vec<Arc<SegmentTiming>>,
+}
+
+/// A layer result and the results before it.
+struct Link {
+    result: LayerResult,
+    prev: Option<Arc<Link>>,
+}
+
+impl Drop for Link {
+    /// Unlinks iteratively: dropping a long chain recursively could
+    /// overflow the stack.
+    fn drop(&mut self) {
+        let mut next = self.prev.take();
+        while let Some(l) = next {
+            next = match Arc::try_unwrap(l) {
+                Ok(mut l) => l.prev.take(),
+                Err(_) => None,
+            };
+        }
+    }
 }
 
 impl Partial {
     /// An empty schedule with the inputs where they are.
-    pub fn new(
-        net: &Network,
-        input_layout: Arc<DataLayout>,
-        ext_layouts: Vec<Arc<DataLayout>>,
-    ) -> Partial {
+    pub fn new(input_layout: Arc<DataLayout>, ext_layouts: Vec<Arc<DataLayout>>) -> Partial {
         Partial {
-            layers: Vec::new(),
-            by_layer: vec![None; net.len()],
+            last: None,
+            len: 0,
             input_layout,
             ext_layouts,
             sum_cost: 0.0,
@@ -88,6 +108,17 @@ impl Partial {
             sum_time: 0,
             timings: Vec::new(),
         }
+    }
+
+    /// The results, newest first.
+    fn results(&self) -> impl Iterator<Item = &LayerResult> {
+        std::iter::successors(self.last.as_deref(), |l| l.prev.as_deref()).map(|l| &l.result)
+    }
+
+    /// The result of a scheduled layer. Layers read recent results, so the
+    /// chain is searched from its newest end.
+    pub fn result_of(&self, id: LayerId) -> Option<&LayerResult> {
+        self.results().find(|r| r.layer == id)
     }
 
     /// The index of the segment a layer at `idx` of a new or the current
@@ -101,10 +132,10 @@ impl Partial {
     }
 
     pub fn total_time(&self, n_layers: usize) -> u64 {
-        if self.timings.len() == 1 && self.layers.len() == n_layers {
+        if self.timings.len() == 1 && self.len == n_layers {
             self.timings[0].critical_time
         } else {
-            self.timings.iter().map(SegmentTiming::time).sum()
+            self.timings.iter().map(|t| t.time()).sum()
         }
     }
 
@@ -124,8 +155,8 @@ impl Partial {
             Source::Input => &self.input_layout,
             Source::Ext(i) => &self.ext_layouts[i],
             Source::Layer(id) => {
-                &self.by_layer[id.0]
-                    .as_ref()
+                &self
+                    .result_of(id)
                     .expect("producers are scheduled first")
                     .ofmap_layout
             }
@@ -136,37 +167,38 @@ impl Partial {
     pub fn push(&mut self, net: &Network, r: LayerResult) {
         let seq = r.seq;
         if seq.segment == self.timings.len() {
-            self.timings.push(SegmentTiming::new());
+            self.timings.push(Arc::new(SegmentTiming::new()));
         }
         // Producers in the same segment, by their place in it.
         let prevs: Vec<SchedIdx> = net
             .prevs(r.layer)
             .iter()
             .filter_map(|p| match p {
-                Source::Layer(id) => self.by_layer[id.0].as_ref(),
+                Source::Layer(id) => self.result_of(*id),
                 _ => None,
             })
             .filter(|q| q.seq.segment == seq.segment)
             .map(|q| q.seq.idx)
             .collect();
         let times = r.layer_times(net.layer(r.layer).is_conv());
-        self.timings
-            .last_mut()
-            .expect("a segment is open")
+        Arc::make_mut(self.timings.last_mut().expect("a segment is open"))
             .add(seq.idx, times, &prevs);
         self.sum_cost += r.cost;
         self.sum_static += r.cost_static;
         self.sum_time += r.time;
-        let r = Arc::new(r);
-        self.by_layer[r.layer.0] = Some(r.clone());
-        self.layers.push(r);
+        self.last = Some(Arc::new(Link {
+            result: r,
+            prev: self.last.take(),
+        }));
+        self.len += 1;
     }
 
     /// The finished schedule, with totals.
     pub fn finish(self, net: &Network, hw: &Hardware, evaluated: u64) -> NetworkSchedule {
         let total_time = self.total_time(net.len());
         let total_cost = self.total_cost(net.len());
-        let layers: Vec<LayerResult> = self.layers.iter().map(|r| (**r).clone()).collect();
+        let mut layers: Vec<LayerResult> = self.results().cloned().collect();
+        layers.reverse();
         let mut acc = PerLevel::splat(0.0);
         let mut ops = 0.0;
         let mut hops = 0.0;
@@ -206,7 +238,7 @@ impl Partial {
 }
 
 /// The segments' slots and times, from their timing and their layers.
-fn segments(timings: &[SegmentTiming], layers: &[LayerResult]) -> Vec<Segment> {
+fn segments(timings: &[Arc<SegmentTiming>], layers: &[LayerResult]) -> Vec<Segment> {
     let mut segments: Vec<Segment> = timings
         .iter()
         .map(|t| Segment {
@@ -239,7 +271,7 @@ pub fn assemble(
     input_layout: Arc<DataLayout>,
     ext_layouts: Vec<Arc<DataLayout>>,
 ) -> NetworkSchedule {
-    let mut p = Partial::new(net, input_layout, ext_layouts);
+    let mut p = Partial::new(input_layout, ext_layouts);
     for r in results {
         p.push(net, r);
     }
