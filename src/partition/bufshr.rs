@@ -30,7 +30,10 @@ impl BufShr {
                 .expect("every dimension is ordered")
         };
         let (d_ofmp, d_batp) = (part.pdim(PartDim::Ofmp), part.pdim(PartDim::Batp));
-        let nd = |p| part.neighbor_dist(region, p);
+        let coords: Vec<_> = (part.pidxs().iter())
+            .map(|p| part.coordinate(region, p))
+            .collect();
+        let nd = |p| part.neighbor_dist(&coords, p);
         let bat = if d_ofmp.size() == 1 {
             (d_batp, nd(PartDim::Batp))
         } else if d_batp.size() == 1 {

@@ -44,27 +44,72 @@ pub fn proc_data_range(
     (fil.0, fil.1, i, o)
 }
 
-/// Groups of nodes by the range they need, in first-seen order.
+/// Nodes grouped by the range they need, groups in first-seen order and
+/// each group's nodes in order, in flat arrays: the search holds tens of
+/// thousands of partitions' groups at once.
+#[derive(Debug)]
+struct Groups<K> {
+    keys: Box<[K]>,
+    /// Where each group's nodes end in `nodes`.
+    ends: Box<[u32]>,
+    nodes: Box<[Coord]>,
+}
+
+impl<K> Groups<K> {
+    fn iter(&self) -> impl Iterator<Item = (&K, &[Coord])> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        (self.keys.iter().zip(starts.zip(self.ends.iter())))
+            .map(|(k, (s, &e))| (k, &self.nodes[s as usize..e as usize]))
+    }
+}
+
+/// Builds `Groups` from nodes added in order.
 struct Grouper<K> {
-    groups: Vec<(K, Vec<Coord>)>,
-    index: rustc_hash::FxHashMap<K, usize>,
+    keys: Vec<K>,
+    /// Each added node and its group.
+    added: Vec<(u32, Coord)>,
+    index: rustc_hash::FxHashMap<K, u32>,
 }
 
 impl<K: Eq + std::hash::Hash + Copy> Grouper<K> {
-    fn new() -> Self {
+    fn new(capacity: usize) -> Self {
         Grouper {
-            groups: Vec::new(),
-            index: rustc_hash::FxHashMap::default(),
+            keys: Vec::new(),
+            added: Vec::with_capacity(capacity),
+            index: rustc_hash::FxHashMap::with_capacity_and_hasher(capacity, Default::default()),
         }
     }
 
     fn add(&mut self, k: K, c: Coord) {
-        match self.index.get(&k) {
-            Some(&i) => self.groups[i].1.push(c),
-            None => {
-                self.index.insert(k, self.groups.len());
-                self.groups.push((k, vec![c]));
-            }
+        let next = self.keys.len() as u32;
+        let g = *self.index.entry(k).or_insert(next);
+        if g == next {
+            self.keys.push(k);
+        }
+        self.added.push((g, c));
+    }
+
+    /// The groups, by a stable counting sort of the added nodes.
+    fn finish(self) -> Groups<K> {
+        let mut ends = vec![0u32; self.keys.len()];
+        for &(g, _) in &self.added {
+            ends[g as usize] += 1;
+        }
+        let mut end = 0;
+        for e in ends.iter_mut() {
+            end += *e;
+            *e = end;
+        }
+        let mut next: Vec<u32> = std::iter::once(0).chain(ends.iter().copied()).collect();
+        let mut nodes = vec![Coord::new(0, 0); self.added.len()];
+        for &(g, c) in &self.added {
+            nodes[next[g as usize] as usize] = c;
+            next[g as usize] += 1;
+        }
+        Groups {
+            keys: self.keys.into(),
+            ends: ends.into(),
+            nodes: nodes.into(),
         }
     }
 }
@@ -76,26 +121,37 @@ type FilRange = ((u64, u64), (u64, u64), (u64, u64));
 /// The nodes of a partitioned layer grouped by the filters, inputs and
 /// outputs they need.
 struct NodeGroups {
-    fil: Vec<(FilRange, Vec<Coord>)>,
-    ifm: Vec<(FmapRange, Vec<Coord>)>,
-    ofm: Vec<(FmapRange, Vec<Coord>)>,
+    fil: Groups<FilRange>,
+    ifm: Groups<FmapRange>,
+    ofm: Groups<FmapRange>,
 }
 
-/// With `only_ifm`, the filter and output groups are left empty.
+/// Which node groups to make; the others are left empty.
+#[derive(Clone, Copy, PartialEq)]
+enum Wanted {
+    Inputs,
+    FiltersOutputs,
+    All,
+}
+
 fn node_groups(
     layer: &Layer,
     batch: u64,
     region: &NodeRegion,
     part: &PartitionScheme,
-    only_ifm: bool,
+    wanted: Wanted,
 ) -> NodeGroups {
-    let (mut fil, mut ifm, mut ofm) = (Grouper::new(), Grouper::new(), Grouper::new());
-    for pidx in part.pidxs() {
+    let pidxs = part.pidxs();
+    let n = pidxs.len();
+    let (mut fil, mut ifm, mut ofm) = (Grouper::new(n), Grouper::new(n), Grouper::new(n));
+    for pidx in pidxs {
         let c = part.coordinate(region, &pidx);
         let (fi, fo, i, o) = proc_data_range(layer, batch, part, &pidx);
         if i.size() > 0 && o.size() > 0 {
-            ifm.add(i, c);
-            if only_ifm {
+            if wanted != Wanted::FiltersOutputs {
+                ifm.add(i, c);
+            }
+            if wanted == Wanted::Inputs {
                 continue;
             }
             ofm.add(o, c);
@@ -110,21 +166,21 @@ fn node_groups(
         }
     }
     NodeGroups {
-        fil: fil.groups,
-        ifm: ifm.groups,
-        ofm: ofm.groups,
+        fil: fil.finish(),
+        ifm: ifm.finish(),
+        ofm: ofm.finish(),
     }
 }
 
 fn fil_hops(
     layer: &Layer,
     filter_nodes: &[Coord],
-    fil: &[(FilRange, Vec<Coord>)],
+    fil: &Groups<FilRange>,
     forwarding: bool,
 ) -> u64 {
     let filter_size = layer.filter_taps();
     let mut n = 0;
-    for ((fi, fo, fb), coords) in fil {
+    for ((fi, fo, fb), coords) in fil.iter() {
         let size = (fi.1 - fi.0) * (fo.1 - fo.0) * (fb.1 - fb.0) * filter_size;
         n += if forwarding {
             size * spanning_tree(filter_nodes, coords)
@@ -145,59 +201,40 @@ fn fil_hops(
 }
 
 /// Nodes grouped by the input range they need, with the hops of a
-/// spanning tree among each group's nodes (for forwarding), in flat
-/// arrays: the search holds tens of thousands of partitions at once.
+/// spanning tree among each group's nodes (for forwarding).
 #[derive(Debug)]
 struct IfmGroups {
-    ranges: Box<[FmapRange]>,
-    /// Where each group's nodes end in `nodes`.
-    ends: Box<[u32]>,
+    groups: Groups<FmapRange>,
     /// Empty without forwarding.
     trees: Box<[u64]>,
-    nodes: Box<[Coord]>,
 }
 
 impl IfmGroups {
-    fn new(groups: Vec<(FmapRange, Vec<Coord>)>, forwarding: bool) -> IfmGroups {
-        let mut ends = Vec::with_capacity(groups.len());
-        let mut nodes = Vec::with_capacity(groups.iter().map(|g| g.1.len()).sum());
-        for g in &groups {
-            nodes.extend_from_slice(&g.1);
-            ends.push(u32::try_from(nodes.len()).expect("fewer than 2^32 nodes"));
-        }
+    fn new(groups: Groups<FmapRange>, forwarding: bool) -> IfmGroups {
         let trees = if forwarding {
-            groups.iter().map(|g| spanning_tree(&[], &g.1)).collect()
+            groups.iter().map(|g| spanning_tree(&[], g.1)).collect()
         } else {
             Box::default()
         };
-        IfmGroups {
-            ranges: groups.iter().map(|g| g.0).collect(),
-            ends: ends.into(),
-            trees,
-            nodes: nodes.into(),
-        }
+        IfmGroups { groups, trees }
     }
 
     fn hops(&self, pieces: &Pieces) -> u64 {
-        let mut start = 0;
-        let mut n = 0;
-        for (i, (range, &end)) in self.ranges.iter().zip(self.ends.iter()).enumerate() {
-            let nodes = &self.nodes[start..end as usize];
-            n += pieces.nhops_to(range, nodes, self.trees.get(i).copied());
-            start = end as usize;
-        }
-        n
+        (self.groups.iter().enumerate())
+            .map(|(i, (range, nodes))| pieces.nhops_to(range, nodes, self.trees.get(i).copied()))
+            .sum()
     }
 }
 
-fn ofm_hops(layout: &DataLayout, ofm: &[(FmapRange, Vec<Coord>)], forwarding: bool) -> u64 {
+fn ofm_hops(layout: &DataLayout, ofm: &Groups<FmapRange>, forwarding: bool) -> u64 {
     let layout = layout.pieces();
     let mut n = 0;
-    for (o, coords) in ofm {
+    for (o, coords) in ofm.iter() {
         n += if forwarding {
-            // The nearest node reads (a zero-hop tree), all accumulate.
+            // The nearest node reads (a zero-hop tree), all accumulate
+            // along a spanning tree.
             let read = layout.nhops_to(o, coords, Some(0));
-            let accum = layout.nhops_to(o, coords, Some(spanning_tree(&[], coords)));
+            let accum = read + layout.covered(o) * spanning_tree(&[], coords);
             idivc(read + accum, 2)
         } else {
             let mid = coords.len() / 2;
@@ -221,11 +258,11 @@ fn ofm_hops(layout: &DataLayout, ofm: &[(FmapRange, Vec<Coord>)], forwarding: bo
 /// ranges and the set of node lists, not by which nodes need which range.
 type GroupKey<R> = (Vec<R>, Vec<Vec<Coord>>);
 
-fn group_key<R: Copy + Ord>(groups: &[(R, Vec<Coord>)]) -> GroupKey<R> {
-    let mut ks: Vec<R> = groups.iter().map(|g| g.0).collect();
+fn group_key<R: Copy + Ord>(groups: &Groups<R>) -> GroupKey<R> {
+    let mut ks: Vec<R> = groups.keys.to_vec();
     ks.sort();
     ks.dedup();
-    let mut vs: Vec<Vec<Coord>> = groups.iter().map(|g| g.1.clone()).collect();
+    let mut vs: Vec<Vec<Coord>> = groups.iter().map(|g| g.1.to_vec()).collect();
     vs.sort();
     vs.dedup();
     (ks, vs)
@@ -292,7 +329,14 @@ type OuterKey = (SiteKey, DataLayout, bool);
 impl PartHops {
     /// With `memo_keys`, also the keys nn_dataflow's memo would use.
     pub fn new(s: &HopSite<'_>, memo_keys: bool) -> PartHops {
-        let g = node_groups(s.layer, s.batch, s.region, s.part, false);
+        // Input groups only for the memo's keys: input hops make their
+        // own when first needed.
+        let wanted = if memo_keys {
+            Wanted::All
+        } else {
+            Wanted::FiltersOutputs
+        };
+        let g = node_groups(s.layer, s.batch, s.region, s.part, wanted);
         let in_place = s.ofmap_layout.parts.as_slice() == [*s.part]
             && s.ofmap_layout.regions.as_slice() == [*s.region];
         let ofm = if in_place {
@@ -337,7 +381,13 @@ impl PartHops {
     pub fn ifm(&self, pieces: &Pieces) -> u64 {
         self.ifm_groups
             .get_or_init(|| {
-                let g = node_groups(&self.layer, self.batch, &self.region, &self.part, true);
+                let g = node_groups(
+                    &self.layer,
+                    self.batch,
+                    &self.region,
+                    &self.part,
+                    Wanted::Inputs,
+                );
                 IfmGroups::new(g.ifm, self.forwarding)
             })
             .hops(pieces)

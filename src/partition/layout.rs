@@ -204,6 +204,11 @@ impl Pieces {
         &self.pieces[first..last.max(first)]
     }
 
+    /// Words of `frng` the layout holds.
+    pub fn covered(&self, frng: &FmapRange) -> u64 {
+        self.complete.overlap_size(frng)
+    }
+
     /// Word-hops to bring `frng` to each of `dests`: with `forwarding`, to
     /// the nearest one, which passes it on along a minimum spanning tree
     /// of `tree` hops (`spanning_tree(&[], dests)`).
@@ -228,7 +233,7 @@ impl Pieces {
         match forwarding {
             Some(tree) => {
                 let nearest = per_dest.iter().copied().min().unwrap_or(0);
-                nearest + self.complete.overlap_size(frng) * tree
+                nearest + self.covered(frng) * tree
             }
             None => per_dest.iter().sum(),
         }

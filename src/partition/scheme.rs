@@ -164,22 +164,26 @@ impl PartitionScheme {
     }
 
     /// Mean hop distance between nodes adjacent along dimension `pae`, per
-    /// grid direction (infinite where it does not extend).
-    pub fn neighbor_dist(&self, region: &NodeRegion, pae: PartDim) -> (f64, f64) {
+    /// grid direction (infinite where it does not extend), with `coords`
+    /// each part's node in `pidxs` order.
+    pub fn neighbor_dist(&self, coords: &[Coord], pae: PartDim) -> (f64, f64) {
         let (mut hsum, mut hn, mut wsum, mut wn) = (0u64, 0u64, 0u64, 0u64);
         let i = pae as usize;
-        for pidx in self.pidxs() {
-            let c = self.coordinate(region, &pidx);
-            if pidx[i].h > 0 {
-                let mut q = pidx;
-                q[i].h -= 1;
-                hsum += c.hop_dist(self.coordinate(region, &q));
+        let d = self.pdims[i];
+        // A dimension not split has no neighbours (and most are not).
+        if d.size() == 1 {
+            return (f64::INFINITY, f64::INFINITY);
+        }
+        // In `pidxs` order, later dimensions vary faster.
+        let stride: u64 = self.pdims[i + 1..].iter().map(|d| d.size()).product();
+        for (k, c) in coords.iter().enumerate() {
+            let at = k as u64 / stride % d.size();
+            if at / d.w > 0 {
+                hsum += c.hop_dist(coords[k - (d.w * stride) as usize]);
                 hn += 1;
             }
-            if pidx[i].w > 0 {
-                let mut q = pidx;
-                q[i].w -= 1;
-                wsum += c.hop_dist(self.coordinate(region, &q));
+            if at % d.w > 0 {
+                wsum += c.hop_dist(coords[k - stride as usize]);
                 wn += 1;
             }
         }

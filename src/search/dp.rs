@@ -35,9 +35,18 @@ use super::{InterlayerSearch, Progress, SearchError, SearchOptions};
 use crate::array::NestedLoopDesc;
 use crate::options::Stopper;
 
-/// A layer's scheduling condition, as nn_dataflow memoizes layer searches,
-/// and how many results are kept.
-type SchedKey = (Layer, Placement, TopConstraint, DataLayout, SchedSeq, usize);
+/// A layer's scheduling condition, as layer searches are memoized. With
+/// nn_dataflow's NoC-hop memo a result depends on when it is asked for,
+/// so its key also holds the layer's place in the schedule and the number
+/// of results kept; with exact hops the place only labels results, and
+/// more results serve a query for fewer.
+type SchedKey = (
+    Layer,
+    Placement,
+    TopConstraint,
+    DataLayout,
+    Option<(SchedSeq, usize)>,
+);
 
 /// How one dynamic program over the scheduling order keeps schedules.
 #[derive(Clone, Copy)]
@@ -73,7 +82,11 @@ struct Searcher<'a> {
     /// Input hops of the partitions of a slice on a placement, by layout.
     ifm_cache: rustc_hash::FxHashMap<(Layer, Placement, DataLayout), Arc<IfmHops>>,
     memo: HopMemo,
-    sched_memo: Lru<SchedKey, Vec<LayerResult>>,
+    /// Layer results by condition, with how many were asked for.
+    sched_memo: Lru<SchedKey, (usize, Vec<LayerResult>)>,
+    /// Results a layer search keeps at least (with exact hops), so that
+    /// the lanes' searches of one condition are one.
+    rank_keep: usize,
     evaluated: u64,
     /// Why each layer failed, for the error message.
     failures: HashMap<LayerId, NoSchedule>,
@@ -144,6 +157,7 @@ impl<'a> Searcher<'a> {
             ifm_cache: rustc_hash::FxHashMap::default(),
             memo: HopMemo::new(opts.exact_noc_hops),
             sched_memo: Lru::new(1024),
+            rank_keep: 1,
             evaluated: 0,
             failures: HashMap::new(),
         }
@@ -326,18 +340,28 @@ impl<'a> Searcher<'a> {
         keep: usize,
     ) -> Vec<LayerResult> {
         let nl = self.net.get(id);
-        let key = (nl.layer, *pl, *cstr, ifmap, seq, keep);
-        if let Some(r) = self.sched_memo.get(&key) {
+        let exact = !self.memo.memoizes();
+        let key = (nl.layer, *pl, *cstr, ifmap, (!exact).then_some((seq, keep)));
+        if let Some((kept, r)) = self.sched_memo.get(&key)
+            && kept >= keep
+        {
             // Equal layers share results, under their own names.
             return r
                 .into_iter()
+                .take(keep)
                 .map(|r| LayerResult {
                     layer: id,
                     name: nl.name.clone(),
+                    seq,
                     ..r
                 })
                 .collect();
         }
+        let rank_keep = if exact {
+            keep.max(self.rank_keep)
+        } else {
+            keep
+        };
         let slice = nl.layer.group_slice();
         let (nodes, site) = self.node_schemes(&slice, pl, cstr);
         let ctx = LayerCtx {
@@ -356,9 +380,9 @@ impl<'a> Searcher<'a> {
             ifmap: &key.3,
             pieces: &ifm.pieces,
             seq,
-            keep,
+            keep: rank_keep,
         };
-        let results = layer_results(&query, &parts, &mut self.memo);
+        let mut results = layer_results(&query, &parts, &mut self.memo);
         if results.is_empty() {
             let reason = nodes
                 .iter()
@@ -366,7 +390,8 @@ impl<'a> Searcher<'a> {
                 .unwrap_or(NoSchedule::Constraints);
             self.failures.entry(id).or_insert(reason);
         }
-        self.sched_memo.insert(key, results.clone());
+        self.sched_memo.insert(key, (rank_keep, results.clone()));
+        results.truncate(keep);
         results
     }
 
@@ -526,6 +551,9 @@ pub fn run(
         per_layer: FRONTIER_PER_LAYER.max(opts.ntops),
         beam: false,
     });
+    if let Some(lane) = wide {
+        s.rank_keep = lane.per_layer;
+    }
     let first_pos = |seg: &PipelineSegment| pos[seg.slots[0][0].0];
     // The beam's prefixes, and the frontier search's (beam's included).
     let mut tops: Vec<Vec<Partial>> = Vec::with_capacity(order.len());
