@@ -27,8 +27,8 @@ use crate::placement::stored_inputs;
 use crate::util::Lru;
 
 use super::layer::{
-    LayerQuery, NoSchedule, NodeBlockings, NodeProblem, NodeSchemes, PartCand, Share,
-    layer_results, search_blockings,
+    Bound, LayerQuery, NoSchedule, NodeBlockings, NodeProblem, NodeSchemes, PartCand, Share,
+    bounds, layer_results, search_blockings,
 };
 use super::result::{NetworkSchedule, Partial, check_consistency};
 use super::{InterlayerSearch, Progress, SearchError, SearchOptions};
@@ -74,11 +74,19 @@ struct Searcher<'a> {
     opts: &'a SearchOptions,
     node_lists: rustc_hash::FxHashMap<(Layer, Placement, TopConstraint), Arc<Vec<NodeSchemes>>>,
     parts: rustc_hash::FxHashMap<(Layer, Placement), Arc<Parts>>,
-    /// Keys boxed: tens of thousands live at once, and a table's spare
-    /// slots then cost a pointer each rather than a key.
-    blockings: rustc_hash::FxHashMap<Box<(Layer, NodeProblem, TopConstraint)>, Arc<NodeBlockings>>,
+    /// Node problems of each layer slice by number: blocking searches are
+    /// looked up by number, which hashes faster than the problem.
+    problem_ids: rustc_hash::FxHashMap<(Layer, NodeProblem), u32>,
+    /// Numbers given so far (never reused: expired ones stay unused).
+    numbered: u32,
+    /// Blocking searches by problem number and constraint, with the
+    /// problem's slice (for expiry).
+    blockings: rustc_hash::FxHashMap<(u32, TopConstraint), (Layer, Arc<NodeBlockings>)>,
     /// Array mappings by node share, shared by all problems with that share.
     arrays: rustc_hash::FxHashMap<Share, Arc<[Arc<NestedLoopDesc>]>>,
+    /// The ranking's lower bounds of a layer on a placement, by constraint
+    /// (with exact hops).
+    bounds: rustc_hash::FxHashMap<(Layer, Placement, TopConstraint), Arc<Vec<Bound>>>,
     /// Input hops of the partitions of a slice on a placement, by layout.
     ifm_cache: rustc_hash::FxHashMap<(Layer, Placement, DataLayout), Arc<IfmHops>>,
     memo: HopMemo,
@@ -97,6 +105,8 @@ struct Searcher<'a> {
 struct Parts {
     entries: Vec<PartEntry>,
     problems: Vec<NodeProblem>,
+    /// Each problem's number (`Searcher::problem_ids`).
+    ids: Vec<u32>,
 }
 
 /// What a partition of a layer on a placement needs, whatever the
@@ -152,8 +162,11 @@ impl<'a> Searcher<'a> {
             opts,
             node_lists: rustc_hash::FxHashMap::default(),
             parts: rustc_hash::FxHashMap::default(),
+            problem_ids: rustc_hash::FxHashMap::default(),
+            numbered: 0,
             blockings: rustc_hash::FxHashMap::default(),
             arrays: rustc_hash::FxHashMap::default(),
+            bounds: rustc_hash::FxHashMap::default(),
             ifm_cache: rustc_hash::FxHashMap::default(),
             memo: HopMemo::new(opts.exact_noc_hops),
             sched_memo: Lru::new(1024),
@@ -179,6 +192,7 @@ impl<'a> Searcher<'a> {
     fn parts(&mut self, slice: &Layer, pl: &Placement) -> Arc<Parts> {
         let (o, hw) = (self.opts, self.hw);
         let memo_keys = self.memo.memoizes();
+        let (ids, numbered) = (&mut self.problem_ids, &mut self.numbered);
         self.parts
             .entry((*slice, *pl))
             .or_insert_with(|| {
@@ -214,7 +228,19 @@ impl<'a> Searcher<'a> {
                         e
                     })
                     .collect();
-                Arc::new(Parts { entries, problems })
+                let ids = (problems.iter())
+                    .map(|p| {
+                        *ids.entry((*slice, p.clone())).or_insert_with(|| {
+                            *numbered += 1;
+                            *numbered - 1
+                        })
+                    })
+                    .collect();
+                Arc::new(Parts {
+                    entries,
+                    problems,
+                    ids,
+                })
             })
             .clone()
     }
@@ -234,9 +260,8 @@ impl<'a> Searcher<'a> {
             return (n.clone(), parts);
         }
         let (o, hw) = (self.opts, self.hw);
-        let key = |p: &NodeProblem| Box::new((*slice, p.clone(), *cstr));
-        let mut found: Vec<Option<Arc<NodeBlockings>>> = (parts.problems.iter())
-            .map(|p| self.blockings.get(&(*slice, p.clone(), *cstr)).cloned())
+        let mut found: Vec<Option<Arc<NodeBlockings>>> = (parts.ids.iter())
+            .map(|&id| self.blockings.get(&(id, *cstr)).map(|b| b.1.clone()))
             .collect();
         let missing: Vec<usize> = (0..found.len()).filter(|&i| found[i].is_none()).collect();
         let arrays: Vec<Arc<[Arc<NestedLoopDesc>]>> = missing
@@ -255,7 +280,7 @@ impl<'a> Searcher<'a> {
         for (i, b) in missing.into_iter().zip(searched) {
             self.evaluated += b.evaluated;
             let b = Arc::new(b);
-            self.blockings.insert(key(&parts.problems[i]), b.clone());
+            (self.blockings).insert((parts.ids[i], *cstr), (*slice, b.clone()));
             found[i] = Some(b);
         }
         let made: Vec<NodeSchemes> = (parts.entries.iter())
@@ -322,9 +347,11 @@ impl<'a> Searcher<'a> {
             self.node_lists.retain(|k, _| !gone(&(k.0, k.1)));
             self.parts.retain(|k, _| !gone(k));
             self.ifm_cache.retain(|k, _| !gone(&(k.0, k.1)));
+            self.bounds.retain(|k, _| !gone(&(k.0.group_slice(), k.1)));
         }
         if !e.slices.is_empty() {
-            self.blockings.retain(|k, _| !e.slices.contains(&k.0));
+            self.blockings.retain(|_, v| !e.slices.contains(&v.0));
+            self.problem_ids.retain(|k, _| !e.slices.contains(&k.0));
         }
     }
 
@@ -382,7 +409,13 @@ impl<'a> Searcher<'a> {
             seq,
             keep: rank_keep,
         };
-        let mut results = layer_results(&query, &parts, &mut self.memo);
+        let bounds = if exact {
+            let b = self.bounds.entry((nl.layer, *pl, *cstr));
+            b.or_insert_with(|| Arc::new(bounds(&ctx, &parts))).clone()
+        } else {
+            Default::default()
+        };
+        let mut results = layer_results(&query, &parts, &bounds, &mut self.memo);
         if results.is_empty() {
             let reason = nodes
                 .iter()
@@ -806,8 +839,11 @@ mod tests {
                         seq,
                         keep,
                     };
-                    let rank = if bounded { layer_results } else { rank_all };
-                    rank(&query, &parts, &mut memo)
+                    if bounded {
+                        layer_results(&query, &parts, &bounds(&ctx, &parts), &mut memo)
+                    } else {
+                        rank_all(&query, &parts, &mut memo)
+                    }
                 };
                 let (bounded, all) = (results(true), results(false));
                 assert!(!all.is_empty());

@@ -279,17 +279,38 @@ pub struct LayerQuery<'a> {
     pub keep: usize,
 }
 
+/// A mapping's lower bound on its goal key (`bounds`), its index in
+/// partition and mapping order, its partition and its mapping.
+pub type Bound = ((f64, f64), usize, usize, usize);
+
+/// Every mapping of every partition by a lower bound on its goal key: its
+/// cost without input hops and buffer-sharing traffic, which depends on
+/// neither the input layout nor the query, so one list serves them all.
+pub fn bounds(ctx: &LayerCtx<'_>, parts: &[PartCand<'_>]) -> Vec<Bound> {
+    let goal = ctx.opts.goal;
+    let mut cands: Vec<Bound> = Vec::new();
+    for (p, pc) in parts.iter().enumerate() {
+        for j in 0..pc.nodes.len() {
+            let s = pc.nodes.unshared(j).1;
+            let lb = SchemeCost::new(ctx, s, pc.hops.unit_nhops(0)).key(goal);
+            cands.push((lb, cands.len(), p, j));
+        }
+    }
+    cands.sort_by(|a, b| cmp_key(&a.0, &b.0).then(a.1.cmp(&b.1)));
+    cands
+}
+
 /// The `q.keep` best results of every mapping of every partition, by goal
 /// key, ties to the first in partition and mapping order.
 ///
-/// With exact hops, mappings are visited by a lower bound on their key
-/// (no input hops, no sharing traffic), and hops and sharing are worked
-/// out only until the bound passes the `keep`-th best: the same results
-/// as costing all. nn_dataflow's memo depends on query order, so with it
+/// With exact hops, mappings are visited by their lower bounds (`bounds`
+/// of the same `parts`), and hops and sharing are worked out only until
+/// the bound passes the `keep`-th best: the same results as costing all. nn_dataflow's memo depends on query order, so with it
 /// every partition is costed, in order.
 pub fn layer_results(
     q: &LayerQuery<'_>,
     parts: &[PartCand<'_>],
+    bounds: &[Bound],
     memo: &mut HopMemo,
 ) -> Vec<LayerResult> {
     if memo.memoizes() {
@@ -304,20 +325,9 @@ pub fn layer_results(
         ..
     } = *q;
     let goal = ctx.opts.goal;
-    // (key or its bound, index in partition and mapping order, partition,
-    // mapping)
-    type Ranked = ((f64, f64), usize, usize, usize);
-    let mut cands: Vec<Ranked> = Vec::new();
-    for (p, pc) in parts.iter().enumerate() {
-        for j in 0..pc.nodes.len() {
-            let s = pc.nodes.unshared(j).1;
-            let lb = SchemeCost::new(ctx, s, pc.hops.unit_nhops(0)).key(goal);
-            cands.push((lb, cands.len(), p, j));
-        }
-    }
-    cands.sort_by(|a, b| cmp_key(&a.0, &b.0).then(a.1.cmp(&b.1)));
-    let mut best: Vec<Ranked> = Vec::with_capacity(keep.min(cands.len()) + 1);
-    let beyond = |best: &[Ranked], lb: &(f64, f64)| {
+    let cands = bounds;
+    let mut best: Vec<Bound> = Vec::with_capacity(keep.min(cands.len()) + 1);
+    let beyond = |best: &[Bound], lb: &(f64, f64)| {
         best.len() == keep && best.last().is_some_and(|b| cmp_key(lb, &b.0).is_gt())
     };
     // Hops and sharing are worked out for a few candidates at a time, in
