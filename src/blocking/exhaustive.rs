@@ -168,21 +168,33 @@ static ORDER_TABLE: std::sync::LazyLock<[OrderTable; 2]> = std::sync::LazyLock::
     })
 });
 
+/// The table's lists for `conv` loops and constraint-order bits `ordered`,
+/// by pattern of non-trivial loops (`loop_bits`).
+fn order_lists(conv: bool, ordered: usize) -> &'static [OrderList] {
+    &ORDER_TABLE[usize::from(conv)][ordered]
+}
+
+/// Loop `l`'s part of the pattern of non-trivial loops, with factors `t`
+/// per level.
+fn loop_bits(l: LoopDim, t: &[u64; 3]) -> usize {
+    (0..3)
+        .map(|lv| usize::from(t[lv] > 1) << (lv * 3 + l as usize))
+        .sum()
+}
+
 /// `order_pairs(ts, conv)` that constraint-order bits `ordered` allow,
 /// with each pair's index, from the table.
-#[inline]
+#[cfg(test)]
 fn tabled_order_pairs(
     ts: &PerBlock<PerLoop<u64>>,
     conv: bool,
     ordered: usize,
 ) -> &'static [(Orders, u64)] {
-    let mut m = 0;
-    for lv in 0..3 {
-        for l in 0..3 {
-            m |= usize::from(ts.0[lv].0[l] > 1) << (lv * 3 + l);
-        }
-    }
-    &ORDER_TABLE[usize::from(conv)][ordered][m]
+    let m: usize = LoopDim::ALL
+        .iter()
+        .map(|&l| loop_bits(l, &[0, 1, 2].map(|lv| ts.0[lv][l])))
+        .sum();
+    &order_lists(conv, ordered)[m]
 }
 
 /// Ranked candidate: goal key, enumeration index, scheme.
@@ -230,8 +242,17 @@ pub fn search(
     };
     let (ti, to, tb) = (filt(LoopDim::Ifm), filt(LoopDim::Ofm), filt(LoopDim::Bat));
     let conv = nld.data_loops == DataLoops::CONV;
-    // The factors are filtered above; the order by the table.
-    let ordered = cstr.ordered();
+    // The factors are filtered above; the order by the table, indexed by
+    // each loop's part of the pattern of non-trivial loops.
+    let lists = order_lists(conv, cstr.ordered());
+    let bits = |l: LoopDim, ts: &[[u64; 3]]| -> Vec<usize> {
+        ts.iter().map(|t| loop_bits(l, t)).collect()
+    };
+    let (ifm_bits, ofm_bits, bat_bits) = (
+        bits(LoopDim::Ifm, &ti),
+        bits(LoopDim::Ofm, &to),
+        bits(LoopDim::Bat, &tb),
+    );
     let n_inner = (tb.len() * 36) as u64;
     let coster = Coster::new(nld, env, energy);
     // The candidates of input-channel splits `is`, the best kept by (key,
@@ -244,7 +265,7 @@ pub fn search(
                 let base = (i * to.len() + o) as u64 * n_inner;
                 for (bi, b) in tb.iter().enumerate() {
                     let ts = PerBlock([0, 1, 2].map(|lv| PerLoop([ti[i][lv], to_o[lv], b[lv]])));
-                    let orders = tabled_order_pairs(&ts, conv, ordered);
+                    let orders = &lists[ifm_bits[i] | ofm_bits[o] | bat_bits[bi]];
                     if orders.is_empty() {
                         continue;
                     }
