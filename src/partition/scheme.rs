@@ -182,7 +182,7 @@ impl PartitionScheme {
                 hsum += c.hop_dist(coords[k - (d.w * stride) as usize]);
                 hn += 1;
             }
-            if at % d.w > 0 {
+            if !at.is_multiple_of(d.w) {
                 wsum += c.hop_dist(coords[k - stride as usize]);
                 wn += 1;
             }

@@ -91,7 +91,7 @@ struct Searcher<'a> {
     ifm_cache: rustc_hash::FxHashMap<(Layer, Placement, DataLayout), Arc<IfmHops>>,
     memo: HopMemo,
     /// Layer results by condition, with how many were asked for.
-    sched_memo: Lru<SchedKey, (usize, Vec<LayerResult>)>,
+    sched_memo: Lru<SchedKey, Arc<(usize, Vec<LayerResult>)>>,
     /// Results a layer search keeps at least (with exact hops), so that
     /// the lanes' searches of one condition are one.
     rank_keep: usize,
@@ -369,18 +369,16 @@ impl<'a> Searcher<'a> {
         let nl = self.net.get(id);
         let exact = !self.memo.memoizes();
         let key = (nl.layer, *pl, *cstr, ifmap, (!exact).then_some((seq, keep)));
-        if let Some((kept, r)) = self.sched_memo.get(&key)
-            && kept >= keep
+        if let Some(m) = self.sched_memo.get(&key)
+            && m.0 >= keep
         {
             // Equal layers share results, under their own names.
-            return r
-                .into_iter()
-                .take(keep)
+            return (m.1.iter().take(keep))
                 .map(|r| LayerResult {
                     layer: id,
                     name: nl.name.clone(),
                     seq,
-                    ..r
+                    ..r.clone()
                 })
                 .collect();
         }
@@ -423,7 +421,7 @@ impl<'a> Searcher<'a> {
                 .unwrap_or(NoSchedule::Constraints);
             self.failures.entry(id).or_insert(reason);
         }
-        self.sched_memo.insert(key, (rank_keep, results.clone()));
+        (self.sched_memo).insert(key, Arc::new((rank_keep, results.clone())));
         results.truncate(keep);
         results
     }
