@@ -243,17 +243,26 @@ impl Pieces {
 /// Total hops of a minimum spanning tree connecting `dests` to the set
 /// `roots` (or to each other when `roots` is empty), built greedily.
 pub fn spanning_tree(roots: &[Coord], dests: &[Coord]) -> u64 {
-    let mut reached: Vec<Coord> = roots.to_vec();
-    let mut left: Vec<Coord> = Vec::new();
-    for d in dests {
-        if !left.contains(d) && !reached.contains(d) {
-            left.push(*d);
-        }
+    // The tree's weight does not depend on the order nodes are taken in.
+    let mut left: Vec<Coord> = dests.to_vec();
+    left.sort_unstable();
+    left.dedup();
+    left.retain(|d| !roots.contains(d));
+    if left.is_empty() {
+        return 0;
     }
+    // Nodes adjacent in one piece need one hop per node but the first,
+    // and every tree as much: each edge is at least a hop, and one edge
+    // reaches the roots.
+    if adjacent_in_one_piece(&left) {
+        let to_roots = (roots.iter())
+            .flat_map(|r| left.iter().map(|d| d.hop_dist(*r)))
+            .min()
+            .unwrap_or(0);
+        return left.len() as u64 - 1 + to_roots;
+    }
+    let mut reached: Vec<Coord> = roots.to_vec();
     if reached.is_empty() {
-        if left.is_empty() {
-            return 0;
-        }
         reached.push(left.remove(0));
     }
     // Prim: distance from each unreached node to the tree.
@@ -284,12 +293,133 @@ pub fn spanning_tree(roots: &[Coord], dests: &[Coord]) -> u64 {
     total
 }
 
+/// Whether sorted, distinct `nodes` form one piece of grid neighbours:
+/// each node's neighbours to the right and below are found by sweeping
+/// (the next node, and a pointer into the next row), and joined.
+fn adjacent_in_one_piece(nodes: &[Coord]) -> bool {
+    let mut parent: Vec<u32> = (0..nodes.len() as u32).collect();
+    fn root(p: &mut [u32], mut i: u32) -> u32 {
+        while p[i as usize] != i {
+            p[i as usize] = p[p[i as usize] as usize];
+            i = p[i as usize];
+        }
+        i
+    }
+    let mut pieces = nodes.len();
+    let mut join = |p: &mut [u32], i: usize, j: usize| {
+        let (a, b) = (root(p, i as u32), root(p, j as u32));
+        if a != b {
+            p[a as usize] = b;
+            pieces -= 1;
+        }
+    };
+    let mut below = 0;
+    for (i, c) in nodes.iter().enumerate() {
+        if nodes.get(i + 1) == Some(&Coord::new(c.h, c.w + 1)) {
+            join(&mut parent, i, i + 1);
+        }
+        let want = Coord::new(c.h + 1, c.w);
+        while below < nodes.len() && nodes[below] < want {
+            below += 1;
+        }
+        if nodes.get(below) == Some(&want) {
+            join(&mut parent, i, below);
+        }
+    }
+    pieces == 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::hw::Dim2;
     use crate::partition::region::RegionKind;
     use crate::partition::scheme::PartDim;
+
+    /// A minimum spanning tree's weight by Kruskal over all pairs, the
+    /// roots joined at no cost.
+    fn kruskal(roots: &[Coord], dests: &[Coord]) -> u64 {
+        let mut nodes: Vec<Coord> = roots.iter().chain(dests).copied().collect();
+        nodes.sort();
+        nodes.dedup();
+        let mut parent: Vec<usize> = (0..nodes.len()).collect();
+        fn find(p: &mut [usize], i: usize) -> usize {
+            if p[i] == i {
+                i
+            } else {
+                let r = find(p, p[i]);
+                p[i] = r;
+                r
+            }
+        }
+        let mut edges = Vec::new();
+        for i in 0..nodes.len() {
+            for j in i + 1..nodes.len() {
+                let both_roots = roots.contains(&nodes[i]) && roots.contains(&nodes[j]);
+                let w = if both_roots {
+                    0
+                } else {
+                    nodes[i].hop_dist(nodes[j])
+                };
+                edges.push((w, i, j));
+            }
+        }
+        edges.sort();
+        let mut total = 0;
+        for (w, i, j) in edges {
+            let (a, b) = (find(&mut parent, i), find(&mut parent, j));
+            if a != b {
+                parent[a] = b;
+                total += w;
+            }
+        }
+        total
+    }
+
+    /// Spanning trees, with and without roots, in one piece of grid
+    /// neighbours or scattered, weigh what an exact minimum spanning tree
+    /// does.
+    #[test]
+    fn spanning_trees_are_minimal() {
+        let mut seed = 7u64;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let corners = [
+            Coord::new(0, 0),
+            Coord::new(0, 7),
+            Coord::new(7, 0),
+            Coord::new(7, 7),
+        ];
+        for case in 0..400 {
+            let n = 1 + next(20) as usize;
+            let dests: Vec<Coord> = if case % 2 == 0 {
+                // A random walk: one piece.
+                let mut c = Coord::new(next(8) as i64, next(8) as i64);
+                (0..n)
+                    .map(|_| {
+                        let d = [(0, 1), (1, 0), (0, -1), (-1, 0)][next(4) as usize];
+                        c = Coord::new((c.h + d.0).clamp(0, 7), (c.w + d.1).clamp(0, 7));
+                        c
+                    })
+                    .collect()
+            } else {
+                (0..n)
+                    .map(|_| Coord::new(next(8) as i64, next(8) as i64))
+                    .collect()
+            };
+            for roots in [&[][..], &corners[..1], &corners[..]] {
+                assert_eq!(
+                    spanning_tree(roots, &dests),
+                    kruskal(roots, &dests),
+                    "{roots:?} {dests:?}"
+                );
+            }
+        }
+    }
 
     /// `n` channels split by output channel over a 1 x 2 region at `w`.
     fn split_by_channels(n: u64, w: i64) -> DataLayout {
