@@ -9,39 +9,91 @@ use crate::dims::PerCat;
 use crate::network::Layer;
 use crate::util::{Lru, idivc, ith_range};
 
-/// The filter channel ranges (input, output), input and output ranges one
-/// part processes.
-pub fn proc_data_range(
-    layer: &Layer,
-    batch: u64,
-    part: &PartitionScheme,
-    pidx: &PartIdx,
-) -> ((u64, u64), (u64, u64), FmapRange, FmapRange) {
-    let full = FmapRange::full(batch, layer.nofm(), layer.hofm(), layer.wofm());
-    let o = part.fmap_range(&full, pidx);
-    let (nreg, _, _) = layer.region();
-    let (n_beg, n_end) = if layer.is_conv() {
-        let ip = part.pdim(PartDim::Inpp);
-        let i = pidx[PartDim::Inpp as usize];
-        ith_range(0, layer.nifm(), i.h * ip.w + i.w, ip.size())
-    } else {
-        (
-            o.beg[1].saturating_sub(nreg / 2),
-            layer.nifm().min(o.end[1] + nreg - nreg / 2),
-        )
-    };
-    let (hb, he) = layer.input_rows(o.beg[2], o.end[2]);
-    let (wb, we) = layer.input_cols(o.beg[3], o.end[3]);
-    let i = FmapRange {
-        beg: [o.beg[0], n_beg, hb, wb],
-        end: [o.end[0], n_end, he, we],
-    };
-    let fil = if layer.is_conv() {
-        ((n_beg, n_end), (o.beg[1], o.end[1]))
-    } else {
-        ((0, 0), (0, 0))
-    };
-    (fil.0, fil.1, i, o)
+/// The ranges each part of a partitioned layer processes, from the ranges
+/// of each partition dimension's index worked out once: a partition has
+/// up to hundreds of parts, and each part's ranges combine a few of them.
+struct PartRanges<'a> {
+    layer: &'a Layer,
+    part: &'a PartitionScheme,
+    /// Samples by flat batch index.
+    bat: Vec<(u64, u64)>,
+    /// Output channels by flat output index.
+    out: Vec<(u64, u64)>,
+    /// Input channels by flat input index (conv layers).
+    inp: Vec<(u64, u64)>,
+    /// Output rows and the input rows they read, by fmap row index.
+    rows: Vec<((u64, u64), (u64, u64))>,
+    /// Output columns and the input columns they read, by fmap column
+    /// index.
+    cols: Vec<((u64, u64), (u64, u64))>,
+}
+
+impl<'a> PartRanges<'a> {
+    fn new(layer: &'a Layer, batch: u64, part: &'a PartitionScheme) -> PartRanges<'a> {
+        let split = |n: u64, parts: u64| (0..parts).map(|i| ith_range(0, n, i, parts)).collect();
+        let of = part.pdim(PartDim::Ofmp);
+        let rows = (0..of.h)
+            .map(|i| {
+                let r = ith_range(0, layer.hofm(), i, of.h);
+                (r, layer.input_rows(r.0, r.1))
+            })
+            .collect();
+        let cols = (0..of.w)
+            .map(|i| {
+                let c = ith_range(0, layer.wofm(), i, of.w);
+                (c, layer.input_cols(c.0, c.1))
+            })
+            .collect();
+        PartRanges {
+            layer,
+            part,
+            bat: split(batch, part.pdim(PartDim::Batp).size()),
+            out: split(layer.nofm(), part.pdim(PartDim::Outp).size()),
+            inp: if layer.is_conv() {
+                split(layer.nifm(), part.pdim(PartDim::Inpp).size())
+            } else {
+                Vec::new()
+            },
+            rows,
+            cols,
+        }
+    }
+
+    /// The filter channel ranges (input, output), input and output ranges
+    /// part `pidx` processes.
+    fn of(&self, pidx: &PartIdx) -> ((u64, u64), (u64, u64), FmapRange, FmapRange) {
+        let flat = |p: PartDim| {
+            let (i, d) = (pidx[p as usize], self.part.pdim(p));
+            (i.h * d.w + i.w) as usize
+        };
+        let ofi = pidx[PartDim::Ofmp as usize];
+        let (b, n) = (self.bat[flat(PartDim::Batp)], self.out[flat(PartDim::Outp)]);
+        let ((h, hi), (w, wi)) = (self.rows[ofi.h as usize], self.cols[ofi.w as usize]);
+        let o = FmapRange {
+            beg: [b.0, n.0, h.0, w.0],
+            end: [b.1, n.1, h.1, w.1],
+        };
+        let layer = self.layer;
+        let (nreg, _, _) = layer.region();
+        let (n_beg, n_end) = if layer.is_conv() {
+            self.inp[flat(PartDim::Inpp)]
+        } else {
+            (
+                o.beg[1].saturating_sub(nreg / 2),
+                layer.nifm().min(o.end[1] + nreg - nreg / 2),
+            )
+        };
+        let i = FmapRange {
+            beg: [o.beg[0], n_beg, hi.0, wi.0],
+            end: [o.end[0], n_end, hi.1, wi.1],
+        };
+        let fil = if layer.is_conv() {
+            ((n_beg, n_end), (o.beg[1], o.end[1]))
+        } else {
+            ((0, 0), (0, 0))
+        };
+        (fil.0, fil.1, i, o)
+    }
 }
 
 /// Nodes grouped by the range they need, groups in first-seen order and
@@ -143,10 +195,11 @@ fn node_groups(
 ) -> NodeGroups {
     let pidxs = part.pidxs();
     let n = pidxs.len();
+    let ranges = PartRanges::new(layer, batch, part);
     let (mut fil, mut ifm, mut ofm) = (Grouper::new(n), Grouper::new(n), Grouper::new(n));
     for pidx in pidxs {
         let c = part.coordinate(region, &pidx);
-        let (fi, fo, i, o) = proc_data_range(layer, batch, part, &pidx);
+        let (fi, fo, i, o) = ranges.of(&pidx);
         if i.size() > 0 && o.size() > 0 {
             if wanted != Wanted::FiltersOutputs {
                 ifm.add(i, c);
@@ -532,7 +585,7 @@ mod tests {
             pdims,
         };
         let first = [Dim2::new(0, 0); 4];
-        let (_, _, i, o) = proc_data_range(&layer, 1, &part, &first);
+        let (_, _, i, o) = PartRanges::new(&layer, 1, &part).of(&first);
         assert_eq!((o.beg[2], o.end[2]), (0, 4));
         assert_eq!((i.beg[2], i.end[2]), (0, 8));
         assert_eq!((i.beg[3], i.end[3]), (0, 12));
