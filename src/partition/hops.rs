@@ -4,85 +4,69 @@
 use super::layout::{DataLayout, Pieces, spanning_tree};
 use super::range::FmapRange;
 use super::region::{Coord, NodeRegion};
-use super::scheme::{PartDim, PartIdx, PartitionScheme};
+use super::scheme::{FmapSplit, PartDim, PartIdx, PartitionScheme};
 use crate::dims::PerCat;
 use crate::network::Layer;
 use crate::util::{Lru, idivc, ith_range};
 
-/// The ranges each part of a partitioned layer processes, from the ranges
-/// of each partition dimension's index worked out once: a partition has
-/// up to hundreds of parts, and each part's ranges combine a few of them.
+/// The ranges each part of a partitioned layer processes, from ranges per
+/// partition dimension worked out once: a partition has up to hundreds of
+/// parts, and each part's ranges combine a few of them.
 struct PartRanges<'a> {
     layer: &'a Layer,
     part: &'a PartitionScheme,
-    /// Samples by flat batch index.
-    bat: Vec<(u64, u64)>,
-    /// Output channels by flat output index.
-    out: Vec<(u64, u64)>,
+    ofm: FmapSplit,
     /// Input channels by flat input index (conv layers).
     inp: Vec<(u64, u64)>,
-    /// Output rows and the input rows they read, by fmap row index.
-    rows: Vec<((u64, u64), (u64, u64))>,
-    /// Output columns and the input columns they read, by fmap column
-    /// index.
-    cols: Vec<((u64, u64), (u64, u64))>,
+    /// The input rows and columns each fmap row and column index reads.
+    in_rows: Vec<(u64, u64)>,
+    in_cols: Vec<(u64, u64)>,
 }
 
 impl<'a> PartRanges<'a> {
     fn new(layer: &'a Layer, batch: u64, part: &'a PartitionScheme) -> PartRanges<'a> {
-        let split = |n: u64, parts: u64| (0..parts).map(|i| ith_range(0, n, i, parts)).collect();
-        let of = part.pdim(PartDim::Ofmp);
-        let rows = (0..of.h)
-            .map(|i| {
-                let r = ith_range(0, layer.hofm(), i, of.h);
-                (r, layer.input_rows(r.0, r.1))
-            })
-            .collect();
-        let cols = (0..of.w)
-            .map(|i| {
-                let c = ith_range(0, layer.wofm(), i, of.w);
-                (c, layer.input_cols(c.0, c.1))
-            })
-            .collect();
+        let full = FmapRange::full(batch, layer.nofm(), layer.hofm(), layer.wofm());
+        let ofm = part.fmap_split(&full);
+        let inp = if layer.is_conv() {
+            let n = part.pdim(PartDim::Inpp).size();
+            (0..n).map(|i| ith_range(0, layer.nifm(), i, n)).collect()
+        } else {
+            Vec::new()
+        };
         PartRanges {
             layer,
             part,
-            bat: split(batch, part.pdim(PartDim::Batp).size()),
-            out: split(layer.nofm(), part.pdim(PartDim::Outp).size()),
-            inp: if layer.is_conv() {
-                split(layer.nifm(), part.pdim(PartDim::Inpp).size())
-            } else {
-                Vec::new()
-            },
-            rows,
-            cols,
+            in_rows: ofm
+                .rows
+                .iter()
+                .map(|r| layer.input_rows(r.0, r.1))
+                .collect(),
+            in_cols: ofm
+                .cols
+                .iter()
+                .map(|c| layer.input_cols(c.0, c.1))
+                .collect(),
+            ofm,
+            inp,
         }
     }
 
     /// The filter channel ranges (input, output), input and output ranges
     /// part `pidx` processes.
     fn of(&self, pidx: &PartIdx) -> ((u64, u64), (u64, u64), FmapRange, FmapRange) {
-        let flat = |p: PartDim| {
-            let (i, d) = (pidx[p as usize], self.part.pdim(p));
-            (i.h * d.w + i.w) as usize
-        };
-        let ofi = pidx[PartDim::Ofmp as usize];
-        let (b, n) = (self.bat[flat(PartDim::Batp)], self.out[flat(PartDim::Outp)]);
-        let ((h, hi), (w, wi)) = (self.rows[ofi.h as usize], self.cols[ofi.w as usize]);
-        let o = FmapRange {
-            beg: [b.0, n.0, h.0, w.0],
-            end: [b.1, n.1, h.1, w.1],
-        };
+        let o = self.ofm.range(self.part, pidx);
         let layer = self.layer;
         let (nreg, _, _) = layer.region();
         let (n_beg, n_end) = if layer.is_conv() {
-            self.inp[flat(PartDim::Inpp)]
+            self.inp[self.part.flat_index(pidx, PartDim::Inpp)]
         } else {
             (
                 o.beg[1].saturating_sub(nreg / 2),
                 layer.nifm().min(o.end[1] + nreg - nreg / 2),
             )
         };
+        let ofi = pidx[PartDim::Ofmp as usize];
+        let (hi, wi) = (self.in_rows[ofi.h as usize], self.in_cols[ofi.w as usize]);
         let i = FmapRange {
             beg: [o.beg[0], n_beg, hi.0, wi.0],
             end: [o.end[0], n_end, hi.1, wi.1],

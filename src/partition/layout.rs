@@ -133,8 +133,9 @@ impl DataLayout {
         let mut pieces = Vec::new();
         for (i, (f, region)) in self.frngs.iter().zip(&self.regions).enumerate() {
             let part = &self.parts[i];
+            let split = part.fmap_split(f);
             for pidx in part.pidxs() {
-                let mut piece = part.fmap_range(f, &pidx);
+                let mut piece = split.range(part, &pidx);
                 if let Some(v) = self.views[i] {
                     let (b, e) = (piece.beg[1].max(v.beg), piece.end[1].min(v.end));
                     if b >= e {

@@ -72,6 +72,32 @@ pub struct PartitionOptions {
     pub ifmaps: bool,
 }
 
+/// A fmap range split among a partition's parts, per dimension.
+#[derive(Clone, Debug)]
+pub struct FmapSplit {
+    /// Samples by flat batch index.
+    bat: Vec<(u64, u64)>,
+    /// Channels by flat output index.
+    out: Vec<(u64, u64)>,
+    /// Rows and columns by fmap index.
+    pub rows: Vec<(u64, u64)>,
+    pub cols: Vec<(u64, u64)>,
+}
+
+impl FmapSplit {
+    /// The share of part `pidx` of `part` (which made the split).
+    pub fn range(&self, part: &PartitionScheme, pidx: &PartIdx) -> FmapRange {
+        let b = self.bat[part.flat_index(pidx, PartDim::Batp)];
+        let n = self.out[part.flat_index(pidx, PartDim::Outp)];
+        let ofi = pidx[PartDim::Ofmp as usize];
+        let (h, w) = (self.rows[ofi.h as usize], self.cols[ofi.w as usize]);
+        FmapRange {
+            beg: [b.0, n.0, h.0, w.0],
+            end: [b.1, n.1, h.1, w.1],
+        }
+    }
+}
+
 impl PartitionScheme {
     /// The trivial scheme on one node.
     pub fn single() -> Self {
@@ -125,24 +151,28 @@ impl PartitionScheme {
         region.rel2abs(Coord::new(c.0, c.1))
     }
 
-    /// The share of `frng` (batch, channels, height, width) of part `pidx`.
-    pub fn fmap_range(&self, frng: &FmapRange, pidx: &PartIdx) -> FmapRange {
-        let flat = |p: PartDim| {
-            let (i, d) = (pidx[p as usize], self.pdim(p));
-            (i.h * d.w + i.w, d.size())
+    /// The split of `frng` (batch, channels, height, width) among the
+    /// parts: each part's share (`FmapSplit::range`) combines one range
+    /// per dimension, worked out once for all parts.
+    pub fn fmap_split(&self, frng: &FmapRange) -> FmapSplit {
+        let split = |d: usize, n: u64| -> Vec<(u64, u64)> {
+            (0..n)
+                .map(|i| ith_range(frng.beg[d], frng.end[d], i, n))
+                .collect()
         };
-        let (ib, nb) = flat(PartDim::Batp);
-        let (io, no) = flat(PartDim::Outp);
         let of = self.pdim(PartDim::Ofmp);
-        let ofi = pidx[PartDim::Ofmp as usize];
-        let b = ith_range(frng.beg[0], frng.end[0], ib, nb);
-        let n = ith_range(frng.beg[1], frng.end[1], io, no);
-        let h = ith_range(frng.beg[2], frng.end[2], ofi.h, of.h);
-        let w = ith_range(frng.beg[3], frng.end[3], ofi.w, of.w);
-        FmapRange {
-            beg: [b.0, n.0, h.0, w.0],
-            end: [b.1, n.1, h.1, w.1],
+        FmapSplit {
+            bat: split(0, self.pdim(PartDim::Batp).size()),
+            out: split(1, self.pdim(PartDim::Outp).size()),
+            rows: split(2, of.h),
+            cols: split(3, of.w),
         }
+    }
+
+    /// Part `pidx`'s index along dimension `p`, row-major.
+    pub fn flat_index(&self, pidx: &PartIdx, p: PartDim) -> usize {
+        let (i, d) = (pidx[p as usize], self.pdim(p));
+        (i.h * d.w + i.w) as usize
     }
 
     /// One node's share of `layer` with `batch` samples: the partitioned
