@@ -12,8 +12,10 @@
 use std::sync::Arc;
 
 use crate::array::{NestedLoopDesc, row_stationary};
-use crate::blocking::{self, Blocking, BlockingScheme, Infeasible, NodeEnv};
-use crate::dims::{BlockLevel, LoopDim, MemLevel, OrderedLevel, PerCat, PerLevel, PerLoop};
+use crate::blocking::{self, Blocking, BlockingScheme, Infeasible, NodeEnv, TopConstraint};
+use crate::dims::{
+    BlockLevel, DataCat, LoopDim, MemLevel, OrderedLevel, PerCat, PerLevel, PerLoop,
+};
 use crate::hw::Hardware;
 use crate::network::{Layer, LayerId};
 use crate::options::SearchOptions;
@@ -327,9 +329,42 @@ impl SchemeCost {
         }
     }
 
+    /// A lower bound on the energy without static energy (all groups) of
+    /// any blocking of `nld` on nodes `env` that `cstr` allows, from any
+    /// input layout (`unit_nhops` without input hops): the terms of `new`
+    /// with the least accesses and fetch counts (`Coster::least_access`)
+    /// and no buffer-sharing traffic.
+    pub fn least_dynamic(
+        ctx: &LayerCtx<'_>,
+        nld: &NestedLoopDesc,
+        env: &NodeEnv,
+        cstr: &TopConstraint,
+        unit_nhops: PerCat<u64>,
+    ) -> f64 {
+        let e = &ctx.hw.energy;
+        let (access, mem_fetch) = blocking::Coster::new(nld, env, e).least_access(cstr);
+        let nhops: u64 = DataCat::ALL
+            .iter()
+            .map(|&d| unit_nhops[d] * mem_fetch[d])
+            .sum();
+        let ops = nld.total_ops() * env.num_nodes as f64;
+        (e.mac * ops + access + e.noc_hop * nhops as f64) * ctx.layer.groups() as f64
+    }
+
     /// The layer's energy (all groups).
     pub fn cost(&self) -> f64 {
         let c = self.op + self.access + self.noc + self.idle;
+        if self.groups == 1 {
+            c
+        } else {
+            c * self.groups as f64
+        }
+    }
+
+    /// The layer's energy without static energy (all groups): what it adds
+    /// to a schedule whatever the segment's time.
+    pub fn dynamic(&self) -> f64 {
+        let c = self.op + self.access + self.noc;
         if self.groups == 1 {
             c
         } else {

@@ -355,6 +355,45 @@ fn fetches(nld: &NestedLoopDesc, b: &Blocking) -> PerOrdered<PerCat<u64>> {
     fetch
 }
 
+/// Fetch counts no blocking of `nld` that `cstr` allows goes below: the
+/// constrained outermost loops (batch, then input, then output channels,
+/// `TopConstraint::allows_order`) outside a category's innermost
+/// constrained loop refetch it (`fetches`); everything else may be
+/// fetched once, and filters a node can keep not at all from memory
+/// (`Coster::evaluate_fitting`). A buffer fetches at least as often as
+/// the memory above it.
+fn least_fetches(
+    nld: &NestedLoopDesc,
+    env: &NodeEnv,
+    cstr: &TopConstraint,
+) -> PerOrdered<PerCat<u64>> {
+    let outer = [
+        (LoopDim::Bat, cstr.topbat),
+        (LoopDim::Ifm, cstr.topifm),
+        (LoopDim::Ofm, cstr.topofm),
+    ];
+    let outer: Vec<(LoopDim, u64)> = outer.into_iter().filter(|&(_, c)| c > 1).collect();
+    let dl = nld.data_loops;
+    let mut fetch = PerOrdered::splat(PerCat::splat(1u64));
+    for d in DataCat::ALL {
+        let f = match outer.iter().rposition(|&(l, _)| dl.has(d, l)) {
+            None => 1,
+            Some(inn) => (outer[..inn].iter())
+                .filter(|&&(l, _)| !dl.has(d, l))
+                .map(|&(_, c)| c)
+                .product(),
+        };
+        let f = if d == DataCat::Ofm { 2 * f - 1 } else { f };
+        fetch[OrderedLevel::Dram][d] = f;
+        fetch[OrderedLevel::Gbuf][d] = f;
+    }
+    let pinnable = !outer.iter().any(|&(l, _)| dl.has(DataCat::Fil, l));
+    if env.no_time_mux && pinnable {
+        fetch[OrderedLevel::Dram][DataCat::Fil] = 0;
+    }
+    fetch
+}
+
 /// Costs one blocking choice of `nld` on nodes `env`.
 /// With buffer sharing, capacity checks count each group's buffers together
 /// (`env.share_grp`); how the data is then arranged and rotated is chosen by
@@ -464,6 +503,33 @@ impl<'a> Coster<'a> {
             remote,
             access_cost,
         })
+    }
+
+    /// A lower bound on the access cost of every blocking of the loop on
+    /// these nodes that `cstr` allows, with the fetch counts from memory
+    /// it assumes: the least fetch counts (`least_fetches`), each category
+    /// held in the buffer or not, whichever costs less. Costs only grow
+    /// with fetch counts.
+    pub fn least_access(&self, cstr: &TopConstraint) -> (f64, PerCat<u64>) {
+        let env = self.env;
+        let fetch = least_fetches(self.nld, env, cstr);
+        let lcnt: u64 = self.nld.loopcnt.0.iter().product();
+        let forced = PerCat::from_fn(|d| {
+            !env.bypass[d]
+                || (d == DataCat::Ifm && env.src == DataSite::SameNodes)
+                || (d == DataCat::Ofm && env.dst == DataSite::SameNodes)
+        });
+        let mut least = f64::INFINITY;
+        for mask in 0..8u8 {
+            let stored = PerCat::from_fn(|d| forced[d] || mask >> d as u8 & 1 == 1);
+            let (access, remote) = self.accesses(stored, &fetch, lcnt);
+            let mut cost = self.energy.gbuf * remote.sum();
+            for m in MemLevel::ALL {
+                cost += self.energy.access(m) * access[m].sum();
+            }
+            least = least.min(cost);
+        }
+        (least, fetch[OrderedLevel::Dram])
     }
 
     /// Accesses per level and category of `lcnt` loop bodies on every
@@ -689,6 +755,88 @@ mod tests {
     use crate::array::row_stationary;
     use crate::hw::Dim2;
     use crate::network::Layer;
+
+    /// `least_fetches` and `Coster::least_access` bound every blocking a
+    /// constraint allows from below, and tightly: some allowed blocking
+    /// fetches each category from memory that rarely. A conv and an FC
+    /// layer, with and without filters kept on the nodes and on-chip
+    /// inputs and outputs, under constraints of every order.
+    #[test]
+    fn least_access_bounds_every_allowed_blocking() {
+        let energy = Energy {
+            mac: 1.0,
+            dram: 200.0,
+            gbuf: 6.0,
+            itcn: 2.0,
+            regf: 1.0,
+            noc_hop: 0.0,
+            idle: 0.0,
+        };
+        let conv = Layer::conv(8, 16, (8, 8), (3, 3), (1, 1)).unwrap();
+        let fc = Layer::fc(64, 32, (2, 2)).unwrap();
+        let cstrs = [
+            (0, 0, 0),
+            (2, 0, 0),
+            (2, 0, 4),
+            (0, 2, 0),
+            (0, 0, 4),
+            (4, 2, 2),
+            (1, 2, 0),
+        ];
+        let mut checked = 0;
+        for layer in [conv, fc] {
+            for nld in row_stationary(&layer, 4, 1.0, Dim2::new(8, 8)) {
+                for (no_time_mux, src, dst) in [
+                    (false, DataSite::Dram, DataSite::Dram),
+                    (true, DataSite::OtherNodes, DataSite::SameNodes),
+                ] {
+                    let env = NodeEnv {
+                        gbuf_words: 1 << 16,
+                        regf_words: 64,
+                        num_nodes: 2,
+                        bus_words: None,
+                        dram_bw: f64::INFINITY,
+                        src,
+                        dst,
+                        no_time_mux,
+                        bypass: PerCat([true, true, false]),
+                        accfwd: PerCat::splat(1),
+                        share_grp: PerCat::splat(1),
+                    };
+                    for (topbat, topifm, topofm) in cstrs {
+                        let cstr = TopConstraint {
+                            topbat,
+                            topifm,
+                            topofm,
+                        };
+                        let (all, _) = exhaustive::search(
+                            &nld,
+                            &env,
+                            &energy,
+                            &cstr,
+                            Goal::Energy,
+                            usize::MAX,
+                        );
+                        let (least, fetch) = Coster::new(&nld, &env, &energy).least_access(&cstr);
+                        let mut fewest = PerCat::splat(u64::MAX);
+                        for s in &all {
+                            assert!(s.access_cost >= least * (1.0 - 1e-12), "{cstr:?}");
+                            for d in DataCat::ALL {
+                                let f = s.fetch[OrderedLevel::Dram][d];
+                                assert!(f >= fetch[d], "{cstr:?} {d:?}: {f} < {}", fetch[d]);
+                                fewest[d] = fewest[d].min(f);
+                            }
+                        }
+                        if !all.is_empty() {
+                            assert_eq!(fewest, fetch, "{cstr:?}, {no_time_mux}");
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked >= 20, "{checked}");
+    }
 
     /// A small conv on an 8x8 array, against nn_dataflow's
     /// MapStrategyEyeriss and LoopBlockingScheme on the same inputs

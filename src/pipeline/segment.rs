@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 
 use super::expr::{Expr, SymId};
+use crate::blocking::TopConstraint;
 use crate::network::{LayerId, Network, Source};
 use crate::partition::NodeRegion;
 use crate::placement::Placement;
@@ -50,6 +51,17 @@ pub struct LayerConstraint {
     pub fbofm: bool,
     /// Take `topofm` from this (conv) layer's schedule once it is known.
     pub update_from: Option<LayerId>,
+}
+
+impl LayerConstraint {
+    /// What the constraint asks of the layer's blocking.
+    pub fn top(&self) -> TopConstraint {
+        TopConstraint {
+            topbat: self.topbat,
+            topifm: self.topifm,
+            topofm: self.topofm,
+        }
+    }
 }
 
 /// Symbolic arguments of one layer's constraint.

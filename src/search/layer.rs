@@ -283,21 +283,38 @@ pub struct LayerQuery<'a> {
 /// partition and mapping order, its partition and its mapping.
 pub type Bound = ((f64, f64), usize, usize, usize);
 
+/// Lower bounds on a layer's results under one constraint, from any input
+/// layout.
+pub struct LayerBounds {
+    /// Every mapping of every partition by a lower bound on its goal key,
+    /// in rank order.
+    pub list: Vec<Bound>,
+    /// The least energy without static energy of any mapping (infinite
+    /// without one): static energy follows a segment's time, the rest adds
+    /// up over layers.
+    pub least_dynamic: f64,
+}
+
 /// Every mapping of every partition by a lower bound on its goal key: its
 /// cost without input hops and buffer-sharing traffic, which depends on
 /// neither the input layout nor the query, so one list serves them all.
-pub fn bounds(ctx: &LayerCtx<'_>, parts: &[PartCand<'_>]) -> Vec<Bound> {
+pub fn bounds(ctx: &LayerCtx<'_>, parts: &[PartCand<'_>]) -> LayerBounds {
     let goal = ctx.opts.goal;
-    let mut cands: Vec<Bound> = Vec::new();
+    let mut list: Vec<Bound> = Vec::new();
+    let mut least_dynamic = f64::INFINITY;
     for (p, pc) in parts.iter().enumerate() {
         for j in 0..pc.nodes.len() {
             let s = pc.nodes.unshared(j).1;
-            let lb = SchemeCost::new(ctx, s, pc.hops.unit_nhops(0)).key(goal);
-            cands.push((lb, cands.len(), p, j));
+            let c = SchemeCost::new(ctx, s, pc.hops.unit_nhops(0));
+            least_dynamic = least_dynamic.min(c.dynamic());
+            list.push((c.key(goal), list.len(), p, j));
         }
     }
-    cands.sort_by(|a, b| cmp_key(&a.0, &b.0).then(a.1.cmp(&b.1)));
-    cands
+    list.sort_by(|a, b| cmp_key(&a.0, &b.0).then(a.1.cmp(&b.1)));
+    LayerBounds {
+        list,
+        least_dynamic,
+    }
 }
 
 /// The `q.keep` best results of every mapping of every partition, by goal
