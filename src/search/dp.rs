@@ -326,7 +326,7 @@ impl<'a> Searcher<'a> {
             (self.blockings).insert((parts.ids[i], *cstr), (*slice, b.clone()));
             found[i] = Some(b);
         }
-        let made: Vec<NodeSchemes> = (parts.entries.iter())
+        let made: Vec<NodeSchemes> = (parts.entries.par_iter())
             .map(|e| {
                 let b = found[e.problem].clone().expect("searched above");
                 NodeSchemes::new(e.part, b, o.gbuf_sharing)
@@ -566,7 +566,7 @@ impl<'a> Searcher<'a> {
                 .map(|nld| SchemeCost::least_dynamic(&ctx, nld, env, top, unh))
                 .fold(f64::INFINITY, f64::min)
         };
-        let f = site.entries.iter().map(least).fold(f64::INFINITY, f64::min);
+        let f = site.entries.par_iter().map(least).reduce(|| f64::INFINITY, f64::min);
         self.floors.insert((nl.layer, *pl, *top), f);
         f
     }
