@@ -353,18 +353,16 @@ impl SchemeCost {
 
     /// The layer's energy (all groups).
     pub fn cost(&self) -> f64 {
-        let c = self.op + self.access + self.noc + self.idle;
-        if self.groups == 1 {
-            c
-        } else {
-            c * self.groups as f64
-        }
+        self.all_groups(self.op + self.access + self.noc + self.idle)
     }
 
     /// The layer's energy without static energy (all groups): what it adds
     /// to a schedule whatever the segment's time.
     pub fn dynamic(&self) -> f64 {
-        let c = self.op + self.access + self.noc;
+        self.all_groups(self.op + self.access + self.noc)
+    }
+
+    fn all_groups(&self, c: f64) -> f64 {
         if self.groups == 1 {
             c
         } else {

@@ -454,7 +454,7 @@ impl<'a> Coster<'a> {
     /// `evaluate` of a blocking whose factors fit (`Footprint::fits`).
     #[inline]
     pub fn evaluate_fitting(&self, b: &Blocking, fp: &Footprint) -> Result<Costed, Infeasible> {
-        let (nld, env, energy) = (self.nld, self.env, self.energy);
+        let (nld, env) = (self.nld, self.env);
         let (stored, mut fetch) = residency(nld, env, b)?;
         fp.check_gbuf(env, stored)?;
 
@@ -483,11 +483,7 @@ impl<'a> Coster<'a> {
         };
         let proc_time = nld.unit_time * lcnt;
         let time = proc_time.max(bus_time).max(dram_time);
-        let mut access_cost = 0.0;
-        for m in MemLevel::ALL {
-            access_cost += energy.access(m) * access[m].sum();
-        }
-        access_cost += energy.gbuf * remote.sum();
+        let access_cost = self.access_cost(&access, &remote);
         Ok(Costed {
             stored,
             fetch,
@@ -523,13 +519,20 @@ impl<'a> Coster<'a> {
         for mask in 0..8u8 {
             let stored = PerCat::from_fn(|d| forced[d] || mask >> d as u8 & 1 == 1);
             let (access, remote) = self.accesses(stored, &fetch, lcnt);
-            let mut cost = self.energy.gbuf * remote.sum();
-            for m in MemLevel::ALL {
-                cost += self.energy.access(m) * access[m].sum();
-            }
-            least = least.min(cost);
+            least = least.min(self.access_cost(&access, &remote));
         }
         (least, fetch[OrderedLevel::Dram])
+    }
+
+    /// The energy of accesses per level and of accesses to other nodes'
+    /// buffers (`accesses`).
+    #[inline(always)]
+    fn access_cost(&self, access: &PerLevel<PerCat<f64>>, remote: &PerCat<f64>) -> f64 {
+        let mut cost = 0.0;
+        for m in MemLevel::ALL {
+            cost += self.energy.access(m) * access[m].sum();
+        }
+        cost + self.energy.gbuf * remote.sum()
     }
 
     /// Accesses per level and category of `lcnt` loop bodies on every

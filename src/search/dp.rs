@@ -307,13 +307,8 @@ impl<'a> Searcher<'a> {
             .map(|&id| self.blockings.get(&(id, *cstr)).map(|b| b.1.clone()))
             .collect();
         let missing: Vec<usize> = (0..found.len()).filter(|&i| found[i].is_none()).collect();
-        let arrays: Vec<Arc<[Arc<NestedLoopDesc>]>> = missing
-            .iter()
-            .map(|&i| {
-                let p = &parts.problems[i];
-                let a = self.arrays.entry(p.share());
-                a.or_insert_with(|| p.array_mappings(hw).into()).clone()
-            })
+        let arrays: Vec<Arc<[Arc<NestedLoopDesc>]>> = (missing.iter())
+            .map(|&i| self.array_mappings(&parts.problems[i]))
             .collect();
         let searched: Vec<NodeBlockings> = missing
             .par_iter()
@@ -335,6 +330,14 @@ impl<'a> Searcher<'a> {
         let made = Arc::new(made);
         self.node_lists.insert((*slice, *pl, *cstr), made.clone());
         (made, parts)
+    }
+
+    /// A node problem's array mappings, shared by all problems with its
+    /// share.
+    fn array_mappings(&mut self, p: &NodeProblem) -> Arc<[Arc<NestedLoopDesc>]> {
+        let hw = self.hw;
+        let a = self.arrays.entry(p.share());
+        a.or_insert_with(|| p.array_mappings(hw).into()).clone()
     }
 
     /// The input hops of each partition from `ifmap`, counted once per
@@ -552,12 +555,8 @@ impl<'a> Searcher<'a> {
             hw: self.hw,
             opts: self.opts,
         };
-        let hw = self.hw;
         let arrays: Vec<_> = (site.problems.iter())
-            .map(|p| {
-                let a = self.arrays.entry(p.share());
-                a.or_insert_with(|| p.array_mappings(hw).into()).clone()
-            })
+            .map(|p| self.array_mappings(p))
             .collect();
         let least = |e: &PartEntry| {
             let env = site.problems[e.problem].env();
@@ -566,7 +565,11 @@ impl<'a> Searcher<'a> {
                 .map(|nld| SchemeCost::least_dynamic(&ctx, nld, env, top, unh))
                 .fold(f64::INFINITY, f64::min)
         };
-        let f = site.entries.par_iter().map(least).reduce(|| f64::INFINITY, f64::min);
+        let f = site
+            .entries
+            .par_iter()
+            .map(least)
+            .reduce(|| f64::INFINITY, f64::min);
         self.floors.insert((nl.layer, *pl, *top), f);
         f
     }
