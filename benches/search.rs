@@ -68,7 +68,8 @@ fn search(net: &Network, hw: &Hardware, o: &SearchOptions) -> u64 {
     p.schemes_evaluated.into_inner()
 }
 
-/// Runs `f` until a second has passed (at least 3 times); the best time.
+/// Runs `f` until a second has passed (at least 3 times, or twice for
+/// runs of over 10 s, once for runs of over 30 s); the best time.
 /// Skipped unless its name contains the command line's filter, if any.
 fn bench(name: &str, mut f: impl FnMut() -> u64) {
     let filter = std::env::args().skip(1).find(|a| !a.starts_with("--"));
@@ -80,8 +81,12 @@ fn bench(name: &str, mut f: impl FnMut() -> u64) {
     let start = Instant::now();
     let mut runs = 0;
     reset_peak();
-    // Runs of over 10 s are not repeated.
-    while (runs < 3 && best < Duration::from_secs(10)) || start.elapsed() < Duration::from_secs(1) {
+    let wanted = |best: Duration| match best.as_secs() {
+        0..10 => 3,
+        10..30 => 2,
+        _ => 1,
+    };
+    while runs < wanted(best) || start.elapsed() < Duration::from_secs(1) {
         let t = Instant::now();
         schemes = f();
         best = best.min(t.elapsed());
