@@ -759,6 +759,18 @@ mod tests {
     use crate::hw::Dim2;
     use crate::network::Layer;
 
+    /// The energies of nn_dataflow's blocking tests (no NoC, no static
+    /// energy).
+    const NNDF_TEST_ENERGY: Energy = Energy {
+        mac: 1.0,
+        dram: 200.0,
+        gbuf: 6.0,
+        itcn: 2.0,
+        regf: 1.0,
+        noc_hop: 0.0,
+        idle: 0.0,
+    };
+
     /// `least_fetches` and `Coster::least_access` bound every blocking a
     /// constraint allows from below, and tightly: some allowed blocking
     /// fetches each category from memory that rarely. A conv and an FC
@@ -766,15 +778,7 @@ mod tests {
     /// inputs and outputs, under constraints of every order.
     #[test]
     fn least_access_bounds_every_allowed_blocking() {
-        let energy = Energy {
-            mac: 1.0,
-            dram: 200.0,
-            gbuf: 6.0,
-            itcn: 2.0,
-            regf: 1.0,
-            noc_hop: 0.0,
-            idle: 0.0,
-        };
+        let energy = NNDF_TEST_ENERGY;
         let conv = Layer::conv(8, 16, (8, 8), (3, 3), (1, 1)).unwrap();
         let fc = Layer::fc(64, 32, (2, 2)).unwrap();
         let cstrs = [
@@ -882,15 +886,7 @@ mod tests {
             accfwd: PerCat::splat(1),
             share_grp: PerCat::splat(1),
         };
-        let energy = Energy {
-            mac: 1.0,
-            dram: 200.0,
-            gbuf: 6.0,
-            itcn: 2.0,
-            regf: 1.0,
-            noc_hop: 0.0,
-            idle: 0.0,
-        };
+        let energy = NNDF_TEST_ENERGY;
         let ts = PerBlock([PerLoop([2, 1, 2]), PerLoop([2, 2, 2]), PerLoop([2, 4, 1])]);
         // (orders, accesses, access cost, (time, proc, bus, dram), fetches,
         // stored, sizes)

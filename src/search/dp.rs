@@ -332,6 +332,23 @@ impl<'a> Searcher<'a> {
         (made, parts)
     }
 
+    /// What costing layer `id` needs, with its group `slice`.
+    fn layer_ctx<'s>(&self, id: LayerId, slice: &'s Layer) -> LayerCtx<'s>
+    where
+        'a: 's,
+    {
+        let (net, hw, opts): (&'a Network, _, _) = (self.net, self.hw, self.opts);
+        let nl = net.get(id);
+        LayerCtx {
+            id,
+            name: &nl.name,
+            layer: &nl.layer,
+            slice,
+            hw,
+            opts,
+        }
+    }
+
     /// A node problem's array mappings, shared by all problems with its
     /// share.
     fn array_mappings(&mut self, p: &NodeProblem) -> Arc<[Arc<NestedLoopDesc>]> {
@@ -436,14 +453,7 @@ impl<'a> Searcher<'a> {
         };
         let slice = nl.layer.group_slice();
         let (nodes, site) = self.node_schemes(&slice, pl, cstr);
-        let ctx = LayerCtx {
-            id,
-            name: &nl.name,
-            layer: &nl.layer,
-            slice: &slice,
-            hw: self.hw,
-            opts: self.opts,
-        };
+        let ctx = self.layer_ctx(id, &slice);
         let ifm = self.ifm_hops(&slice, pl, &key.3, site.entries.len());
         let parts = part_cands(&nodes, &site, &ifm);
         let query = LayerQuery {
@@ -547,14 +557,7 @@ impl<'a> Searcher<'a> {
         }
         let slice = nl.layer.group_slice();
         let site = self.parts(&slice, pl);
-        let ctx = LayerCtx {
-            id,
-            name: &nl.name,
-            layer: &nl.layer,
-            slice: &slice,
-            hw: self.hw,
-            opts: self.opts,
-        };
+        let ctx = self.layer_ctx(id, &slice);
         let arrays: Vec<_> = (site.problems.iter())
             .map(|p| self.array_mappings(p))
             .collect();
@@ -939,6 +942,19 @@ mod tests {
     use crate::network::zoo;
     use crate::search::layer::rank_all;
 
+    /// Batch 16, every partitioning option and buffer sharing.
+    fn every_partition(goal: Goal) -> SearchOptions {
+        let mut opts = SearchOptions::new(16);
+        opts.partition = crate::search::PartitionOptions {
+            hybrid: true,
+            batch: true,
+            ifmaps: true,
+        };
+        opts.gbuf_sharing = true;
+        opts.goal = goal;
+        opts
+    }
+
     /// The bar only skips what could not be kept: the frontier search
     /// keeps the same schedules of every prefix and finds the same
     /// schedule with it as without, for every goal, and costs fewer
@@ -948,16 +964,9 @@ mod tests {
         let hw = Hardware::from_arg("tangram").unwrap();
         let net = zoo::get("alex_net").unwrap();
         for goal in [Goal::Energy, Goal::Delay, Goal::EnergyDelay] {
-            let mut opts = SearchOptions::new(16);
-            opts.partition = crate::search::PartitionOptions {
-                hybrid: true,
-                batch: true,
-                ifmaps: true,
-            };
-            opts.gbuf_sharing = true;
+            let mut opts = every_partition(goal);
             opts.pipeline.interlayer = true;
             opts.pipeline.save_writeback = true;
-            opts.goal = goal;
             let (mut kept_with, mut kept_without) = (Vec::new(), Vec::new());
             let with = run_lanes(&net, &hw, &opts, None, true, Some(&mut kept_with)).unwrap();
             let without =
@@ -990,14 +999,7 @@ mod tests {
         let id = LayerId(0);
         let whole = Placement::whole_chip(&hw);
         for goal in [Goal::Energy, Goal::Delay, Goal::EnergyDelay] {
-            let mut opts = SearchOptions::new(16);
-            opts.partition = crate::search::PartitionOptions {
-                hybrid: true,
-                batch: true,
-                ifmaps: true,
-            };
-            opts.gbuf_sharing = true;
-            opts.goal = goal;
+            let opts = every_partition(goal);
             let mut s = Searcher::new(&net, &hw, &opts);
             let prev = &initial_partials(&net, &opts, &whole)[0];
             let stored = stored_inputs(&net, id, |src| {
