@@ -493,16 +493,6 @@ impl<'a> Searcher<'a> {
     ) -> Vec<Partial> {
         let mut out = Vec::new();
         for prev in prev_tops {
-            let stored = stored_inputs(self.net, step.id, |s| {
-                Ok::<_, std::convert::Infallible>(prev.source_layout(s))
-            });
-            let ifmap = step
-                .placement
-                .input_layout(stored.unwrap_or_else(|e| match e {}));
-            let seq = SchedSeq {
-                segment: prev.segment_of(step.idx),
-                idx: step.idx,
-            };
             // nn_dataflow (the beam) updates the shared constraint in
             // place: the first previous schedule decides for all. The
             // frontier search lets each decide its own.
@@ -529,6 +519,16 @@ impl<'a> Searcher<'a> {
                     continue;
                 }
             }
+            let stored = stored_inputs(self.net, step.id, |s| {
+                Ok::<_, std::convert::Infallible>(prev.source_layout(s))
+            });
+            let ifmap = step
+                .placement
+                .input_layout(stored.unwrap_or_else(|e| match e {}));
+            let seq = SchedSeq {
+                segment: prev.segment_of(step.idx),
+                idx: step.idx,
+            };
             let results =
                 self.schedule_layer(step.id, step.placement, &top, ifmap, seq, lane.per_layer);
             for r in results {
