@@ -322,8 +322,9 @@ pub fn bounds(ctx: &LayerCtx<'_>, parts: &[PartCand<'_>]) -> LayerBounds {
 ///
 /// With exact hops, mappings are visited by their lower bounds (`bounds`
 /// of the same `parts`), and hops and sharing are worked out only until
-/// the bound passes the `keep`-th best: the same results as costing all. nn_dataflow's memo depends on query order, so with it
-/// every partition is costed, in order.
+/// the bound passes the `keep`-th best: the same results as costing all.
+/// nn_dataflow's memo depends on query order, so with it every partition
+/// is costed, in order.
 pub fn layer_results(
     q: &LayerQuery<'_>,
     parts: &[PartCand<'_>],
@@ -342,8 +343,7 @@ pub fn layer_results(
         ..
     } = *q;
     let goal = ctx.opts.goal;
-    let cands = bounds;
-    let mut best: Vec<Bound> = Vec::with_capacity(keep.min(cands.len()) + 1);
+    let mut best: Vec<Bound> = Vec::with_capacity(keep.min(bounds.len()) + 1);
     let beyond = |best: &[Bound], lb: &(f64, f64)| {
         best.len() == keep && best.last().is_some_and(|b| cmp_key(lb, &b.0).is_gt())
     };
@@ -351,8 +351,8 @@ pub fn layer_results(
     // parallel; how many changes the work done, not the result.
     let batch = 2 * rayon::current_num_threads();
     let mut pos = 0;
-    while pos < cands.len() && !beyond(&best, &cands[pos].0) {
-        let chunk = &cands[pos..(pos + batch).min(cands.len())];
+    while pos < bounds.len() && !beyond(&best, &bounds[pos].0) {
+        let chunk = &bounds[pos..(pos + batch).min(bounds.len())];
         chunk.par_iter().for_each(|&(_, _, p, j)| {
             parts[p].ifm(pieces);
             parts[p].scheme(j);
