@@ -61,6 +61,89 @@ fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
+/// An ONNX model of a 3x3 conv followed by `n` chained eltwise additions
+/// of the conv's output and the previous node's (each an eltwise layer).
+#[cfg(feature = "onnx")]
+fn chain_model(n: usize) -> Vec<u8> {
+    use prost::Message;
+    use tract_onnx::pb::tensor_shape_proto::{Dimension, dimension};
+    use tract_onnx::pb::*;
+    let dims = [1i64, 4, 8, 8];
+    let input = ValueInfoProto {
+        name: "x".into(),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: tensor_proto::DataType::Float as i32,
+                shape: Some(TensorShapeProto {
+                    dim: dims
+                        .iter()
+                        .map(|&d| Dimension {
+                            value: Some(dimension::Value::DimValue(d)),
+                            ..Default::default()
+                        })
+                        .collect(),
+                }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let w = TensorProto {
+        name: "w".into(),
+        dims: vec![4, 4, 3, 3],
+        data_type: tensor_proto::DataType::Float as i32,
+        float_data: vec![0.0; 144],
+        ..Default::default()
+    };
+    let pads = AttributeProto {
+        name: "pads".into(),
+        r#type: attribute_proto::AttributeType::Ints as i32,
+        ints: vec![1, 1, 1, 1],
+        ..Default::default()
+    };
+    let node =
+        |op: &str, name: String, inputs: Vec<String>, attrs: Vec<AttributeProto>| NodeProto {
+            name: name.clone(),
+            op_type: op.into(),
+            input: inputs,
+            output: vec![name],
+            attribute: attrs,
+            ..Default::default()
+        };
+    let mut nodes = vec![node(
+        "Conv",
+        "c".into(),
+        vec!["x".into(), "w".into()],
+        vec![pads],
+    )];
+    let mut last = "c".to_string();
+    for i in 0..n {
+        let name = format!("add{i}");
+        nodes.push(node("Add", name.clone(), vec![last, "c".into()], vec![]));
+        last = name;
+    }
+    ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: 17,
+        }],
+        graph: Some(GraphProto {
+            name: "chain".into(),
+            node: nodes,
+            initializer: vec![w],
+            input: vec![input],
+            output: vec![ValueInfoProto {
+                name: last,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
 /// Schedules and returns the blocking schemes costed.
 fn search(net: &Network, hw: &Hardware, o: &SearchOptions) -> u64 {
     let p = Progress::default();
@@ -161,6 +244,16 @@ fn main() {
                 .network
                 .len() as u64
         });
+        // A chain of 10,000 and of 100,000 nodes: import near-linear.
+        for n in [10_000, 30_000, 100_000] {
+            let bytes = chain_model(n);
+            bench(&format!("{n}-node chain .onnx import"), || {
+                nnsched::onnx::import_bytes(&bytes, "chain.onnx", &Default::default())
+                    .unwrap()
+                    .network
+                    .len() as u64
+            });
+        }
         let resnet = nnsched::load_model(path, &Default::default())
             .unwrap()
             .network;

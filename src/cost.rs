@@ -53,11 +53,13 @@ pub enum MappingError {
     #[error("no row-stationary mapping replicates {ifms} input and {ofms} output channels")]
     Replication { ifms: u64, ofms: u64 },
     #[error(
-        "blocking factors of loop {loop_name} multiply to {product}, the mapping has {want} iterations"
+        "blocking factors of loop {loop_name} multiply to {}, the mapping has {want} iterations",
+        product.map_or("more than 2^64".into(), |p| p.to_string())
     )]
     Factors {
         loop_name: &'static str,
-        product: u64,
+        /// `None`: beyond `u64`.
+        product: Option<u64>,
         want: u64,
     },
     #[error("the register file overflows: the blocking needs {need} words, a PE has {have}")]
@@ -194,17 +196,7 @@ impl LayerMapping {
     pub fn build(ctx: &LayerCtx<'_>, d: &Decisions) -> Result<LayerMapping, MappingError> {
         let (hw, pl, part) = (ctx.hw, &d.placement, &d.partition);
         let grid = hw.nodes;
-        let outside = |c: crate::partition::Coord| {
-            c.h < 0 || c.w < 0 || c.h as u64 >= grid.h || c.w as u64 >= grid.w
-        };
-        if pl
-            .proc
-            .dim
-            .h
-            .checked_mul(pl.proc.dim.w)
-            .is_none_or(|n| n > grid.size())
-            || pl.proc.nodes().any(outside)
-        {
+        if !pl.proc.within(grid) {
             return Err(MappingError::Region {
                 dim: pl.proc.dim,
                 row: pl.proc.origin.h,
@@ -229,11 +221,11 @@ impl LayerMapping {
             .find(|n| n.repl_ifms == ifms && n.repl_ofms == ofms)
             .ok_or(MappingError::Replication { ifms, ofms })?;
         for l in LoopDim::ALL {
-            let product: u64 = BlockLevel::ALL
+            // Checked: factors whose product wraps to the count are not.
+            let product = BlockLevel::ALL
                 .iter()
-                .map(|&lv| d.blocking.ts[lv][l])
-                .product();
-            if product != array.loopcnt[l] {
+                .try_fold(1u64, |p, &lv| p.checked_mul(d.blocking.ts[lv][l]));
+            if product != Some(array.loopcnt[l]) {
                 return Err(MappingError::Factors {
                     loop_name: l.name(),
                     product,

@@ -73,6 +73,24 @@ impl From<crate::search::SearchError> for Error {
     }
 }
 
+/// A message as one line of at most 1,000 characters: a parser's error
+/// may quote a whole file, or hold the newlines of one.
+pub fn one_line(message: &str) -> String {
+    const MAX: usize = 1000;
+    let flat: String = message
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    match flat.char_indices().nth(MAX) {
+        Some((cut, _)) => format!(
+            "{}... ({} more characters)",
+            &flat[..cut],
+            flat[cut..].chars().count()
+        ),
+        None => flat,
+    }
+}
+
 impl Error {
     /// Whether the error is the input's fault (as opposed to a bug).
     pub fn is_user_error(&self) -> bool {

@@ -100,6 +100,68 @@ fn region(r: &doc::Region) -> Result<NodeRegion, String> {
     })
 }
 
+/// Checks that a processing region's nodes are grid neighbours.
+fn spaced(r: &NodeRegion) -> Result<(), String> {
+    if r.dist == Coord::new(1, 1) {
+        Ok(())
+    } else {
+        Err(format!(
+            "processing nodes must be 1 apart, not [{}, {}]",
+            r.dist.h, r.dist.w
+        ))
+    }
+}
+
+/// Checks that a region is one the chip has: processing nodes neighbours
+/// on the grid, or the chip's DRAM.
+fn on_grid(r: &NodeRegion, whole: &Placement) -> Result<(), String> {
+    let grid = whole.proc.dim;
+    match r.kind {
+        RegionKind::Proc => spaced(r)?,
+        RegionKind::Dram => {}
+    }
+    match r.kind {
+        RegionKind::Proc if r.within(grid) => Ok(()),
+        RegionKind::Proc => Err(format!(
+            "region {} at ({}, {}) is not within the {grid} node grid",
+            r.dim, r.origin.h, r.origin.w
+        )),
+        RegionKind::Dram if *r == whole.dram => Ok(()),
+        RegionKind::Dram => Err("a DRAM region other than the chip's".into()),
+    }
+}
+
+/// Checks that a stored tensor's layout lies on the chip and holds every
+/// element of `full` exactly once.
+fn check_layout(l: &DataLayout, full: FmapRange, whole: &Placement) -> Result<(), String> {
+    for (i, r) in l.regions.iter().enumerate() {
+        on_grid(r, whole).map_err(|e| format!("piece {}: {e}", i + 1))?;
+    }
+    let inside = |f: &FmapRange| (0..4).all(|d| f.beg[d] < f.end[d] && f.end[d] <= full.end[d]);
+    if let Some(i) = l.frngs.iter().position(|f| !inside(f)) {
+        return Err(format!(
+            "piece {}: range {:?}..{:?} is empty or outside the tensor's {:?}",
+            i + 1,
+            l.frngs[i].beg,
+            l.frngs[i].end,
+            full.end
+        ));
+    }
+    for (i, a) in l.frngs.iter().enumerate() {
+        if let Some(j) = l.frngs[..i].iter().position(|b| a.overlap_size(b) > 0) {
+            return Err(format!("pieces {} and {} overlap", j + 1, i + 1));
+        }
+    }
+    let held: u64 = l.frngs.iter().map(FmapRange::size).sum();
+    if held != full.size() {
+        return Err(format!(
+            "the pieces hold {held} of the tensor's {} elements",
+            full.size()
+        ));
+    }
+    Ok(())
+}
+
 fn partition(p: &doc::PartitionDoc) -> Result<PartitionScheme, String> {
     let dim = |n: PartName| match n {
         PartName::Outp => PartDim::Outp,
@@ -178,6 +240,16 @@ fn decisions(lv: &LayerDoc, whole: &Placement, sharing: bool) -> Result<Decision
         dst: region(&pl.dst)?,
         no_time_mux: pl.filters_pinned_possible,
     };
+    // The processing region's place on the grid is checked with the
+    // mapping (`LayerMapping::build`).
+    let proc = placement.proc;
+    if proc.kind != RegionKind::Proc {
+        return Err("placement.proc: a region of kind 'dram' cannot process".into());
+    }
+    spaced(&proc).map_err(|e| format!("placement.proc: {e}"))?;
+    for (what, r) in [("src", &placement.src), ("dst", &placement.dst)] {
+        on_grid(r, whole).map_err(|e| format!("placement.{what}: {e}"))?;
+    }
     let b = &lv.blocking;
     let f = &b.factors;
     // With buffer sharing the file's buffer-level order is the sharing
@@ -281,17 +353,39 @@ pub fn evaluate(d: &Schedule, net: &Network, hw: &Hardware) -> Result<NetworkSch
             "the schedule is incomplete (its search was stopped early); only complete schedules can be evaluated",
         ));
     }
-    let input =
-        Arc::new(layout(&d.input_layout).map_err(|e| doc_err(format!("input_layout: {e}")))?);
+    let whole = Placement::whole_chip(hw);
+    let inp = net.input();
+    let input = layout(&d.input_layout)
+        .and_then(|l| {
+            check_layout(&l, FmapRange::full(d.batch, inp.n, inp.h, inp.w), &whole)?;
+            Ok(l)
+        })
+        .map_err(|e| doc_err(format!("input_layout: {e}")))?;
+    let input = Arc::new(input);
+    if let Some(name) = d
+        .ext_layouts
+        .keys()
+        .find(|k| !net.exts().iter().any(|e| e.name == **k))
+    {
+        return Err(doc_err(format!(
+            "ext_layouts: network '{}' has no external input '{name}'",
+            net.name()
+        )));
+    }
     let mut exts = Vec::new();
     for e in net.exts() {
         let l = d
             .ext_layouts
             .get(&e.name)
             .ok_or_else(|| doc_err(format!("ext_layouts: missing key '{}'", e.name)))?;
-        exts.push(Arc::new(
-            layout(l).map_err(|m| doc_err(format!("ext_layouts.{}: {m}", e.name)))?,
-        ));
+        let s = &e.shape;
+        let l = layout(l)
+            .and_then(|l| {
+                check_layout(&l, FmapRange::full(d.batch, s.n, s.h, s.w), &whole)?;
+                Ok(l)
+            })
+            .map_err(|m| doc_err(format!("ext_layouts.{}: {m}", e.name)))?;
+        exts.push(Arc::new(l));
     }
     if d.layers.len() != net.len() {
         return Err(doc_err(format!(
@@ -309,7 +403,6 @@ pub fn evaluate(d: &Schedule, net: &Network, hw: &Hardware) -> Result<NetworkSch
         segments: vec![None; net.len()],
         last: None,
     };
-    let whole = Placement::whole_chip(hw);
     let mut memo = HopMemo::new(true);
     let mut results = Vec::new();
     for lv in &d.layers {
@@ -320,6 +413,9 @@ pub fn evaluate(d: &Schedule, net: &Network, hw: &Hardware) -> Result<NetworkSch
                 net.name()
             ))
         })?;
+        if state.outputs[id.0].is_some() {
+            return Err(doc_err(format!("layer '{}' is scheduled twice", lv.name)));
+        }
         let r = layer(lv, id, &mut state, hw, &opts, &whole, &mut memo).map_err(|reason| {
             EvalError::Layer {
                 layer: lv.name.clone(),
@@ -359,6 +455,9 @@ fn layer(
             tm: to_usize(lv.slot_position),
         },
     };
+    if lv.shape != doc::shape(l) {
+        return Err("shape: does not match the network's layer".into());
+    }
     state.follow(seq)?;
     state.operands_stored(id, seq.segment)?;
     state.segments[id.0] = Some(seq.segment);

@@ -207,8 +207,8 @@ impl Hardware {
 
     /// Reads and validates a hardware YAML file; errors name the file.
     pub fn load(path: &Path) -> Result<Hardware> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read", path.display()))?;
+        let text = crate::files::read_text(path, crate::files::Limit::Hardware)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         Self::parse(&text).with_context(|| path.display().to_string())
     }
 
@@ -250,6 +250,11 @@ impl Hardware {
         for (key, v) in spec.energy.fields() {
             if !v.is_finite() || v < 0.0 {
                 bail!("key 'energy.{key}': must be a finite non-negative number (got {v})");
+            }
+            // Far above any memory's (DRAM is ~10^2 pJ), and low enough
+            // that no count a schedule can have makes an infinite cost.
+            if v > MAX_ENERGY_PJ {
+                bail!("key 'energy.{key}': at most {MAX_ENERGY_PJ:e} pJ supported (got {v:e})");
             }
         }
         Ok(Hardware {
@@ -296,6 +301,12 @@ impl Hardware {
     }
 }
 
+/// The largest energy per event a hardware file may give, pJ.
+pub const MAX_ENERGY_PJ: f64 = 1e6;
+
+/// The slowest DRAM a hardware file may give, bytes per cycle.
+pub const MIN_DRAM_BYTES_PER_CYCLE: f64 = 1e-3;
+
 /// A positive size of at most `max`: bounds keep searches finite and
 /// arithmetic far from overflow.
 fn bounded(key: &str, v: i64, max: u64) -> Result<u64> {
@@ -324,6 +335,12 @@ impl MaybeInf {
         };
         if v.is_nan() || v <= 0.0 {
             bail!("key 'dram_bandwidth': must be positive (got {v})");
+        }
+        // Slower DRAM would make cycle counts overflow.
+        if v < MIN_DRAM_BYTES_PER_CYCLE {
+            bail!(
+                "key 'dram_bandwidth': at least {MIN_DRAM_BYTES_PER_CYCLE} bytes per cycle supported (got {v})"
+            );
         }
         Ok(v)
     }

@@ -32,6 +32,7 @@ pub(crate) mod util;
 pub mod dims;
 pub mod doc;
 mod error;
+pub mod files;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod hw;
@@ -49,8 +50,8 @@ use std::path::Path;
 
 pub use blocking::Goal;
 pub use doc::Schedule;
-pub use error::Error;
 pub use error::ModelIssue;
+pub use error::{Error, one_line};
 pub use hw::Hardware;
 pub use model::{DEFAULT_MAX_TENSOR_ELEMENTS, LoadOptions, Model, load_model};
 pub use network::Network;
@@ -76,6 +77,7 @@ pub fn schedule_with_progress(
     opts: &SearchOptions,
     progress: Option<&Progress>,
 ) -> Result<Schedule, Error> {
+    check_batch(net, opts.batch)?;
     let s = search::run(net, hw, opts, progress)?;
     let reason = s.stopped.map(|r| r.to_string());
     let doc = Schedule::new(net, hw, opts, &s, reason.as_deref());
@@ -104,17 +106,23 @@ pub fn evaluate(doc: &Schedule, net: &Network, hw: Option<&Hardware>) -> Result<
         }
     };
     let opts = doc.search_options()?;
+    check_batch(net, opts.batch)?;
     let s = evaluate::evaluate(doc, net, hw).map_err(|e| Error::Document(e.to_string()))?;
     search::check_consistency(net, &opts, &s).map_err(Error::Internal)?;
     Ok(Schedule::new(net, hw, &opts, &s, None))
 }
 
+/// Refuses a batch at which some layer's counts are not exact.
+fn check_batch(net: &Network, batch: u64) -> Result<(), Error> {
+    net.check_batch(batch).map_err(|message| Error::Model {
+        message,
+        issue: ModelIssue::Other,
+    })
+}
+
 /// Reads a schedule document (`.yaml`/`.yml`, else JSON).
 pub fn read_schedule(path: &Path) -> Result<Schedule, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let text = files::read_text(path, files::Limit::Schedule)?;
     doc::parse(&text, is_yaml(path))
         .map_err(|e| Error::Document(format!("{}: {e}", path.display())))
 }
@@ -136,30 +144,15 @@ impl Schedule {
         evaluate::options(self).map_err(|e| Error::Document(e.to_string()))
     }
 
-    /// Writes the document (YAML for `.yaml`/`.yml`, else JSON), atomically:
-    /// to a temporary file beside `path`, renamed over it, so that a crash
-    /// never leaves half a schedule.
+    /// Writes the document (YAML for `.yaml`/`.yml`, else JSON) through
+    /// [`files::write`]: atomically, so that a crash never leaves half a
+    /// schedule.
     pub fn write(&self, path: &Path) -> Result<(), Error> {
         let text = if is_yaml(path) {
             self.to_yaml()
         } else {
             self.to_json()
         };
-        let io = |source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        let name = path
-            .file_name()
-            .ok_or_else(|| io(std::io::Error::other("not a file name")))?;
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(name);
-        tmp_name.push(format!(".{}.tmp", std::process::id()));
-        let tmp = path.with_file_name(tmp_name);
-        let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        written.map_err(io)
+        files::write(path, text.as_bytes())
     }
 }

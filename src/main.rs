@@ -16,7 +16,7 @@ fn main() -> ExitCode {
     match cli::run(cli::Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("nnsched: {}", f.message);
+            eprintln!("nnsched: {}", nnsched::one_line(&f.message));
             ExitCode::from(f.code)
         }
     }

@@ -13,6 +13,39 @@ use crate::partition::PartitionOptions;
 /// layers.
 pub const MAX_BATCH: u64 = 1 << 20;
 
+/// The most schedules kept per layer and prefix: memory grows with its
+/// square, and no search keeps more than a few.
+pub const MAX_TOP: usize = 1000;
+
+/// The longest time limit, seconds (a year): longer is no limit at all,
+/// and would overflow the clock.
+pub const MAX_TIME_LIMIT_S: f64 = 365.0 * 24.0 * 3600.0;
+
+/// The most worker threads a search starts.
+pub const MAX_THREADS: usize = 1024;
+
+/// A time limit in seconds as a `Duration`, refused unless positive,
+/// finite and at most [`MAX_TIME_LIMIT_S`]: the one check of the command
+/// line, sweep specs and Python.
+pub fn time_limit(secs: f64) -> Result<Duration, OptionsError> {
+    if secs.is_nan() || secs <= 0.0 {
+        Err(OptionsError::ZeroTimeLimit)
+    } else if secs > MAX_TIME_LIMIT_S {
+        Err(OptionsError::TimeLimitTooLong)
+    } else {
+        Ok(Duration::from_secs_f64(secs))
+    }
+}
+
+/// A worker-thread count, refused unless in `1..=MAX_THREADS`.
+pub fn threads(n: usize) -> Result<usize, OptionsError> {
+    if (1..=MAX_THREADS).contains(&n) {
+        Ok(n)
+    } else {
+        Err(OptionsError::Threads)
+    }
+}
+
 /// Search options.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SearchOptions {
@@ -148,10 +181,11 @@ impl SearchOptions {
                 }
             }
             "top" => {
-                self.ntops =
-                    v.as_u64()
-                        .filter(|&t| t > 0)
-                        .ok_or("'top' must be a positive integer")? as usize
+                self.ntops = v
+                    .as_u64()
+                    .filter(|&t| t > 0 && t <= MAX_TOP as u64)
+                    .ok_or(format!("'top' must be an integer from 1 to {MAX_TOP}"))?
+                    as usize
             }
             "disable_bypass" => {
                 let cats = v
@@ -191,11 +225,10 @@ impl SearchOptions {
                     })?
             }
             "time_limit" => {
-                let t = number(v)?;
-                if t == 0.0 {
-                    return Err("'time_limit' must be positive".into());
-                }
-                self.time_limit = Some(Duration::from_secs_f64(t));
+                let t = v
+                    .as_f64()
+                    .ok_or("'time_limit' must be a number of seconds")?;
+                self.time_limit = Some(time_limit(t).map_err(|e| format!("'time_limit': {e}"))?);
             }
             _ => {
                 return Err(format!(
@@ -252,6 +285,7 @@ impl SearchOptions {
             (self.batch == 0, BatchZero),
             (self.batch > MAX_BATCH, BatchTooLarge),
             (self.ntops == 0, TopZero),
+            (self.ntops > MAX_TOP, TopTooLarge),
             (
                 self.solve_loopblocking && self.gbuf_sharing,
                 SolverWithSharing,
@@ -278,6 +312,11 @@ impl SearchOptions {
             ),
             (self.time_limit.is_some_and(|t| t.is_zero()), ZeroTimeLimit),
             (
+                self.time_limit
+                    .is_some_and(|t| t.as_secs_f64() > MAX_TIME_LIMIT_S),
+                TimeLimitTooLong,
+            ),
+            (
                 !self.exact_noc_hops && self.interlayer_search == InterlayerSearch::Frontier,
                 FrontierWithHopMemo,
             ),
@@ -302,6 +341,9 @@ pub enum OptionsError {
     #[error("the number of tops must be positive")]
     /// Zero tops.
     TopZero,
+    #[error("the number of tops must be at most {MAX_TOP}")]
+    /// More tops than `MAX_TOP`.
+    TopTooLarge,
     #[error("the loop blocking solver cannot be combined with buffer sharing")]
     /// The solver with buffer sharing.
     SolverWithSharing,
@@ -320,9 +362,15 @@ pub enum OptionsError {
     #[error("the layer pipeline degree must be non-negative")]
     /// A negative pipeline degree.
     NegativeDegree,
-    #[error("the time limit must be positive")]
-    /// A zero time limit.
+    #[error("the time limit must be a positive number of seconds")]
+    /// A time limit that is zero, negative or not a number.
     ZeroTimeLimit,
+    #[error("the time limit must be at most a year ({MAX_TIME_LIMIT_S} s)")]
+    /// A time limit beyond `MAX_TIME_LIMIT_S`.
+    TimeLimitTooLong,
+    #[error("the number of threads must be from 1 to {MAX_THREADS}")]
+    /// A worker-thread count of zero or above `MAX_THREADS`.
+    Threads,
     #[error("the frontier search needs exact NoC hops (nn_dataflow's hop memo runs with its beam)")]
     /// The frontier search with nn_dataflow's hop memo, whose counts
     /// depend on the order of queries the frontier search changes.

@@ -31,10 +31,7 @@ pub fn plot_file(input: &Path, out: &Path) -> Result<(), Error> {
     } else {
         schedule_svg(&crate::read_schedule(input)?)
     };
-    std::fs::write(out, svg).map_err(|source| Error::Io {
-        path: out.display().to_string(),
-        source,
-    })
+    crate::files::write(out, svg.as_bytes())
 }
 
 fn esc(s: &str) -> String {

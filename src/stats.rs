@@ -27,12 +27,26 @@ pub struct LayerStats {
     pub min_opt_buf_bytes: f64,
 }
 
-/// Statistics of every layer in definition order.
-pub fn layer_stats(net: &Network, batch: u64, word_bytes: u64) -> Vec<LayerStats> {
-    net.layers()
+/// Statistics of every layer in definition order, at `word_bits` (1 to
+/// 64) per element. Refused, naming the layer, where a count at `batch`
+/// is not exact (see `Network::check_batch`).
+pub fn layer_stats(net: &Network, batch: u64, word_bits: u64) -> Result<Vec<LayerStats>, String> {
+    if !(1..=64).contains(&word_bits) {
+        return Err(format!(
+            "the word size must be 1 to 64 bits, not {word_bits}"
+        ));
+    }
+    crate::options::SearchOptions::new(batch)
+        .validate()
+        .map_err(|e| e.to_string())?;
+    net.check_batch(batch)?;
+    let word_bytes = word_bits.div_ceil(8);
+    Ok(net
+        .layers()
         .iter()
         .map(|nl| {
             let l = &nl.layer;
+            // Below 2^53 elements times 8 bytes: no overflow.
             let ifm = l.total_ifmap_size() * batch * word_bytes;
             let ofm = l.total_ofmap_size() * batch * word_bytes;
             let fil = l.total_filter_size() * word_bytes;
@@ -58,5 +72,5 @@ pub fn layer_stats(net: &Network, batch: u64, word_bytes: u64) -> Vec<LayerStats
                 min_opt_buf_bytes: min_buf,
             }
         })
-        .collect()
+        .collect())
 }

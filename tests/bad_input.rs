@@ -40,7 +40,88 @@ fn onnx_cases() -> Vec<OnnxCase> {
         vec![attr_ints("perm", &[0, 2, 1])],
     );
     let attn_y = attn.node("MatMul", "/attn/MatMul", &[&t, "x"], vec![]);
+    // What tract panicked on: a scalar MatMul weight, a Resize to
+    // negative sizes, ConvTranspose pads beyond the kernel.
+    let mut scalar = Graph::new(&[Some(1), Some(16)]);
+    let s = scalar.weight(&[]);
+    let scalar_y = scalar.node("MatMul", "/mm/MatMul", &["x", &s], vec![]);
+    let mut resize = img();
+    let sizes = resize.ints(&[1, 4, -8, 8]);
+    let resize_y = resize.node("Resize", "/up/Resize", &["x", "", "", &sizes], vec![]);
+    let mut convt = img();
+    let w = convt.weight(&[4, 4, 3, 3]);
+    let convt_y = convt.node(
+        "ConvTranspose",
+        "/up/ConvTranspose",
+        &["x", &w],
+        vec![attr_ints("pads", &[5, 5, 5, 5])],
+    );
+    // Ill-formed graphs: one tensor written by two nodes, two
+    // initializers of one name, a Conv of another domain.
+    let mut twice = img();
+    let a = twice.node("Relu", "/a/Relu", &["x"], vec![]);
+    let mut other = twice.nodes[0].clone();
+    other.name = "/b/Relu".into();
+    twice.nodes.push(other);
+    let mut dup_init = img();
+    let dup_y = dup_init.conv("/conv1/Conv", "x", 4, 4, (3, 3), vec![]);
+    let first = dup_init.inits[0].clone();
+    dup_init.inits.push(first);
+    let mut domain = img();
+    let domain_y = domain.conv("/conv1/Conv", "x", 4, 4, (3, 3), vec![]);
+    domain.nodes[0].domain = "com.example".into();
+    // Counts beyond exact at the largest batch.
+    let mut big = Graph::image(256, 512, 512);
+    let big_y = big.conv("/big/Conv", "x", 256, 256, (3, 3), vec![]);
     vec![
+        (
+            "scalar_matmul.onnx",
+            scalar.bytes(&[&scalar_y]),
+            vec![],
+            "scalar_matmul.onnx: node '/mm/MatMul' (MatMul): a scalar operand",
+        ),
+        (
+            "resize_negative.onnx",
+            resize.bytes(&[&resize_y]),
+            vec![],
+            "resize_negative.onnx: node '/up/Resize' (Resize): negative output sizes",
+        ),
+        (
+            "convt_pads.onnx",
+            convt.bytes(&[&convt_y]),
+            vec![],
+            "convt_pads.onnx: node '/up/ConvTranspose' (ConvTranspose): pads [5, 5, 5, 5] larger than the kernel's extent",
+        ),
+        (
+            "written_twice.onnx",
+            twice.bytes(&[&a]),
+            vec![],
+            "written_twice.onnx: tensor '/a/Relu:0' is written twice: by node '/a/Relu' (Relu) and by node '/b/Relu' (Relu)",
+        ),
+        (
+            "two_inits.onnx",
+            dup_init.bytes(&[&dup_y]),
+            vec![],
+            "two_inits.onnx: tensor 'w0' is written twice: by initializer 'w0' and by initializer 'w0'",
+        ),
+        (
+            "domain.onnx",
+            domain.bytes(&[&domain_y]),
+            vec![],
+            "domain.onnx: node '/conv1/Conv' (Conv): operator of domain 'com.example', unsupported",
+        ),
+        (
+            "big_batch.onnx",
+            big.bytes(&[&big_y]),
+            vec!["--batch", "1048576"],
+            "layer 'big': its counts at batch 1048576 reach 2^53, beyond exact counting",
+        ),
+        (
+            "dims_twice.onnx",
+            conv(Graph::new(&[None, Some(4), Some(8), Some(8)]), 4, 4, vec![]),
+            vec!["--dim", "N=2", "--dim", "N=4"],
+            "dims_twice.onnx: dimension 'N' is given twice",
+        ),
         (
             "truncated.onnx",
             mlp[..mlp.len() / 3].to_vec(),
@@ -181,6 +262,16 @@ fn hw_cases(good: &str) -> Vec<(&'static str, String, &'static str)> {
             "bandwidth.yaml: key 'dram_bandwidth'",
         ),
         (
+            "huge_energy.yaml",
+            edit("dram: 200", "dram: 1e308"),
+            "huge_energy.yaml: key 'energy.dram': at most 1e6 pJ supported (got 1e308)",
+        ),
+        (
+            "slow_dram.yaml",
+            edit("dram_bandwidth: inf", "dram_bandwidth: 1e-300"),
+            "slow_dram.yaml: key 'dram_bandwidth': at least 0.001 bytes per cycle supported",
+        ),
+        (
             "tiny_rf.yaml",
             edit("regf_bytes: 512", "regf_bytes: 4"),
             "layer 'conv1_a': the register file is too small: a PE needs 23 words, it has 2",
@@ -193,6 +284,47 @@ type ScheduleCase = (&'static str, fn(&mut Value), &'static str);
 
 fn schedule_cases() -> Vec<ScheduleCase> {
     vec![
+        (
+            "copied_layer.json",
+            |d| d["layers"][2] = d["layers"][0].clone(),
+            "copied_layer.json: layer 'fc1' is scheduled twice",
+        ),
+        (
+            "wrapping.json",
+            |d| {
+                // (2^63 + 1)^2 * 49 is 49 modulo 2^64.
+                let f = &mut d["layers"][0]["blocking"]["factors"];
+                f["dram"]["ifm"] = 9_223_372_036_854_775_809u64.into();
+                f["gbuf"]["ifm"] = 9_223_372_036_854_775_809u64.into();
+                f["regf"]["ifm"] = 49.into();
+            },
+            "wrapping.json: layer 'fc1': blocking factors of loop ifm multiply to more than 2^64, the mapping has 49 iterations",
+        ),
+        (
+            "no_distance.json",
+            |d| d["layers"][0]["placement"]["proc"]["dist"] = serde_json::json!([0, 0]),
+            "no_distance.json: layer 'fc1': placement.proc: processing nodes must be 1 apart, not [0, 0]",
+        ),
+        (
+            "dram_proc.json",
+            |d| d["layers"][0]["placement"]["proc"]["kind"] = "dram".into(),
+            "dram_proc.json: layer 'fc1': placement.proc: a region of kind 'dram' cannot process",
+        ),
+        (
+            "shape.json",
+            |d| d["layers"][1]["shape"]["nifm"] = 3.into(),
+            "shape.json: layer 'fc2': shape: does not match the network's layer",
+        ),
+        (
+            "input_part.json",
+            |d| d["input_layout"][0]["end"][1] = 10.into(),
+            "input_part.json: input_layout: the pieces hold 10 of the tensor's 784 elements",
+        ),
+        (
+            "ghost_input.json",
+            |d| d["ext_layouts"]["ghost"] = d["input_layout"].clone(),
+            "ghost_input.json: ext_layouts: network 'mlp_s' has no external input 'ghost'",
+        ),
         (
             "schema.json",
             |d| d["schema"] = "other/9".into(),
@@ -260,7 +392,7 @@ fn bad_input_table() {
     }
     cases.push((
         own(&["stats", "/nonexistent/model.onnx"]),
-        "/nonexistent/model.onnx: cannot read the file".into(),
+        "/nonexistent/model.onnx: No such file or directory (os error 2)".into(),
     ));
     for (name, yaml, want) in hw_cases(&good) {
         std::fs::write(path(name), yaml).unwrap();
@@ -285,9 +417,20 @@ fn bad_input_table() {
     ));
     cases.push((
         own(&["alex_net", "--hw", "/nonexistent/hw.yaml"]),
-        "/nonexistent/hw.yaml: cannot read".into(),
+        "/nonexistent/hw.yaml: No such file or directory (os error 2)".into(),
     ));
-    let flags: [(&[&str], &str); 9] = [
+    let flags: [(&[&str], &str); 14] = [
+        (
+            &["--time-limit", "1e300"],
+            "--time-limit must be at most a year (31536000 s)",
+        ),
+        (&["-j", "20000"], "--threads must be from 1 to 1024"),
+        (&["-j", "0"], "--threads must be from 1 to 1024"),
+        (&["--top", "100000"], "--top must be at most 1000"),
+        (
+            &["--dim", "seq=16"],
+            "alex_net: a built-in network has no named dimensions (dimension 'seq' given)",
+        ),
         (&["--batch", "0"], "--batch must be positive"),
         (&["--top", "0"], "--top must be positive"),
         (
@@ -308,7 +451,7 @@ fn bad_input_table() {
         ),
         (
             &["--time-limit=-1"],
-            "--time-limit must be a positive number of seconds (got -1)",
+            "--time-limit must be a positive number of seconds",
         ),
         (
             &["--time-limit", "NaN"],
@@ -329,6 +472,35 @@ fn bad_input_table() {
         "unknown model 'lenet'; built-in networks: alex_net,".into(),
     ));
     cases.push((own(&["stats", "nope"]), "unknown model 'nope'".into()));
+    for word in ["0", "65", "9223372036854775808"] {
+        cases.push((
+            own(&["stats", "alex_net", "--word", word]),
+            "--word must be 1 to 64 bits".into(),
+        ));
+    }
+    // Readers with limits: a link to an endless device is refused by size.
+    for (name, args) in [
+        ("endless.onnx", vec!["stats"]),
+        ("endless.yaml", vec!["alex_net", "--hw"]),
+        ("endless.json", vec!["evaluate"]),
+    ] {
+        let p = path(name);
+        let _ = std::fs::remove_file(&p);
+        std::os::unix::fs::symlink("/dev/zero", &p).unwrap();
+        let mut a = own(&args);
+        a.push(p.clone());
+        cases.push((a, format!("{p}: larger than the")));
+    }
+    // A schedule file beyond its limit (sparse: nothing is written).
+    let huge = path("huge.json");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(65 << 20)
+        .unwrap();
+    cases.push((
+        own(&["evaluate", &huge]),
+        format!("{huge}: larger than the 64 MiB limit for a schedule file"),
+    ));
 
     // Schedule files: a good one, edited.
     let sched = path("good.json");

@@ -111,6 +111,56 @@ fn yaml_schedule_evaluates() {
     assert!(table.contains("equal to the file's"), "{table}");
 }
 
+/// Fields `evaluate` recomputes are never taken from the file: an
+/// edited cost, buffer or loop count is named, the total is not called
+/// equal; an edited decision is costed and its changed costs named.
+#[test]
+fn edited_recomputed_fields_are_named() {
+    let (path, base) = write("P04_alexnet_tetris16_hybrid", &[]);
+    let (rc, table, err) = evaluate(&path, &[]);
+    assert_eq!(rc, 0, "{err}");
+    assert!(table.contains("every field equal to the file's"), "{table}");
+    assert!(err.is_empty(), "{err}");
+    let dir = scratch("edited-fields");
+    type Edit = (&'static str, fn(&mut Value), &'static str);
+    let cases: [Edit; 4] = [
+        (
+            "cost",
+            |v| v["layers"][1]["cost"] = 1.0.into(),
+            "'].cost: 1.0 in the file, ",
+        ),
+        (
+            "buffer",
+            |v| v["layers"][0]["buffer_words"]["gbuf"]["ifm"] = 1.into(),
+            "layers['conv1_a'].buffer_words.gbuf.ifm: 1 in the file, ",
+        ),
+        (
+            "loops",
+            |v| v["layers"][0]["mapping"]["loop_counts"]["bat"] = 999.into(),
+            "layers['conv1_a'].mapping.loop_counts.bat: 999 in the file, ",
+        ),
+        (
+            "totals",
+            |v| v["totals"]["time"] = 7.into(),
+            "totals.time: 7 in the file, ",
+        ),
+    ];
+    for (name, edit, want) in cases {
+        let mut v = base.clone();
+        edit(&mut v);
+        let p = dir.join(format!("{name}.json"));
+        std::fs::write(&p, serde_json::to_string(&v).unwrap()).unwrap();
+        let (rc, table, err) = evaluate(&p, &[]);
+        assert_eq!(rc, 0, "{name}: {err}");
+        assert!(
+            err.contains("recomputed fields differ from the file's") && err.contains(want),
+            "{name}: {err}"
+        );
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(!table.contains("equal to the file's"), "{name}: {table}");
+    }
+}
+
 /// Edits that break a schedule, each rejected with the layer and reason.
 #[test]
 fn invalid_edits_are_rejected() {

@@ -19,7 +19,7 @@ fn builtin_networks_match_nn_dataflow_layer_stats() {
         );
         let text = std::fs::read_to_string(&path).unwrap();
         let net = zoo::get(name).unwrap();
-        let stats = layer_stats(&net, 1, 2);
+        let stats = layer_stats(&net, 1, 16).unwrap();
         let rows: Vec<Vec<&str>> = text
             .lines()
             .skip(1)

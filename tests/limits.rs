@@ -110,6 +110,7 @@ fn time_limit_writes_the_best_schedule_so_far() {
         "{stderr}"
     );
     assert!(stdout.contains("INCOMPLETE"), "{stdout}");
+    let out = dir.join("s.partial.json");
     let d = doc(&out);
     check_incomplete(&d, "time limit of 0.000001 s", 19);
     assert_eq!(d["layers"].as_array().unwrap().len(), 1);
@@ -135,43 +136,55 @@ fn a_time_limit_not_reached_changes_nothing() {
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
 }
 
-/// Ctrl-C once the search is known to have started (the line `-v` prints
-/// before it), on a search of ResNet-152 over TANGRAM's 256 nodes that
-/// takes far longer than signal delivery on any machine: it stops after
-/// the layer at hand and writes what it has.
+/// Ctrl-C, SIGTERM (what Slurm sends at a job's time limit) and SIGHUP,
+/// each once the search is known to have started (the line `-v` prints
+/// after the handler is in place), on a search of ResNet-152 over
+/// TANGRAM's 256 nodes that takes far longer than signal delivery on any
+/// machine: it stops after the layer at hand and writes what it has
+/// beside the file it was asked for.
 #[test]
-fn ctrl_c_writes_the_best_schedule_so_far() {
+fn signals_write_the_best_schedule_so_far() {
     use std::io::{BufRead, BufReader};
-    let dir = scratch("ctrl-c");
-    let out = dir.join("s.json");
-    let mut child = bin()
-        .args(["resnet152", "--hw", "tangram", "--batch", "64"])
-        .args([
-            "--hybrid-partition",
-            "--batch-partition",
-            "--ifmaps-partition",
-        ])
-        .args(["--interlayer-partition", "-v", "-q"])
-        .args(["-o", out.to_str().unwrap()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.starts_with("nnsched: searching") {
-        line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "no start line");
+    let dir = scratch("signals");
+    for signal in ["INT", "TERM", "HUP"] {
+        let out = dir.join(format!("{signal}.json"));
+        let mut child = bin()
+            .args(["resnet152", "--hw", "tangram", "--batch", "64"])
+            .args([
+                "--hybrid-partition",
+                "--batch-partition",
+                "--ifmaps-partition",
+            ])
+            .args(["--interlayer-partition", "-v", "-q"])
+            .args(["-o", out.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        while !line.starts_with("nnsched: searching") {
+            line.clear();
+            assert!(stderr.read_line(&mut line).unwrap() > 0, "no start line");
+        }
+        let killed = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "SIG{signal}: {rest}");
+        assert!(rest.contains("search stopped (interrupted)"), "{rest}");
+        assert!(
+            !out.exists(),
+            "SIG{signal}: a partial schedule at the target"
+        );
+        check_incomplete(
+            &doc(&dir.join(format!("{signal}.partial.json"))),
+            "interrupted",
+            208,
+        );
     }
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{rest}");
-    assert!(rest.contains("search stopped (interrupted)"), "{rest}");
-    check_incomplete(&doc(&out), "interrupted", 208);
 }

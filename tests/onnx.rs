@@ -1407,3 +1407,24 @@ fn schedule_and_evaluate(net: &Network, batch: u64) -> nnsched::Schedule {
     assert_eq!(nnsched::evaluate(&s, net, None).unwrap(), s);
     s
 }
+
+/// A linear layer whose small weight is stored (not stripped), followed by
+/// a constant Reshape: tract folds the pair, and the product's output is
+/// still typed.
+#[test]
+fn a_stored_weight_before_a_constant_reshape() {
+    for input in [vec![Some(1), Some(4), Some(16)], vec![Some(1), Some(16)]] {
+        let mut g = Graph::new(&input);
+        let w = g.weight(&[16, 16]);
+        let y = g.node("MatMul", "/fc/MatMul", &["x", &w], vec![]);
+        let shape = if input.len() == 3 {
+            g.ints(&[1, 4, 4, 4])
+        } else {
+            g.ints(&[1, 4, 4])
+        };
+        let z = g.node("Reshape", "/r/Reshape", &[&y, &shape], vec![]);
+        let net = g.import(&[&z]).network;
+        let l = layer(&net, "fc");
+        assert_eq!((l.nifm(), l.nofm()), (16, 16), "{input:?}");
+    }
+}

@@ -56,7 +56,7 @@ fn run_full(dir: &Path, spec: &Path, name: &str, threads: &str) -> PathBuf {
 #[test]
 fn points_are_the_cross_product_with_zipped_axes() {
     let spec = Spec::parse(SPEC, Path::new(".")).unwrap();
-    let points = spec.points();
+    let points: Vec<_> = spec.points().collect();
     assert_eq!(points.len(), 8);
     // Option sets outside the axes; the zipped pair varies together.
     let p = &points[5];
@@ -76,7 +76,10 @@ fn points_are_the_cross_product_with_zipped_axes() {
     );
     assert!(spec.options(p).partition.hybrid);
     // Ids: stable, distinct, and changed by an option set's contents.
-    let again = Spec::parse(SPEC, Path::new(".")).unwrap().points();
+    let again: Vec<_> = Spec::parse(SPEC, Path::new("."))
+        .unwrap()
+        .points()
+        .collect();
     assert_eq!(points, again);
     let ids: std::collections::HashSet<&str> = points.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(ids.len(), 8);
@@ -85,7 +88,8 @@ fn points_are_the_cross_product_with_zipped_axes() {
         Path::new("."),
     )
     .unwrap()
-    .points();
+    .points()
+    .collect::<Vec<_>>();
     assert_ne!(changed[0].id, points[0].id);
     assert_eq!(changed[5].id, points[5].id);
 }
@@ -124,7 +128,7 @@ fn bad_specs_name_what_is_wrong() {
         ),
         (
             SPEC.replace("hardware: tetris", "hardware: tetrix"),
-            "key 'hardware': tetrix",
+            "key 'hardware': 'tetrix' is no file beside the spec and no built-in hardware (eyeriss",
         ),
     ];
     for (text, want) in cases {
@@ -472,4 +476,200 @@ fn plots_show_the_data() {
 
 fn root_attr(doc: &roxmltree::Document, n: &str) -> f64 {
     doc.root_element().attribute(n).unwrap().parse().unwrap()
+}
+
+/// A small, fast sweep of two points on a hardware file beside the spec.
+const MIX: &str = "hardware: hw.yaml\nmodels: [mlp_s]\naxes:\n  gbuf_bytes: [65536, 131072]\n";
+
+/// Resume and merge refuse tables of another spec, or of this one since
+/// changed, and name what changed; point ids cover the base hardware.
+#[test]
+fn tables_of_another_or_a_changed_spec_are_refused() {
+    let d = scratch("sweep-mix");
+    let hw = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("hw/eyeriss.yaml"))
+        .unwrap();
+    std::fs::write(d.join("hw.yaml"), &hw).unwrap();
+    let spec = write_spec(&d, MIX);
+    let table = run_full(&d, &spec, "t.csv", "1");
+    let before = std::fs::read(&table).unwrap();
+    let refused = |text: &str, changed: &str| {
+        write_spec(&d, text);
+        let (ok, _, err) = sweep(&[spec.to_str().unwrap(), "-o", table.to_str().unwrap()]);
+        assert!(!ok, "{text}");
+        assert!(
+            err.contains("written for another spec, or the spec changed since")
+                && err.contains(&format!("({changed} differ)")),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&table).unwrap(), before);
+    };
+    refused(&MIX.replace("131072]", "131072, 262144]"), "axes");
+    refused(&MIX.replace("[mlp_s]", "[mlp_m]"), "models");
+    refused(&format!("{MIX}batch: [2]\n"), "batch");
+    refused(&format!("{MIX}time_limit: 100\n"), "time_limit");
+    write_spec(&d, MIX);
+    std::fs::write(d.join("hw.yaml"), hw.replace("dram: 200", "dram: 100")).unwrap();
+    refused(MIX, "hardware");
+    let other_ids = Spec::load(&spec).unwrap().point(0).id;
+    std::fs::write(d.join("hw.yaml"), &hw).unwrap();
+    assert_ne!(other_ids, Spec::load(&spec).unwrap().point(0).id);
+    // The unchanged spec resumes (nothing to do).
+    let (ok, out, err) = sweep(&[spec.to_str().unwrap(), "-o", table.to_str().unwrap()]);
+    assert!(ok && out.contains("2 already there"), "{out}{err}");
+    // Shards of two specs do not merge.
+    let shard = |text: &str, name: &str, i: usize| {
+        write_spec(&d, text);
+        let p = d.join(name);
+        let (ok, _, err) = sweep(&[
+            spec.to_str().unwrap(),
+            "-o",
+            p.to_str().unwrap(),
+            "--shard",
+            &format!("{i}/2"),
+        ]);
+        assert!(ok, "{err}");
+        p
+    };
+    let a = shard(MIX, "a.csv", 0);
+    let b = shard(&MIX.replace("[mlp_s]", "[mlp_m]"), "b.csv", 1);
+    let merged = d.join("m.csv");
+    let (ok, _, err) = sweep(&[
+        "merge",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "-o",
+        merged.to_str().unwrap(),
+    ]);
+    assert!(
+        !ok && err.contains("a table of another spec than") && err.contains("(models differ)"),
+        "{err}"
+    );
+    assert!(!merged.exists());
+}
+
+#[test]
+fn specs_that_would_lose_or_repeat_points_are_refused() {
+    let dir = Path::new(".");
+    let cases = [
+        (
+            "models: [alex_net, alex_net]",
+            "key 'models': 'alex_net' is given twice",
+        ),
+        ("batch: [4, 2, 4]", "key 'batch': 4 is given twice"),
+        (
+            "axes:\n  gbuf_bytes: [1024, 2048, 1024]",
+            "axis 'gbuf_bytes': the value 1024 is given twice",
+        ),
+        (
+            "axes:\n  gbuf_bytes: [1024, 1024.0]",
+            "axis 'gbuf_bytes': the value 1024.0 is given twice",
+        ),
+        (
+            "axes:\n  gbuf_bytes: {from: 1024, to: .inf, step: 1}",
+            "axis 'gbuf_bytes': 'from' and 'to' must be finite",
+        ),
+        (
+            "axes:\n  gbuf_bytes: {from: 1, to: 10000000, step: 1}",
+            "axis 'gbuf_bytes': the range has more than 100000 values",
+        ),
+        (
+            "axes:\n  gbuf_bytes: {from: 1, to: 2, step: 1e-20}",
+            "axis 'gbuf_bytes': the range has more than 100000 values",
+        ),
+        (
+            // Steps below the numbers' precision repeat values.
+            "axes:\n  gbuf_bytes: {from: 1.0e16, to: 1.0000000000000008e16, step: 1.0}",
+            "is given twice",
+        ),
+        (
+            "axes:\n  gbuf_bytes: {from: 1, to: 65536, step: 1}\n  regf_bytes: {from: 1, to: 65536, step: 1}\n  \
+             pe_array: {from: 1, to: 65536, step: 1}\n  word_bits: {from: 1, to: 65536, step: 1}",
+            "the sweep has more than 1000000 points (1 models x 1 batches x 1 option sets x 65536 x 65536 x 65536 x 65536 axis values)",
+        ),
+        (
+            "options:\n  a: {top: 2}\n  b: {top: 2}",
+            "options 'b': the same options as 'a'",
+        ),
+        (
+            "time_limit: 1e300",
+            "key 'time_limit': the time limit must be at most a year",
+        ),
+        (
+            "time_limit: .nan",
+            "key 'time_limit': the time limit must be a positive",
+        ),
+    ];
+    for (extra, want) in cases {
+        let mut text = "hardware: tetris\n".to_string();
+        if !extra.starts_with("models:") {
+            text.push_str("models: [alex_net]\n");
+        }
+        text.push_str(extra);
+        text.push('\n');
+        let e = Spec::parse(&text, dir).unwrap_err();
+        assert!(e.contains(want), "{extra}: {e} / {want}");
+    }
+    // A zip pairs values: a value may repeat in one axis, not the pair.
+    let zipped = "hardware: tetris\nmodels: [alex_net]\naxes:\n  gbuf_bytes: [1024, 1024]\n  \
+                  regf_bytes: [64, 128]\nzip: [[gbuf_bytes, regf_bytes]]\n";
+    assert_eq!(Spec::parse(zipped, dir).unwrap().len(), 2);
+    let e = Spec::parse(&zipped.replace("[64, 128]", "[64, 64]"), dir).unwrap_err();
+    assert!(
+        e.contains("axis 'gbuf_bytes' and 'regf_bytes': the value 1024, 64 is given twice"),
+        "{e}"
+    );
+}
+
+/// Relative paths are the spec folder's wherever nnsched runs; text cells
+/// cannot be formulas in a spreadsheet; an error quoting a whole file is
+/// cut to one line.
+#[test]
+fn paths_cells_and_messages() {
+    let d = scratch("sweep-paths");
+    let elsewhere = scratch("sweep-paths-cwd");
+    let hw = Path::new(env!("CARGO_MANIFEST_DIR")).join("hw/eyeriss.yaml");
+    std::fs::copy(&hw, elsewhere.join("mine.yaml")).unwrap();
+    let spec = write_spec(&d, "hardware: mine.yaml\nmodels: [mlp_s]\n");
+    let o = bin()
+        .current_dir(&elsewhere)
+        .args(["sweep", spec.to_str().unwrap(), "-o", "t.csv"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains(&format!(
+            "key 'hardware': {}",
+            d.join("mine.yaml").display()
+        )),
+        "{err}"
+    );
+    std::fs::copy(&hw, d.join("mine.yaml")).unwrap();
+    write_spec(
+        &d,
+        "hardware: mine.yaml\nmodels: [mlp_s]\noptions:\n  \"=HYPERLINK(1)\": {}\n  \"-2+3\": {top: 2}\n",
+    );
+    let t = sweep_results(&run_full(&d, &spec, "cells.csv", "1"));
+    let opts: Vec<&str> = t
+        .rows
+        .iter()
+        .map(|r| r[t.col("options").unwrap()].as_str())
+        .collect();
+    assert_eq!(opts, ["'=HYPERLINK(1)", "'-2+3"]);
+    assert!(t.rows.iter().all(|r| r[t.col("status").unwrap()] == "ok"));
+    // A spec that is one long string: the message is one line, cut.
+    std::fs::write(&spec, "x".repeat(100_000)).unwrap();
+    let o = bin()
+        .args(["sweep", spec.to_str().unwrap(), "-o"])
+        .arg(d.join("never.csv"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(err.trim_end().lines().count(), 1);
+    assert!(
+        err.len() < 1200 && err.contains("more characters)"),
+        "{}",
+        err.len()
+    );
 }

@@ -17,7 +17,7 @@ use pyo3::types::{PyDict, PyList};
 /// as attributes.
 fn raise(py: Python<'_>, e: Error) -> PyErr {
     let build = || -> PyResult<PyErr> {
-        let msg = e.to_string();
+        let msg = nnsched::one_line(&e.to_string());
         let (class, attrs): (&str, Vec<(&str, Py<PyAny>)>) = match e {
             Error::Model { .. } => ("ModelError", vec![]),
             Error::Hardware(_) => ("HardwareError", vec![]),
@@ -86,11 +86,75 @@ fn json_loads(py: Python<'_>, text: &str) -> PyResult<Py<PyAny>> {
     Ok(py.import("json")?.call_method1("loads", (text,))?.unbind())
 }
 
-fn json_dumps(obj: &Bound<'_, PyAny>) -> PyResult<String> {
-    obj.py()
-        .import("json")?
-        .call_method1("dumps", (obj,))?
-        .extract()
+/// Hardware fields given as Python values (dicts, lists, tuples, strings,
+/// numbers, booleans, `None`) as JSON, refusing NaN by its key (JSON has no NaN, and
+/// `json.dumps` would write one serde cannot read); an infinity becomes
+/// `"inf"`, which the keys that allow it take.
+fn hardware_json(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<serde_json::Value> {
+    use pyo3::types::{PyBool, PyFloat, PyInt, PyString, PyTuple};
+    use serde_json::Value;
+    let at = |k: &str| {
+        if path.is_empty() {
+            k.to_string()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    Ok(if obj.is_none() {
+        Value::Null
+    } else if let Ok(b) = obj.cast::<PyBool>() {
+        Value::Bool(b.is_true())
+    } else if obj.cast::<PyInt>().is_ok() {
+        match obj.extract::<i64>() {
+            Ok(i) => Value::from(i),
+            Err(_) => Value::from(obj.extract::<f64>()?),
+        }
+    } else if let Ok(f) = obj.cast::<PyFloat>() {
+        let x = f.value();
+        if x.is_nan() {
+            return Err(error_of_class(
+                obj.py(),
+                "HardwareError",
+                format!("field '{path}': nan is not a number"),
+                vec![],
+            ));
+        }
+        serde_json::Number::from_f64(x).map_or_else(|| Value::from("inf"), Value::Number)
+    } else if let Ok(s) = obj.cast::<PyString>() {
+        Value::from(s.to_cow()?.into_owned())
+    } else if let Ok(d) = obj.cast::<PyDict>() {
+        let mut m = serde_json::Map::new();
+        for (k, v) in d.iter() {
+            let k: String = k.extract()?;
+            let v = hardware_json(&v, &at(&k))?;
+            m.insert(k, v);
+        }
+        Value::Object(m)
+    } else if let Ok(l) = obj.cast::<PyList>() {
+        let items: PyResult<Vec<Value>> = l
+            .iter()
+            .enumerate()
+            .map(|(i, v)| hardware_json(&v, &format!("{path}[{i}]")))
+            .collect();
+        Value::Array(items?)
+    } else if let Ok(t) = obj.cast::<PyTuple>() {
+        let items: PyResult<Vec<Value>> = t
+            .iter()
+            .enumerate()
+            .map(|(i, v)| hardware_json(&v, &format!("{path}[{i}]")))
+            .collect();
+        Value::Array(items?)
+    } else {
+        return Err(error_of_class(
+            obj.py(),
+            "HardwareError",
+            format!(
+                "field '{path}': a {} is not a value a hardware field takes",
+                obj.get_type().name()?
+            ),
+            vec![],
+        ));
+    })
 }
 
 /// A file path or a name, from a `str` or an `os.PathLike`.
@@ -207,12 +271,13 @@ impl PyNetwork {
 fn load_model(
     py: Python<'_>,
     model: &Bound<'_, PyAny>,
-    batch: Option<u64>,
+    batch: Option<i128>,
     dims: Option<std::collections::BTreeMap<String, u64>>,
     skip_unsupported: bool,
     max_tensor_elements: Option<u64>,
 ) -> PyResult<PyNetwork> {
     let name = path_arg(model)?;
+    let batch = batch_arg(py, batch)?;
     let opts = LoadOptions {
         skip_unsupported,
         max_tensor_elements: max_tensor_elements.unwrap_or(nnsched::DEFAULT_MAX_TENSOR_ELEMENTS),
@@ -227,6 +292,25 @@ fn load_model(
         skipped: m.skipped,
         loaded_with: opts,
     })
+}
+
+/// A batch argument checked as the search checks it, the error naming it
+/// (taken as a wide integer so that a negative one is named too).
+fn batch_arg(py: Python<'_>, batch: Option<i128>) -> PyResult<Option<u64>> {
+    let Some(b) = batch else {
+        return Ok(None);
+    };
+    let checked = u64::try_from(b)
+        .map_err(|_| format!("batch: must be a positive integer (got {b})"))
+        .and_then(|b| {
+            SearchOptions::new(b)
+                .validate()
+                .map(|()| b)
+                .map_err(|e| format!("batch: {e}"))
+        });
+    checked
+        .map(Some)
+        .map_err(|m| error_of_class(py, "OptionsError", m, vec![]))
 }
 
 /// Hardware: a grid of nodes with a PE array, register files and a global
@@ -266,7 +350,7 @@ impl PyHardware {
     #[pyo3(signature = (**fields))]
     fn new(py: Python<'_>, fields: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
         let text = match fields {
-            Some(f) => json_dumps(f.as_any())?,
+            Some(f) => hardware_json(f.as_any(), "")?.to_string(),
             None => "{}".into(),
         };
         hardware_from_json(py, &text)
@@ -296,9 +380,7 @@ impl PyHardware {
     fn replace(&self, py: Python<'_>, fields: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
         let mut spec = serde_json::to_value(self.hw.to_spec()).expect("a spec serializes");
         if let Some(f) = fields {
-            let changes: serde_json::Value = serde_json::from_str(&json_dumps(f.as_any())?)
-                .map_err(|e| PyValueError::new_err(e.to_string()))?;
-            merge(&mut spec, changes);
+            merge(&mut spec, hardware_json(f.as_any(), "")?);
         }
         hardware_from_json(py, &spec.to_string())
     }
@@ -547,7 +629,7 @@ fn schedule(
     hw: &Bound<'_, PyAny>,
     goal: &str,
     top: usize,
-    batch: Option<u64>,
+    batch: Option<i128>,
     disable_bypass: Option<Vec<String>>,
     solve_loopblocking: bool,
     hybrid_partition: bool,
@@ -566,6 +648,24 @@ fn schedule(
     threads: Option<usize>,
 ) -> PyResult<Schedule> {
     let hw = hardware_arg(py, hw)?;
+    let batch = batch_arg(py, batch)?;
+    // JSON holds no NaN (it would become `null`, as if not given).
+    for (name, v) in [
+        ("time_limit", time_limit),
+        ("layer_pipeline_time_overhead", layer_pipeline_time_overhead),
+        ("layer_pipeline_max_degree", layer_pipeline_max_degree),
+    ] {
+        if v.is_some_and(f64::is_nan) {
+            return Err(error_of_class(
+                py,
+                "OptionsError",
+                format!("{name}: nan is not a number"),
+                vec![],
+            ));
+        }
+    }
+    // An infinite time limit is refused like any beyond a year.
+    let time_limit = time_limit.map(|t| if t.is_finite() { t } else { f64::MAX });
     let mut o = SearchOptions::new(batch.unwrap_or(network.batch));
     // The library's own names and checks for each option.
     let named: [(&str, serde_json::Value); 17] = [
@@ -600,8 +700,11 @@ fn schedule(
     o.validate().map_err(|e| raise(py, e.into()))?;
     let cancel = Cancel::new();
     o.cancel = Some(cancel.clone());
+    let threads = threads
+        .map(nnsched::options::threads)
+        .transpose()
+        .map_err(|e| error_of_class(py, "OptionsError", format!("threads: {e}"), vec![]))?;
     let pool = match threads {
-        Some(0) => return Err(PyValueError::new_err("threads must be positive")),
         Some(n) => Some(
             rayon::ThreadPoolBuilder::new()
                 .num_threads(n)
@@ -672,7 +775,8 @@ fn evaluate(
 #[pyfunction]
 #[pyo3(signature = (network, word_bits=16))]
 fn stats(py: Python<'_>, network: &PyNetwork, word_bits: u64) -> PyResult<Py<PyAny>> {
-    let rows = nnsched::stats::layer_stats(&network.net, network.batch, word_bits.div_ceil(8));
+    let rows = nnsched::stats::layer_stats(&network.net, network.batch, word_bits)
+        .map_err(|e| error_of_class(py, "OptionsError", e, vec![]))?;
     json_loads(py, &serde_json::to_string(&rows).expect("serializes"))
 }
 

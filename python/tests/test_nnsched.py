@@ -130,7 +130,7 @@ def test_each_error_comes_from_a_real_bad_input(tmp_path):
         nnsched.schedule(net, tetris, solve_loopblocking=True, enable_gbuf_sharing=True)
     with pytest.raises(nnsched.OptionsError, match="'goal' must be e, d or ed"):
         nnsched.schedule(net, tetris, goal="x")
-    with pytest.raises(nnsched.OptionsError, match="'time_limit' must be positive"):
+    with pytest.raises(nnsched.OptionsError, match="'time_limit': the time limit must be a positive"):
         nnsched.schedule(net, tetris, time_limit=0)
     with pytest.raises(nnsched.NoScheduleError) as e:
         nnsched.schedule(net, tetris.replace(regf_bytes=2))
@@ -154,6 +154,48 @@ def test_each_error_comes_from_a_real_bad_input(tmp_path):
                 nnsched.NoScheduleError, nnsched.DocumentError, nnsched.FileError,
                 nnsched.Stopped, nnsched.Interrupted):
         assert issubclass(cls, nnsched.Error)
+
+
+def test_numbers_out_of_range_are_refused_by_name():
+    """The command line's checks, from Python: no panic, no silent NaN,
+    every message naming the argument."""
+    net = nnsched.load_model("mlp_s")
+    for kw, match in [
+        (dict(time_limit=1e300), "'time_limit': the time limit must be at most a year"),
+        (dict(time_limit=float("inf")), "'time_limit': the time limit must be at most a year"),
+        (dict(time_limit=float("nan")), "time_limit: nan is not a number"),
+        (dict(layer_pipeline_time_overhead=float("nan")),
+         "layer_pipeline_time_overhead: nan is not a number"),
+        (dict(top=100000), "'top' must be an integer from 1 to 1000"),
+        (dict(threads=0), "threads: the number of threads must be from 1 to 1024"),
+        (dict(threads=20000), "threads: the number of threads must be from 1 to 1024"),
+        (dict(batch=0), "batch: the batch size must be positive"),
+        (dict(batch=-3), r"batch: must be a positive integer \(got -3\)"),
+    ]:
+        with pytest.raises(nnsched.OptionsError, match=match):
+            nnsched.schedule(net, "eyeriss", **kw)
+    for batch, match in [(0, "batch: the batch size must be positive"),
+                         (2**63, "batch: the batch size must be at most 1048576")]:
+        with pytest.raises(nnsched.OptionsError, match=match):
+            nnsched.load_model("mlp_s", batch=batch)
+    with pytest.raises(nnsched.OptionsError, match=r"batch: must be a positive integer \(got -1\)"):
+        nnsched.load_model("mlp_s", batch=-1)
+    with pytest.raises(nnsched.OptionsError, match="the word size must be 1 to 64 bits, not 0"):
+        nnsched.stats(net, word_bits=0)
+    with pytest.raises(nnsched.OptionsError, match="not 9223372036854775808"):
+        nnsched.stats(net, word_bits=2**63)
+    tetris = nnsched.Hardware.load("tetris")
+    with pytest.raises(nnsched.HardwareError, match="field 'gbuf_bytes': nan is not a number"):
+        tetris.replace(gbuf_bytes=float("nan"))
+    with pytest.raises(nnsched.HardwareError, match="field 'energy.dram': nan is not a number"):
+        tetris.replace(energy={"dram": float("nan")})
+    with pytest.raises(nnsched.HardwareError, match="key 'energy.dram': at most 1e6 pJ"):
+        tetris.replace(energy={"dram": 1e308})
+    assert tetris.replace(dram_bandwidth=float("inf")) == tetris
+    with pytest.raises(nnsched.ModelError, match="dimension 'sequence' must be positive"):
+        nnsched.load_model("models/phi_tiny.onnx", dims={"sequence": 0})
+    with pytest.raises(nnsched.ModelError, match="a built-in network has no named dimensions"):
+        nnsched.load_model("mlp_s", dims={"sequence": 16})
 
 
 def test_the_gil_is_released_while_searching():

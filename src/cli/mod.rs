@@ -123,12 +123,18 @@ fn sweep(a: SweepArgs) -> Result<()> {
             sweep::Spec::load(&spec).map_err(usage)?;
             let abs = |p: &std::path::Path| std::path::absolute(p).unwrap_or(p.to_path_buf());
             let exe = std::env::current_exe().map_err(|e| usage(e.to_string()))?;
-            let text = sweep::slurm_script(&exe, &abs(&spec), &abs(&output), tasks);
+            let text =
+                sweep::slurm_script(&exe, &abs(&spec), &abs(&output), tasks).map_err(usage)?;
             let script = script.unwrap_or_else(|| spec.with_extension("sbatch"));
-            std::fs::write(&script, text).map_err(|source| Error::Io {
-                path: script.display().to_string(),
-                source,
-            })?;
+            for (what, other) in [("the spec", &spec), ("the results table", &output)] {
+                if abs(&script) == abs(other) || nnsched::files::same_file(&script, other) {
+                    return Err(usage(format!(
+                        "{}: the job script would replace {what}; choose another with --script",
+                        script.display()
+                    )));
+                }
+            }
+            nnsched::files::write(&script, text.as_bytes())?;
             if !submit {
                 return emit(&format!(
                     "wrote {}; submit it with: sbatch {0}",
@@ -169,9 +175,14 @@ fn sweep(a: SweepArgs) -> Result<()> {
                 }
             };
             let run = || sweep::run(&spec, &output, a.shard, &progress);
-            let summary = match a.threads {
+            let threads = a
+                .threads
+                .map(nnsched::options::threads)
+                .transpose()
+                .map_err(|e| usage(flag_conflict(e)))?;
+            let summary = match threads {
                 Some(n) => rayon::ThreadPoolBuilder::new()
-                    .num_threads(n.max(1))
+                    .num_threads(n)
                     .build()
                     .map_err(|e| usage(e.to_string()))?
                     .install(run),
@@ -278,11 +289,11 @@ fn load(name: &str, a: &LoadArgs) -> Result<(Model, u64)> {
 fn stats(a: args::StatsArgs) -> Result<()> {
     let (model, batch) = load(&a.model, &a.load)?;
     check_batch(batch)?;
-    if a.word == 0 {
-        return Err(usage("--word must be positive".into()));
+    if !(1..=64).contains(&a.word) {
+        return Err(usage("--word must be 1 to 64 bits".into()));
     }
     let net = &model.network;
-    let s = layer_stats(net, batch, a.word.div_ceil(8));
+    let s = layer_stats(net, batch, a.word).map_err(usage)?;
     match a.format {
         Format::Table => emit(&table::stats_table(&s)),
         f => {
@@ -313,6 +324,23 @@ fn evaluate(a: EvaluateArgs) -> Result<()> {
     if let Some(o) = &a.output {
         out.write(o)?;
     }
+    // Every recomputed field the file says otherwise, named: an edited
+    // decision changes its costs, an edited cost is not taken as true.
+    let diffs = nnsched::doc::differences(&doc, &out);
+    if !diffs.is_empty() {
+        let shown: Vec<&str> = diffs.iter().take(3).map(String::as_str).collect();
+        eprintln!(
+            "nnsched: {}: {} recomputed fields differ from the file's: {}{}",
+            path.display(),
+            diffs.len(),
+            shown.join("; "),
+            if diffs.len() > shown.len() {
+                "; ..."
+            } else {
+                ""
+            }
+        );
+    }
     match a.format {
         Format::Table => {
             let hw = match hw {
@@ -328,12 +356,13 @@ fn evaluate(a: EvaluateArgs) -> Result<()> {
             ))?;
             emit(&table::layer_table(&out, &hw.energy))?;
             let total = format::fmt_energy(out.totals.cost);
-            emit(&if out.totals.cost == doc.totals.cost {
-                format!("total: {total} energy, equal to the file's")
+            emit(&if diffs.is_empty() {
+                format!("total: {total} energy, every field equal to the file's")
             } else {
                 format!(
-                    "total: {total} energy; the file says {}",
-                    format::fmt_energy(doc.totals.cost)
+                    "total: {total} energy; the file says {}, and {} fields differ",
+                    format::fmt_energy(doc.totals.cost),
+                    diffs.len()
                 )
             })
         }
@@ -359,14 +388,11 @@ fn options(a: &ScheduleArgs, batch: u64) -> Result<SearchOptions> {
         };
         bypass[d] = false;
     }
-    let time_limit = match a.time_limit {
-        Some(t) if !(t.is_finite() && t > 0.0) => {
-            return Err(usage(format!(
-                "--time-limit must be a positive number of seconds (got {t})"
-            )));
-        }
-        t => t.map(Duration::from_secs_f64),
-    };
+    let time_limit = a
+        .time_limit
+        .map(nnsched::options::time_limit)
+        .transpose()
+        .map_err(|e| usage(flag_conflict(e)))?;
     let opts = SearchOptions {
         batch,
         goal: match a.goal {
@@ -401,6 +427,9 @@ fn options(a: &ScheduleArgs, batch: u64) -> Result<SearchOptions> {
         cancel: Some(Cancel::new()),
     };
     opts.validate().map_err(|e| usage(flag_conflict(e)))?;
+    if let Some(n) = a.threads {
+        nnsched::options::threads(n).map_err(|e| usage(flag_conflict(e)))?;
+    }
     Ok(opts)
 }
 
@@ -411,6 +440,7 @@ fn flag_conflict(e: OptionsError) -> String {
         BatchZero => "--batch must be positive".into(),
         BatchTooLarge => format!("--batch must be at most {}", nnsched::search::MAX_BATCH),
         TopZero => "--top must be positive".into(),
+        TopTooLarge => format!("--top must be at most {}", nnsched::options::MAX_TOP),
         SolverWithSharing => {
             "--enable-gbuf-sharing cannot be combined with --solve-loopblocking".into()
         }
@@ -425,6 +455,14 @@ fn flag_conflict(e: OptionsError) -> String {
         NegativeOverhead => "--layer-pipeline-time-overhead must be a non-negative number".into(),
         NegativeDegree => "--layer-pipeline-max-degree must be a non-negative number".into(),
         ZeroTimeLimit => "--time-limit must be a positive number of seconds".into(),
+        TimeLimitTooLong => format!(
+            "--time-limit must be at most a year ({} s)",
+            nnsched::options::MAX_TIME_LIMIT_S
+        ),
+        Threads => format!(
+            "--threads must be from 1 to {}",
+            nnsched::options::MAX_THREADS
+        ),
         FrontierWithHopMemo => "--nn-dataflow runs nn_dataflow's beam; drop --search".into(),
     }
 }
@@ -511,9 +549,19 @@ fn schedule(a: ScheduleArgs) -> Result<()> {
         Err(e) => return Err(e.into()),
     };
     // The file first: a closed stdout or a failed print must not lose the
-    // result of a long search.
+    // result of a long search. A stopped search's schedule goes beside
+    // the file, never over a complete one.
     if let Some(out) = &a.output {
-        doc.write(out)?;
+        if stopped.is_some() {
+            let partial = nnsched::files::partial_path(out);
+            doc.write(&partial)?;
+            eprintln!(
+                "nnsched: the incomplete schedule is in {}",
+                partial.display()
+            );
+        } else {
+            doc.write(out)?;
+        }
     }
     match a.format {
         Format::Table => {

@@ -18,7 +18,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::dims::{DataCat, LoopDim, MemLevel, PerCat, PerLevel, PerLoop};
 use crate::hw::HwSpec;
 
-pub use read::{DocError, parse};
+pub use read::{DocError, differences, parse};
+pub(crate) use write::shape;
 
 /// The format identifier written in every schedule file.
 pub const SCHEMA: &str = "nnsched-schedule/1";

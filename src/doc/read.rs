@@ -37,6 +37,64 @@ pub enum DocError {
     },
 }
 
+/// The fields of `recomputed` whose values differ from `file`'s, each as
+/// `path: VALUE in the file, VALUE recomputed` (a layer by its name).
+pub fn differences(file: &Schedule, recomputed: &Schedule) -> Vec<String> {
+    let (a, b) = (
+        serde_json::to_value(file).expect("a document serializes"),
+        serde_json::to_value(recomputed).expect("a document serializes"),
+    );
+    let mut out = Vec::new();
+    diff(&a, &b, &mut String::new(), &mut out);
+    out
+}
+
+fn diff(a: &Value, b: &Value, path: &mut String, out: &mut Vec<String>) {
+    let len = path.len();
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, va) in x {
+                let vb = y.get(k).unwrap_or(&Value::Null);
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+                diff(va, vb, path, out);
+                path.truncate(len);
+            }
+            for (k, vb) in y.iter().filter(|(k, _)| !x.contains_key(*k)) {
+                diff(&Value::Null, vb, &mut format!("{path}.{k}"), out);
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (va, vb)) in x.iter().zip(y).enumerate() {
+                match va.get("name").and_then(Value::as_str) {
+                    Some(n) if path == "layers" => path.push_str(&format!("['{n}']")),
+                    _ => path.push_str(&format!("[{i}]")),
+                }
+                diff(va, vb, path, out);
+                path.truncate(len);
+            }
+        }
+        _ if a == b => {}
+        _ => {
+            let show = |v: &Value| {
+                let t = v.to_string();
+                if t.len() > 40 {
+                    format!("{}...", &t[..t.floor_char_boundary(37)])
+                } else {
+                    t
+                }
+            };
+            out.push(format!(
+                "{path}: {} in the file, {} recomputed",
+                show(a),
+                show(b)
+            ));
+        }
+    }
+}
+
 /// Parses a schedule document, JSON or (with `yaml`) YAML.
 pub fn parse(text: &str, yaml: bool) -> Result<Schedule, DocError> {
     let v: Value = if yaml {

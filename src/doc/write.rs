@@ -132,7 +132,7 @@ fn layer(net: &Network, r: &LayerResult) -> LayerDoc {
     }
 }
 
-fn shape(l: &Layer) -> ShapeDoc {
+pub(crate) fn shape(l: &Layer) -> ShapeDoc {
     ShapeDoc {
         nifm: l.nifm(),
         nofm: l.nofm(),

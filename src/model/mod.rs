@@ -47,9 +47,41 @@ pub struct Model {
     pub skipped: Vec<String>,
 }
 
+impl LoadOptions {
+    /// Refuses dimension sizes that cannot be meant: one named twice, a
+    /// zero size, or sizes for a built-in network (which has none).
+    fn check(&self, name: &str, builtin: bool) -> Result<(), Error> {
+        let bad = |message: String| Error::Model {
+            message,
+            issue: ModelIssue::Other,
+        };
+        if builtin && let Some((d, _)) = self.dims.first() {
+            return Err(bad(format!(
+                "{name}: a built-in network has no named dimensions (dimension '{d}' given)"
+            )));
+        }
+        for (i, (d, n)) in self.dims.iter().enumerate() {
+            if self.dims[..i].iter().any(|(e, _)| e == d) {
+                return Err(bad(format!("{name}: dimension '{d}' is given twice")));
+            }
+            if *n == 0 {
+                return Err(bad(format!("{name}: dimension '{d}' must be positive")));
+            }
+        }
+        if self.max_tensor_elements == 0 {
+            return Err(bad(format!(
+                "{name}: the tensor size limit must be positive"
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Loads a built-in network (`alex_net`, ...) or an ONNX file.
 pub fn load_model(name: &str, opts: &LoadOptions) -> Result<Model, Error> {
-    if let Some(network) = zoo::get(name) {
+    let builtin = zoo::get(name);
+    opts.check(name, builtin.is_some())?;
+    if let Some(network) = builtin {
         return Ok(Model {
             network,
             batch: Some(1),

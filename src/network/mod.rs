@@ -141,6 +141,32 @@ impl Network {
         b.build().expect("a layer fits its own input")
     }
 
+    /// Checks that every layer's counts at `batch` (operations, input,
+    /// output and weight elements) stay below 2^53, where the schedule's
+    /// counts are exact; the error names the first layer that does not.
+    pub fn check_batch(&self, batch: u64) -> Result<(), String> {
+        const EXACT: u64 = 1 << 53;
+        for nl in &self.layers {
+            let l = &nl.layer;
+            let counts = [
+                l.total_ofmap_size().checked_mul(l.ops_per_neuron()),
+                Some(l.total_ofmap_size()),
+                Some(l.total_ifmap_size()),
+            ];
+            let over = counts.iter().any(|c| {
+                c.and_then(|c| c.checked_mul(batch))
+                    .is_none_or(|c| c >= EXACT)
+            }) || l.total_filter_size() >= EXACT;
+            if over {
+                return Err(format!(
+                    "layer '{}': its counts at batch {batch} reach 2^53, beyond exact counting; use a smaller batch",
+                    nl.name
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The network's name: a built-in name or the model file.
     pub fn name(&self) -> &str {
         &self.name

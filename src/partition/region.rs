@@ -87,6 +87,17 @@ impl NodeRegion {
             .flat_map(move |h| (0..self.dim.w as i64).map(move |w| self.rel2abs(Coord::new(h, w))))
     }
 
+    /// Whether every node lies on a `grid` of nodes from (0, 0).
+    pub fn within(&self, grid: Dim2) -> bool {
+        let inside =
+            |c: Coord| c.h >= 0 && c.w >= 0 && (c.h as u64) < grid.h && (c.w as u64) < grid.w;
+        self.dim
+            .h
+            .checked_mul(self.dim.w)
+            .is_some_and(|n| n <= grid.size())
+            && self.nodes().all(inside)
+    }
+
     pub fn contains(&self, c: Coord) -> bool {
         self.nodes().any(|n| n == c)
     }

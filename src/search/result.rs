@@ -135,7 +135,10 @@ impl Partial {
         if self.timings.len() == 1 && self.len == n_layers {
             self.timings[0].critical_time
         } else {
-            self.timings.iter().map(|t| t.time()).sum()
+            self.timings
+                .iter()
+                .map(|t| t.time())
+                .fold(0, u64::saturating_add)
         }
     }
 
@@ -185,7 +188,7 @@ impl Partial {
             .add(seq.idx, times, &prevs);
         self.sum_cost += r.cost;
         self.sum_static += r.cost_static;
-        self.sum_time += r.time;
+        self.sum_time = self.sum_time.saturating_add(r.time);
         self.last = Some(Arc::new(Link {
             result: r,
             prev: self.last.take(),

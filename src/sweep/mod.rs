@@ -69,13 +69,14 @@ pub fn run(
 ) -> Result<RunSummary, Error> {
     let keys: Vec<String> = spec.axes.iter().map(|a| a.key.clone()).collect();
     let header = Table::header(&keys);
-    let all = spec.points();
-    let total = all.len();
-    let share: Vec<Point> = all
-        .into_iter()
-        .filter(|p| shard.is_none_or(|s| p.index % s.count == s.index))
+    let total = spec.len();
+    let share: Vec<Point> = (0..total)
+        .filter(|i| shard.is_none_or(|s| i % s.count == s.index))
+        .map(|i| spec.point(i))
         .collect();
+    let identity = spec.identity.to_string();
     let doc_err = |m: String| Error::Document(m);
+    crate::files::check_target(out)?;
     // Resume: keep the rows of a table written for this spec.
     let exists = std::fs::metadata(out).is_ok_and(|m| m.len() > 0);
     let (mut existing, redone) = if exists {
@@ -84,6 +85,14 @@ pub fn run(
             return Err(doc_err(format!(
                 "{}: written for another sweep (its columns differ); remove it or choose another file",
                 out.display()
+            )));
+        }
+        let spec_col = t.col("spec").expect("a sweep table");
+        if let Some(r) = t.rows.iter().find(|r| r[spec_col] != identity) {
+            return Err(doc_err(format!(
+                "{}: written for another spec, or the spec changed since ({} differ); remove it or choose another file",
+                out.display(),
+                spec::Identity::changed(&r[spec_col], &identity).join(", ")
             )));
         }
         if dropped > 0 {
@@ -125,7 +134,7 @@ pub fn run(
     let rows: Vec<Vec<String>> = todo
         .par_iter()
         .map(|p| {
-            let row = point_row(spec, p, total, &models[p.model.as_str()]);
+            let row = point_row(spec, p, total, &identity, &models[p.model.as_str()]);
             let mut a = appender.lock().expect("not poisoned");
             // A row that cannot be written is still in the final table.
             let _ = a.push(&row);
@@ -154,11 +163,18 @@ pub fn run(
 }
 
 /// Searches one point; every failure is a row.
-fn point_row(spec: &Spec, p: &Point, total: usize, net: &Result<Network, String>) -> Vec<String> {
+fn point_row(
+    spec: &Spec,
+    p: &Point,
+    total: usize,
+    identity: &str,
+    net: &Result<Network, String>,
+) -> Vec<String> {
     let mut row = vec![
         p.id.clone(),
         p.index.to_string(),
         total.to_string(),
+        identity.to_string(),
         p.model.clone(),
         p.batch.to_string(),
         p.options.clone(),
@@ -199,7 +215,7 @@ fn point_row(spec: &Spec, p: &Point, total: usize, net: &Result<Network, String>
     }
     row.push(secs);
     row.extend([String::new(), String::new()]);
-    row
+    row.into_iter().map(table::cell).collect()
 }
 
 /// Energy by event, time, EDP, ops, accesses per level, hops and the
@@ -252,6 +268,7 @@ pub fn merge(files: &[PathBuf], out: &Path) -> Result<usize, Error> {
     let mut merged: Option<Table> = None;
     let mut seen: BTreeMap<usize, (String, PathBuf)> = BTreeMap::new();
     let mut total = None;
+    let mut identity: Option<(String, PathBuf)> = None;
     for f in files {
         let (t, dropped) = Table::read(f).map_err(doc_err)?;
         if dropped > 0 {
@@ -271,13 +288,24 @@ pub fn merge(files: &[PathBuf], out: &Path) -> Result<usize, Error> {
                 files[0].display()
             )));
         }
-        let (pc, nc, ic) = (
+        let (pc, nc, ic, sc) = (
             t.col("point")
                 .ok_or_else(|| doc_err(format!("{}: not a sweep table", f.display())))?,
             t.col("points").expect("a sweep table"),
             t.col("id").expect("a sweep table"),
+            t.col("spec")
+                .ok_or_else(|| doc_err(format!("{}: not a sweep table", f.display())))?,
         );
         for r in t.rows {
+            let first = identity.get_or_insert_with(|| (r[sc].clone(), f.clone()));
+            if r[sc] != first.0 {
+                return Err(doc_err(format!(
+                    "{}: a table of another spec than {}'s ({} differ)",
+                    f.display(),
+                    first.1.display(),
+                    spec::Identity::changed(&r[sc], &first.0).join(", ")
+                )));
+            }
             let point: usize = r[pc].parse().map_err(|_| {
                 doc_err(format!(
                     "{}: point '{}' is not a number",
@@ -330,11 +358,27 @@ pub fn merge(files: &[PathBuf], out: &Path) -> Result<usize, Error> {
 
 /// An sbatch script running `tasks` shards of the sweep at `spec` as a
 /// Slurm job array: task `i` runs shard `i/tasks` into `OUT.i.csv`
-/// (`OUT` = `out` less `.csv`), with `exe` as the nnsched binary.
-pub fn slurm_script(exe: &Path, spec: &Path, out: &Path, tasks: usize) -> String {
+/// (`OUT` = `out` less `.csv`), with `exe` as the nnsched binary. Every
+/// path is quoted; one that no quoting makes safe in both the shell and
+/// an `#SBATCH` line (a control character such as a newline, a quote, a
+/// backslash, or `%`, sbatch's file-name pattern) is refused, named.
+pub fn slurm_script(exe: &Path, spec: &Path, out: &Path, tasks: usize) -> Result<String, String> {
+    for p in [exe, spec, out] {
+        let text = p
+            .to_str()
+            .ok_or_else(|| format!("{}: not UTF-8", p.display()))?;
+        if let Some(c) = text
+            .chars()
+            .find(|c| c.is_control() || matches!(c, '\'' | '"' | '\\' | '%'))
+        {
+            return Err(format!(
+                "{text:?}: a path with {c:?} cannot be put in a job script; rename it"
+            ));
+        }
+    }
     let stem = out.with_extension("");
-    let q = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "'\\''"));
-    format!(
+    let q = |p: &Path| format!("'{}'", p.display());
+    Ok(format!(
         "#!/bin/sh\n\
          # nnsched sweep as a Slurm job array: one shard per task.\n\
          # Merge when all are done:\n\
@@ -342,7 +386,7 @@ pub fn slurm_script(exe: &Path, spec: &Path, out: &Path, tasks: usize) -> String
          #SBATCH --job-name=nnsched-sweep\n\
          #SBATCH --array=0-{last}\n\
          #SBATCH --ntasks=1\n\
-         #SBATCH --output={stem_raw}.slurm-%A_%a.out\n\
+         #SBATCH --output=\"{stem_raw}.slurm-%A_%a.out\"\n\
          exec {exe} sweep {spec} --shard \"$SLURM_ARRAY_TASK_ID/{tasks}\" \
          -o {stem}.\"$SLURM_ARRAY_TASK_ID\".csv --quiet\n",
         exe = q(exe),
@@ -351,5 +395,5 @@ pub fn slurm_script(exe: &Path, spec: &Path, out: &Path, tasks: usize) -> String
         stem_raw = stem.display(),
         out = q(out),
         last = tasks.saturating_sub(1),
-    )
+    ))
 }

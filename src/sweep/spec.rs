@@ -8,6 +8,12 @@ use serde_json::Value;
 use crate::hw::Hardware;
 use crate::options::SearchOptions;
 
+/// The most points a sweep may have: counted before anything is built.
+pub const MAX_POINTS: u64 = 1_000_000;
+
+/// The most values one axis may have.
+pub const MAX_AXIS_VALUES: u64 = 100_000;
+
 /// A parsed and validated sweep spec (see the README's "Sweeps").
 #[derive(Clone, Debug)]
 pub struct Spec {
@@ -27,7 +33,95 @@ pub struct Spec {
     pub time_limit: Option<f64>,
     /// Where each point's schedule file goes, if anywhere.
     pub schedules: Option<PathBuf>,
+    /// What defines the spec's points, part by part: a results table
+    /// records it, and a table of another spec is not resumed or merged.
+    pub identity: Identity,
     base: Value,
+    /// Per model, a hash of its file's contents (of its name if built in).
+    model_hashes: Vec<u64>,
+    /// Points per axis group, in group order.
+    group_sizes: Vec<usize>,
+}
+
+/// Hashes of what defines a sweep's points, one per part of the spec, so
+/// that a change can be named.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Identity {
+    parts: [u64; 6],
+}
+
+impl Identity {
+    const PARTS: [&str; 6] = [
+        "hardware",
+        "models",
+        "batch",
+        "axes",
+        "options",
+        "time_limit",
+    ];
+
+    /// The parts of the spec that differ between two identities written as
+    /// text (every part where either is not an identity).
+    pub fn changed(a: &str, b: &str) -> Vec<&'static str> {
+        let (a, b): (Vec<&str>, Vec<&str>) = (a.split(' ').collect(), b.split(' ').collect());
+        Self::PARTS
+            .iter()
+            .enumerate()
+            .filter(|(i, name)| {
+                let part = |v: &[&str]| {
+                    v.get(*i)
+                        .and_then(|p| p.strip_prefix(**name))
+                        .map(str::to_string)
+                };
+                part(&a).is_none() || part(&a) != part(&b)
+            })
+            .map(|(_, name)| *name)
+            .collect()
+    }
+}
+
+impl std::fmt::Display for Identity {
+    /// `hardware:1a2b3c4d models:... time_limit:...`, 8 hex digits each.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (name, h)) in Self::PARTS.iter().zip(self.parts).enumerate() {
+            let sep = if i == 0 { "" } else { " " };
+            write!(f, "{sep}{name}:{:08x}", h >> 32)?;
+        }
+        Ok(())
+    }
+}
+
+fn hash_json<T: serde::Serialize>(v: &T) -> u64 {
+    fnv(serde_json::to_string(v)
+        .expect("a value serializes")
+        .as_bytes())
+}
+
+/// The first item given twice.
+fn first_repeat<T: PartialEq>(items: &[T]) -> Option<&T> {
+    items
+        .iter()
+        .enumerate()
+        .find(|(i, x)| items[..*i].contains(x))
+        .map(|(_, x)| x)
+}
+
+/// A value as it compares: numbers by value (`1` and `1.0` are one).
+fn value_key(v: &Value) -> String {
+    match v.as_f64() {
+        Some(x) => format!("{x:?}"),
+        None => v.to_string(),
+    }
+}
+
+/// FNV-1a: stable across runs, machines and versions.
+fn fnv(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
 /// One hardware axis.
@@ -82,9 +176,11 @@ fn one_batch() -> Vec<u64> {
 
 impl Spec {
     /// Reads and validates a spec file; errors name the file and the key.
+    /// Relative paths in it are relative to its folder, wherever nnsched
+    /// runs.
     pub fn load(path: &Path) -> Result<Spec, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read ({e})", path.display()))?;
+        let text =
+            crate::files::read_text(path, crate::files::Limit::Spec).map_err(|e| e.to_string())?;
         let dir = path.parent().unwrap_or(Path::new("."));
         Self::parse(&text, dir).map_err(|e| format!("{}: {e}", path.display()))
     }
@@ -92,21 +188,38 @@ impl Spec {
     /// Parses spec text whose relative paths are relative to `dir`.
     pub fn parse(text: &str, dir: &Path) -> Result<Spec, String> {
         let f: SpecFile = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
-        let rel = |p: &str| -> String {
+        // A relative path is the spec folder's; a name that is no file
+        // there may be a built-in one.
+        let rel = |p: &str, builtin: bool| -> String {
             let in_dir = dir.join(p);
-            if Path::new(p).is_relative() && in_dir.exists() {
-                in_dir.display().to_string()
-            } else {
+            if Path::new(p).is_absolute() || (builtin && !in_dir.exists()) {
                 p.to_string()
+            } else {
+                in_dir.display().to_string()
             }
         };
         if f.models.is_empty() {
             return Err("key 'models': the list is empty".into());
         }
+        if let Some(m) = first_repeat(&f.models) {
+            return Err(format!("key 'models': '{m}' is given twice"));
+        }
         if f.batch.is_empty() || f.batch.contains(&0) {
             return Err("key 'batch': give positive batch sizes".into());
         }
-        let hardware = rel(&f.hardware);
+        if let Some(b) = first_repeat(&f.batch) {
+            return Err(format!("key 'batch': {b} is given twice"));
+        }
+        let hardware = rel(&f.hardware, crate::hw::preset(&f.hardware).is_some());
+        let bare = !f.hardware.contains(std::path::MAIN_SEPARATOR) && !f.hardware.contains('.');
+        if bare && crate::hw::preset(&f.hardware).is_none() && !Path::new(&hardware).exists() {
+            let names: Vec<&str> = crate::hw::PRESETS.iter().map(|p| p.0).collect();
+            return Err(format!(
+                "key 'hardware': '{}' is no file beside the spec and no built-in hardware ({})",
+                f.hardware,
+                names.join(", ")
+            ));
+        }
         let base_hw =
             Hardware::from_arg(&hardware).map_err(|e| format!("key 'hardware': {e:#}"))?;
         let base = serde_json::to_value(base_hw.to_spec()).expect("a spec serializes");
@@ -155,6 +268,36 @@ impl Spec {
                 axes[i].group = axes[first].group;
             }
         }
+        let mut groups: Vec<usize> = axes.iter().map(|a| a.group).collect();
+        groups.sort_unstable();
+        groups.dedup();
+        // Each group's value tuples must differ, or two points are one.
+        for &g in &groups {
+            let members: Vec<&Axis> = axes.iter().filter(|a| a.group == g).collect();
+            let tuples: Vec<Vec<String>> = (0..members[0].values.len())
+                .map(|i| members.iter().map(|a| value_key(&a.values[i])).collect())
+                .collect();
+            let mut seen = std::collections::HashSet::new();
+            if let Some(i) = (0..tuples.len()).find(|&i| !seen.insert(&tuples[i])) {
+                let names: Vec<&str> = members.iter().map(|a| a.key.as_str()).collect();
+                let values: Vec<String> = members.iter().map(|a| a.values[i].to_string()).collect();
+                return Err(format!(
+                    "axis '{}': the value {} is given twice",
+                    names.join("' and '"),
+                    values.join(", ")
+                ));
+            }
+        }
+        let group_sizes: Vec<usize> = groups
+            .iter()
+            .map(|&g| {
+                axes.iter()
+                    .find(|a| a.group == g)
+                    .expect("a group")
+                    .values
+                    .len()
+            })
+            .collect();
         let mut options = Vec::new();
         for (name, set) in &f.options {
             let name = name.as_str().ok_or("key 'options': names must be text")?;
@@ -172,100 +315,155 @@ impl Spec {
             check
                 .validate()
                 .map_err(|e| format!("options '{name}': {e}"))?;
+            if let Some((other, _)) = options.iter().find(|(_, s)| *s == set) {
+                return Err(format!("options '{name}': the same options as '{other}'"));
+            }
             options.push((name.to_string(), set));
         }
         if options.is_empty() {
             options.push(("default".into(), serde_json::Map::new()));
         }
-        if f.time_limit.is_some_and(|t| !(t.is_finite() && t > 0.0)) {
-            return Err("key 'time_limit': must be a positive number of seconds".into());
+        if let Some(t) = f.time_limit {
+            crate::options::time_limit(t).map_err(|e| format!("key 'time_limit': {e}"))?;
         }
+        let count = [f.models.len(), f.batch.len(), options.len()]
+            .iter()
+            .chain(&group_sizes)
+            .try_fold(1u64, |n, &k| n.checked_mul(k as u64))
+            .filter(|&n| n <= MAX_POINTS);
+        if count.is_none() {
+            return Err(format!(
+                "the sweep has more than {MAX_POINTS} points ({} models x {} batches x {} option sets x {} axis values); split it",
+                f.models.len(),
+                f.batch.len(),
+                options.len(),
+                group_sizes
+                    .iter()
+                    .map(usize::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" x ")
+            ));
+        }
+        let models: Vec<String> = f
+            .models
+            .iter()
+            .map(|m| rel(m, crate::network::zoo::NAMES.contains(&m.as_str())))
+            .collect();
+        let model_hashes = models
+            .iter()
+            .map(
+                |m| match crate::files::read(Path::new(m), crate::files::Limit::Model) {
+                    Ok(bytes) => fnv(&bytes),
+                    Err(_) => fnv(m.as_bytes()),
+                },
+            )
+            .collect::<Vec<u64>>();
+        let axes_text: Vec<(String, Vec<Value>, usize)> = axes
+            .iter()
+            .map(|a| (a.key.clone(), a.values.clone(), a.group))
+            .collect();
+        let identity = Identity {
+            parts: [
+                hash_json(&base),
+                hash_json(&(&models, &model_hashes)),
+                hash_json(&f.batch),
+                hash_json(&axes_text),
+                hash_json(&options),
+                hash_json(&f.time_limit),
+            ],
+        };
         Ok(Spec {
             hardware,
-            models: f.models.iter().map(|m| rel(m)).collect(),
+            models,
             batches: f.batch,
             axes,
             options,
             time_limit: f.time_limit,
             schedules: f.schedules.map(|p| dir.join(p)),
+            identity,
             base,
+            model_hashes,
+            group_sizes,
         })
     }
 
-    /// Every point, in order: models, then batches, then option sets, then
-    /// the axis groups (the last varying fastest).
-    pub fn points(&self) -> Vec<Point> {
+    /// How many points the sweep has (at most [`MAX_POINTS`]).
+    pub fn len(&self) -> usize {
+        self.models.len() * self.batches.len() * self.options.len() * self.combos()
+    }
+
+    /// Whether the sweep has no points (never: every list is non-empty).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn combos(&self) -> usize {
+        self.group_sizes.iter().product()
+    }
+
+    /// Every point, in order, made as it is reached: models, then batches,
+    /// then option sets, then the axis groups (the last varying fastest).
+    pub fn points(&self) -> impl ExactSizeIterator<Item = Point> + '_ {
+        (0..self.len()).map(|i| self.point(i))
+    }
+
+    /// The point at `index` (below [`Spec::len`]).
+    pub fn point(&self, index: usize) -> Point {
+        let combos = self.combos();
+        let (c, rest) = (index % combos, index / combos);
+        let (o, rest) = (rest % self.options.len(), rest / self.options.len());
+        let (b, m) = (rest % self.batches.len(), rest / self.batches.len());
+        // Mixed-radix digits of `c`, the last group fastest.
+        let mut digit = vec![0; self.group_sizes.len()];
+        let mut left = c;
+        for (d, &n) in digit.iter_mut().zip(&self.group_sizes).rev() {
+            *d = left % n;
+            left /= n;
+        }
         let mut groups: Vec<usize> = self.axes.iter().map(|a| a.group).collect();
         groups.sort_unstable();
         groups.dedup();
-        let sizes: Vec<usize> = groups
+        let values: Vec<Value> = self
+            .axes
             .iter()
-            .map(|&g| {
-                self.axes
-                    .iter()
-                    .find(|a| a.group == g)
-                    .expect("a group")
-                    .values
-                    .len()
+            .map(|a| {
+                let g = groups.iter().position(|&g| g == a.group).expect("a group");
+                a.values[digit[g]].clone()
             })
             .collect();
-        let combos: usize = sizes.iter().product();
-        let mut out = Vec::new();
-        for model in &self.models {
-            for &batch in &self.batches {
-                for (opt, set) in &self.options {
-                    for c in 0..combos {
-                        // Mixed-radix digits of `c`, the last group fastest.
-                        let mut digit = vec![0; sizes.len()];
-                        let mut rest = c;
-                        for (d, &n) in digit.iter_mut().zip(&sizes).rev() {
-                            *d = rest % n;
-                            rest /= n;
-                        }
-                        let values: Vec<Value> = self
-                            .axes
-                            .iter()
-                            .map(|a| {
-                                let g = groups.iter().position(|&g| g == a.group).expect("a group");
-                                a.values[digit[g]].clone()
-                            })
-                            .collect();
-                        let id = self.point_id(model, batch, set, &values);
-                        out.push(Point {
-                            index: out.len(),
-                            id,
-                            model: model.clone(),
-                            batch,
-                            options: opt.clone(),
-                            values,
-                        });
-                    }
-                }
-            }
+        let (opt, set) = &self.options[o];
+        Point {
+            index,
+            id: self.point_id(m, self.batches[b], set, &values),
+            model: self.models[m].clone(),
+            batch: self.batches[b],
+            options: opt.clone(),
+            values,
         }
-        out
     }
 
-    /// FNV-1a of the point's parameters: stable across runs, machines and
-    /// versions, and changed by any parameter (an option set's contents
-    /// included).
+    /// A hash of everything that defines the point: the base hardware, the
+    /// model's file, the batch, the option set's contents, the time limit
+    /// and the axis values.
     fn point_id(
         &self,
-        model: &str,
+        model: usize,
         batch: u64,
         set: &serde_json::Map<String, Value>,
         values: &[Value],
     ) -> String {
-        let mut text = format!("{model}\0{batch}\0{}", Value::Object(set.clone()));
+        let mut text = format!(
+            "{}\0{:016x}\0{:016x}\0{batch}\0{}\0{:?}",
+            self.models[model],
+            self.model_hashes[model],
+            self.identity.parts[0],
+            Value::Object(set.clone()),
+            self.time_limit
+        );
         for (a, v) in self.axes.iter().zip(values) {
             text.push_str(&format!("\0{}={v}", a.key));
         }
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in text.bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        format!("{h:016x}")
+        format!("{:016x}", fnv(text.as_bytes()))
     }
 
     /// The point's hardware: the base with the point's axis values.
@@ -290,7 +488,7 @@ impl Spec {
             o.set_named(k, v).expect("checked at parse");
         }
         if let Some(t) = self.time_limit {
-            o.time_limit = Some(std::time::Duration::from_secs_f64(t));
+            o.time_limit = crate::options::time_limit(t).ok();
         }
         o
     }
@@ -322,22 +520,32 @@ fn axis_values(key: &str, v: &serde_yaml::Value) -> Result<Vec<Value>, String> {
                     Value::from(x)
                 }
             };
+            if !(from.is_finite() && to.is_finite()) {
+                return Err(format!("axis '{key}': 'from' and 'to' must be finite"));
+            }
+            // The count first, from the range's own numbers: nothing is
+            // built for a range too long to run.
+            let (count, next): (f64, Box<dyn Fn(f64) -> f64>) = match (get("step"), get("times")) {
+                (Some(step), None) if step > 0.0 && step.is_finite() => (
+                    ((to - from) / step + 1e-9).floor() + 1.0,
+                    Box::new(move |x| x + step),
+                ),
+                (None, Some(times)) if times > 1.0 && times.is_finite() && from > 0.0 => (
+                    ((to / from).ln() / times.ln() + 1e-9).floor() + 1.0,
+                    Box::new(move |x| x * times),
+                ),
+                _ => return Err(bad()),
+            };
+            if count.is_nan() || count > MAX_AXIS_VALUES as f64 {
+                return Err(format!(
+                    "axis '{key}': the range has more than {MAX_AXIS_VALUES} values"
+                ));
+            }
             let mut out = Vec::new();
             let mut x = from;
-            match (get("step"), get("times")) {
-                (Some(step), None) if step > 0.0 => {
-                    while x <= to + 1e-9 * to.abs() && out.len() <= 100_000 {
-                        out.push(num(x));
-                        x += step;
-                    }
-                }
-                (None, Some(times)) if times > 1.0 && from > 0.0 => {
-                    while x <= to * (1.0 + 1e-9) && out.len() <= 100_000 {
-                        out.push(num(x));
-                        x *= times;
-                    }
-                }
-                _ => return Err(bad()),
+            for _ in 0..count.max(0.0) as u64 {
+                out.push(num(x));
+                x = next(x);
             }
             Ok(out)
         }

@@ -42,7 +42,7 @@ pub struct Table {
 impl Table {
     /// The header of a sweep with these axis keys.
     pub fn header(axes: &[String]) -> Vec<String> {
-        ["id", "point", "points", "model", "batch", "options"]
+        ["id", "point", "points", "spec", "model", "batch", "options"]
             .iter()
             .map(|s| s.to_string())
             .chain(axes.iter().cloned())
@@ -60,7 +60,8 @@ impl Table {
     /// value; any other malformed row is an error.
     pub fn read(path: &Path) -> Result<(Table, usize), String> {
         let what = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-        let mut text = std::fs::read_to_string(path).map_err(|e| what(&e))?;
+        let mut text =
+            crate::files::read_text(path, crate::files::Limit::Table).map_err(|e| e.to_string())?;
         let mut dropped = 0;
         if !text.is_empty() && !text.ends_with('\n') {
             text.truncate(text.rfind('\n').map_or(0, |i| i + 1));
@@ -100,19 +101,14 @@ impl Table {
         Ok((Table { header, rows }, dropped))
     }
 
-    /// Writes the whole table atomically (beside `path`, then renamed).
+    /// Writes the whole table through [`crate::files::write`] (atomically).
     pub fn write(&self, path: &Path) -> Result<(), String> {
-        let tmp = path.with_extension("csv.tmp");
-        let write = || -> std::io::Result<()> {
-            let mut w = writer().from_path(&tmp)?;
-            w.write_record(&self.header)?;
-            for r in &self.rows {
-                w.write_record(r)?;
-            }
-            w.flush()?;
-            std::fs::rename(&tmp, path)
-        };
-        write().map_err(|e| format!("{}: {e}", path.display()))
+        let mut w = writer().from_writer(Vec::new());
+        for r in std::iter::once(&self.header).chain(&self.rows) {
+            w.write_record(r).expect("writing to memory");
+        }
+        let bytes = w.into_inner().expect("writing to memory");
+        crate::files::write(path, &bytes).map_err(|e| e.to_string())
     }
 
     /// Sorts rows by point and marks each (model, batch) group's Pareto
@@ -166,6 +162,18 @@ impl Table {
 }
 
 /// Lines end in `\n` alone, so that a line cut short is one without it.
+/// A cell as a spreadsheet shows it, not runs it: text starting with `=`,
+/// `+`, `-`, `@`, a tab or a carriage return (a formula to Excel, LibreOffice
+/// and Sheets) is prefixed with `'`; numbers are left as they are.
+pub fn cell(s: String) -> String {
+    let formula = s.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if formula && s.parse::<f64>().is_err() {
+        format!("'{s}")
+    } else {
+        s
+    }
+}
+
 fn writer() -> csv::WriterBuilder {
     let mut b = csv::WriterBuilder::new();
     b.terminator(csv::Terminator::Any(b'\n'));
@@ -181,11 +189,7 @@ impl Appender {
     /// Opens `path` for appending, writing `header` first if it is new.
     pub fn open(path: &Path, header: &[String], new: bool) -> Result<Appender, String> {
         let what = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| what(&e))?;
+        let f = crate::files::append(path).map_err(|e| e.to_string())?;
         let mut w = writer().from_writer(f);
         if new {
             w.write_record(header).map_err(|e| what(&e))?;

@@ -52,7 +52,8 @@ pub fn run_reference_raw(name: &str, extra: &[&str], ext: &str) -> (Output, Path
     let r = reference(name);
     let dir = scratch(name);
     let hw = dir.join("hw.yaml");
-    std::fs::write(&hw, r["hw_yaml"].as_str().unwrap()).unwrap();
+    // Atomically: tests running at once share the folder.
+    nnsched::files::write(&hw, r["hw_yaml"].as_str().unwrap().as_bytes()).unwrap();
     let out_path = dir.join(format!(
         "out-{}.{ext}",
         extra.join("_").replace(['-', '/'], "")

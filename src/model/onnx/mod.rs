@@ -46,9 +46,6 @@ fn refusal(issue: ModelIssue, message: String) -> anyhow::Error {
     anyhow::Error::new(Refusal { message, issue })
 }
 
-/// Protobuf messages cannot exceed 2 GiB.
-const MAX_FILE_BYTES: u64 = 2 << 30;
-
 /// An imported network and what the import noticed.
 #[derive(Debug)]
 pub struct Imported {
@@ -63,14 +60,7 @@ pub struct Imported {
 /// Imports an ONNX model file.
 pub fn import(path: &Path, opts: &ImportOptions) -> Result<Imported> {
     let file = path.display().to_string();
-    let meta = std::fs::metadata(path).with_context(|| format!("{file}: cannot read the file"))?;
-    if meta.len() > MAX_FILE_BYTES {
-        bail!(
-            "{file}: {} bytes, more than an ONNX file can hold",
-            meta.len()
-        );
-    }
-    let bytes = std::fs::read(path).with_context(|| format!("{file}: cannot read the file"))?;
+    let bytes = crate::files::read(path, crate::files::Limit::Model).map_err(|e| anyhow!("{e}"))?;
     // External data lies beside the model file.
     let dir = path.parent().map(|d| {
         if d.as_os_str().is_empty() {
@@ -102,6 +92,7 @@ fn import_model(
         .as_ref()
         .with_context(|| format!("{file}: the ONNX model has no graph"))?;
     let consts = Constants::collect(graph);
+    proto::check_graph(graph, &consts).map_err(|e| anyhow!("{file}: {e}"))?;
     let limit = opts.max_tensor_elements;
     if let Some((what, n)) = proto::oversized(graph, &consts, limit) {
         return Err(refusal(
@@ -124,7 +115,7 @@ fn import_model(
     proto::patch_for_tract(model.graph.as_mut().expect("checked above"));
     proto::forget_symbolic_dims(model.graph.as_mut().expect("checked above"));
     let graph = model.graph.as_ref().expect("checked above");
-    let typed = match catch_unwind(AssertUnwindSafe(|| type_model(&model, &inputs))) {
+    let typed = match quietly(|| type_model(&model, &inputs)) {
         Ok(Ok(typed)) => typed,
         failed => {
             let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
@@ -135,6 +126,14 @@ fn import_model(
         file,
         consts: &consts,
         typed: &typed,
+        outlets: {
+            let mut m: HashMap<&str, OutletId> = HashMap::new();
+            for (o, label) in &typed.outlet_labels {
+                let e = m.entry(label.as_str()).or_insert(*o);
+                *e = (*e).min(*o);
+            }
+            m
+        },
         skip_unsupported: opts.skip_unsupported,
         max_elements: limit,
         opset: model
@@ -349,7 +348,7 @@ fn explain_typing_failure(
                 "{file}: node '{}' ({}): {}",
                 node_name(n),
                 n.op_type,
-                ops::refusal(&n.op_type)
+                ops::refusal(n)
             ),
         );
     }
@@ -358,8 +357,41 @@ fn explain_typing_failure(
             "{file}: tract cannot infer the model's shapes: {}",
             format!("{e:#}").replace('\n', " ")
         ),
-        _ => anyhow!("{file}: tract failed while inferring the model's shapes"),
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            let why = why.lines().next().unwrap_or_default();
+            anyhow!("{file}: tract failed while inferring the model's shapes ({why})")
+        }
+        Ok(Ok(_)) => anyhow!("{file}: tract failed while inferring the model's shapes"),
     }
+}
+
+thread_local! {
+    /// Set while this thread runs tract under `quietly`.
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, catching a panic (tract's, on a graph it cannot type) without
+/// its text reaching standard error: the import reports it as one line.
+/// Panics on other threads, or outside `f`, are reported as before.
+fn quietly<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    QUIET.with(|q| q.set(true));
+    let r = catch_unwind(AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(false));
+    r
 }
 
 /// A node's name for messages: its own, else its first output's.
@@ -379,7 +411,7 @@ fn first_unsupported<'a>(graph: &'a GraphProto, inputs: &[&str]) -> Option<&'a N
         if !n.input.iter().any(|i| maps.contains(i.as_str())) {
             continue;
         }
-        match ops::role(&n.op_type) {
+        match ops::role(n) {
             None => return Some(n),
             Some(Role::ShapeOf) => {}
             Some(_) => maps.extend(n.output.iter().map(String::as_str)),
@@ -528,6 +560,9 @@ struct Converter<'a> {
     file: &'a str,
     consts: &'a Constants,
     typed: &'a TypedModel,
+    /// tract's outlets by ONNX tensor name (tract's own lookup is a linear
+    /// scan, which made imports quadratic in nodes).
+    outlets: HashMap<&'a str, OutletId>,
     skip_unsupported: bool,
     max_elements: u64,
     /// The default-domain opset, which sets some attributes' defaults.
@@ -613,6 +648,11 @@ impl Converter<'_> {
         Ok(())
     }
 
+    /// tract's outlet of an ONNX tensor.
+    fn outlet(&self, name: &str) -> Option<OutletId> {
+        self.outlets.get(name).copied()
+    }
+
     /// The node, for messages.
     fn what(&self, n: &NodeProto) -> String {
         format!("{}: node '{}' ({})", self.file, node_name(n), n.op_type)
@@ -624,7 +664,7 @@ impl Converter<'_> {
         if let Some(v) = self.consts.ints(name) {
             return Some(v.to_vec());
         }
-        self.konst(self.typed.find_outlet_label(name)?)
+        self.konst(self.outlet(name)?)
     }
 
     /// The integer values tract folded an outlet into, if constant.
@@ -648,7 +688,7 @@ impl Converter<'_> {
         if let Some(s) = self.input_shapes.get(name) {
             return Some(s.clone());
         }
-        let o = self.typed.find_outlet_label(name)?;
+        let o = self.outlet(name)?;
         let fact = self.typed.outlet_fact(o).ok()?;
         let dims = fact.shape.as_concrete()?;
         Some(dims.iter().map(|&d| d as u64).collect())
@@ -778,11 +818,11 @@ impl Converter<'_> {
             return Ok(None); // constants and weight arithmetic
         };
         let two_acts = acts.len() >= 2 && acts[0].is_some() && acts[1].is_some();
-        let Some(role) = ops::role(&n.op_type) else {
+        let Some(role) = ops::role(n) else {
             if !self.skip_unsupported {
                 return Err(refusal(
                     ModelIssue::Unsupported,
-                    format!("{}: {}", self.what(n), ops::refusal(&n.op_type)),
+                    format!("{}: {}", self.what(n), ops::refusal(n)),
                 ));
             }
             self.skipped
@@ -1718,7 +1758,7 @@ impl Converter<'_> {
     /// folded into constants (they are often shape arithmetic in the file).
     fn typed_slice(&self, out: &str) -> Option<(usize, u64)> {
         use tract_onnx::tract_core::ops::array::Slice;
-        let o = self.typed.find_outlet_label(out)?;
+        let o = self.outlet(out)?;
         let node = self.typed.node(o.node);
         if let Some(op) = node.op_as::<Slice>() {
             return Some((op.axis, u64::try_from(op.start.to_i64().ok()?).ok()?));

@@ -1,5 +1,7 @@
 //! The operator registry: how each ONNX operator enters the layer graph.
 
+use tract_onnx::pb::NodeProto;
+
 use crate::network::VectorOp;
 
 /// What an ONNX operator becomes.
@@ -144,17 +146,29 @@ const REASONS: &[(&str, &str)] = &[
     ("RNN", "recurrent layers are not imported from ONNX"),
 ];
 
-pub(super) fn role(op_type: &str) -> Option<Role> {
+/// Whether a node's operator is ONNX's own (not another domain's of the
+/// same name).
+fn onnx_domain(n: &NodeProto) -> bool {
+    matches!(n.domain.as_str(), "" | "ai.onnx")
+}
+
+/// The node's role; `None` for operators nnsched does not model, and for
+/// every operator of another domain.
+pub(super) fn role(n: &NodeProto) -> Option<Role> {
     REGISTRY
         .iter()
-        .find(|(name, _)| *name == op_type)
+        .find(|(name, _)| onnx_domain(n) && *name == n.op_type)
         .map(|&(_, r)| r)
 }
 
-/// Why `op_type` cannot be imported.
-pub(super) fn refusal(op_type: &str) -> &'static str {
+/// Why the node cannot be imported.
+pub(super) fn refusal(n: &NodeProto) -> String {
+    if !onnx_domain(n) {
+        return format!("operator of domain '{}', unsupported", n.domain);
+    }
     REASONS
         .iter()
-        .find(|(name, _)| *name == op_type)
+        .find(|(name, _)| *name == n.op_type)
         .map_or("unsupported operator", |&(_, r)| r)
+        .to_string()
 }

@@ -242,3 +242,89 @@ pub(super) fn patch_for_tract(graph: &mut GraphProto) {
         }
     }
 }
+
+/// What makes a graph ill-formed, or makes tract panic instead of
+/// refusing it, found before tract sees the graph: a tensor written twice
+/// (by two nodes, two initializers, or a node and an input), a scalar
+/// `MatMul` operand, a `Resize` to negative sizes, a `ConvTranspose` whose
+/// pads remove its whole output. The message names the node or tensor.
+pub(super) fn check_graph<'g>(graph: &'g GraphProto, consts: &Constants) -> Result<(), String> {
+    let mut writers: HashMap<&str, String> = HashMap::new();
+    let mut write = |name: &'g str, by: String| -> Result<(), String> {
+        if name.is_empty() {
+            return Ok(());
+        }
+        match writers.insert(name, by.clone()) {
+            Some(first) => Err(format!(
+                "tensor '{name}' is written twice: by {first} and by {by}"
+            )),
+            None => Ok(()),
+        }
+    };
+    for t in &graph.initializer {
+        write(&t.name, format!("initializer '{}'", t.name))?;
+    }
+    for i in &graph.input {
+        if !graph.initializer.iter().any(|t| t.name == i.name) {
+            write(&i.name, format!("input '{}'", i.name))?;
+        }
+    }
+    for n in &graph.node {
+        let what = || {
+            let name = if n.name.is_empty() {
+                n.output.first().map_or("", String::as_str)
+            } else {
+                &n.name
+            };
+            format!("node '{name}' ({})", n.op_type)
+        };
+        for o in &n.output {
+            write(o, what())?;
+        }
+        let input = |i: usize| n.input.get(i).map(String::as_str).filter(|s| !s.is_empty());
+        match n.op_type.as_str() {
+            "MatMul"
+                if (0..2).any(|i| {
+                    input(i)
+                        .and_then(|x| consts.shape(x))
+                        .is_some_and(<[i64]>::is_empty)
+                }) =>
+            {
+                return Err(format!(
+                    "{}: a scalar operand (MatMul needs at least one dimension)",
+                    what()
+                ));
+            }
+            "Resize"
+                if input(3)
+                    .and_then(|x| consts.ints(x))
+                    .is_some_and(|s| s.iter().any(|&v| v < 0)) =>
+            {
+                return Err(format!("{}: negative output sizes", what()));
+            }
+            "ConvTranspose" => {
+                // A pad beyond the kernel's extent cuts away real output
+                // (torch refuses it too): tract panics on some.
+                let kernel = input(1)
+                    .and_then(|w| consts.shape(w))
+                    .and_then(|s| s.get(2..));
+                if let (Some(k), Some(pads)) = (kernel, ints(n, "pads")) {
+                    let dil = ints(n, "dilations").unwrap_or(&[]);
+                    let extent =
+                        |a: usize| (k[a] - 1).saturating_mul(dil.get(a).copied().unwrap_or(1));
+                    let bad = pads.iter().enumerate().any(|(i, &p)| {
+                        p < 0 || (i % k.len().max(1) < k.len() && p > extent(i % k.len()))
+                    });
+                    if bad {
+                        return Err(format!(
+                            "{}: pads {pads:?} larger than the kernel's extent",
+                            what()
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
