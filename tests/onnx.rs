@@ -1428,3 +1428,31 @@ fn a_stored_weight_before_a_constant_reshape() {
         assert_eq!((l.nifm(), l.nofm()), (16, 16), "{input:?}");
     }
 }
+
+/// A graph too large to type whole (tract's node checks are quadratic)
+/// is typed in chunks: layers, shapes and a shape computed in the first
+/// chunk and used in the last are as in a small graph.
+#[test]
+fn large_graphs_are_typed_in_chunks() {
+    let pads = || vec![attr_ints("pads", &[1, 1, 1, 1])];
+    let mut g = Graph::image(4, 8, 8);
+    let shape = g.node("Shape", "/s/Shape", &["x"], vec![]);
+    let mut x = "x".to_string();
+    let convs = 4600;
+    for i in 0..convs {
+        let c = g.conv(&format!("/c{i}/Conv"), &x, 4, 4, (3, 3), pads());
+        x = g.node("Relu", &format!("/r{i}/Relu"), &[&c], vec![]);
+    }
+    assert!(g.nodes.len() > 9000);
+    let flat = g.ints(&[1, -1]);
+    let f = g.node("Reshape", "/f/Reshape", &[&x, &flat], vec![]);
+    let back = g.node("Reshape", "/b/Reshape", &[&f, &shape], vec![]);
+    let last = g.conv("/last/Conv", &back, 4, 8, (3, 3), vec![]);
+    let net = g.import(&[&last]).network;
+    assert_eq!(net.len(), convs + 1);
+    let l = layer(&net, "last");
+    assert_eq!((l.nifm(), l.nofm(), l.hofm(), l.wofm()), (4, 8, 6, 6));
+    assert_eq!(prev_names(&net, "last"), [format!("c{}", convs - 1)]);
+    let l = layer(&net, "c2500");
+    assert_eq!((l.nifm(), l.nofm(), l.hofm(), l.wofm()), (4, 4, 8, 8));
+}

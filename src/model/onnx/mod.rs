@@ -12,6 +12,7 @@
 
 mod ops;
 mod proto;
+mod typing;
 mod weights;
 
 use std::collections::{HashMap, HashSet};
@@ -115,7 +116,7 @@ fn import_model(
     proto::patch_for_tract(model.graph.as_mut().expect("checked above"));
     proto::forget_symbolic_dims(model.graph.as_mut().expect("checked above"));
     let graph = model.graph.as_ref().expect("checked above");
-    let typed = match quietly(|| type_model(&model, &inputs)) {
+    let typed = match quietly(|| typing::type_graph(&model, &inputs)) {
         Ok(Ok(typed)) => typed,
         failed => {
             let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
@@ -126,14 +127,6 @@ fn import_model(
         file,
         consts: &consts,
         typed: &typed,
-        outlets: {
-            let mut m: HashMap<&str, OutletId> = HashMap::new();
-            for (o, label) in &typed.outlet_labels {
-                let e = m.entry(label.as_str()).or_insert(*o);
-                *e = (*e).min(*o);
-            }
-            m
-        },
         skip_unsupported: opts.skip_unsupported,
         max_elements: limit,
         opset: model
@@ -193,7 +186,7 @@ fn import_model(
 
 /// A model input: its name, element type, batch (if fixed) and
 /// per-sample sizes.
-struct ModelInput {
+pub(super) struct ModelInput {
     name: String,
     elem_type: i32,
     batch: Option<u64>,
@@ -337,7 +330,7 @@ fn explain_typing_failure(
     inputs: &[&str],
     file: &str,
     opts: &ImportOptions,
-    failed: std::thread::Result<TractResult<TypedModel>>,
+    failed: std::thread::Result<TractResult<typing::Typed>>,
 ) -> anyhow::Error {
     if !opts.skip_unsupported
         && let Some(n) = first_unsupported(graph, inputs)
@@ -418,22 +411,6 @@ fn first_unsupported<'a>(graph: &'a GraphProto, inputs: &[&str]) -> Option<&'a N
         }
     }
     None
-}
-
-/// Types the model with concrete input facts, each input of its declared
-/// element type (int64 token ids, say; floats otherwise).
-fn type_model(model: &ModelProto, inputs: &[ModelInput]) -> TractResult<TypedModel> {
-    let mut m = tract_onnx::onnx().model_for_proto_model(model)?;
-    for (i, input) in inputs.iter().enumerate() {
-        let shape: Vec<usize> = input.concrete().iter().map(|&d| d as usize).collect();
-        let fact = if input.elem_type == tract_onnx::pb::tensor_proto::DataType::Int64 as i32 {
-            i64::fact(&shape)
-        } else {
-            f32::fact(&shape)
-        };
-        m = m.with_input_fact(i, fact.into())?;
-    }
-    m.into_typed()
 }
 
 /// Some channels of a producer (a layer or the input).
@@ -559,10 +536,7 @@ impl Act {
 struct Converter<'a> {
     file: &'a str,
     consts: &'a Constants,
-    typed: &'a TypedModel,
-    /// tract's outlets by ONNX tensor name (tract's own lookup is a linear
-    /// scan, which made imports quadratic in nodes).
-    outlets: HashMap<&'a str, OutletId>,
+    typed: &'a typing::Typed,
     skip_unsupported: bool,
     max_elements: u64,
     /// The default-domain opset, which sets some attributes' defaults.
@@ -649,8 +623,8 @@ impl Converter<'_> {
     }
 
     /// tract's outlet of an ONNX tensor.
-    fn outlet(&self, name: &str) -> Option<OutletId> {
-        self.outlets.get(name).copied()
+    fn outlet(&self, name: &str) -> Option<typing::Outlet> {
+        self.typed.outlet(name)
     }
 
     /// The node, for messages.
@@ -668,8 +642,8 @@ impl Converter<'_> {
     }
 
     /// The integer values tract folded an outlet into, if constant.
-    fn konst(&self, o: OutletId) -> Option<Vec<i64>> {
-        let fact = self.typed.outlet_fact(o).ok()?;
+    fn konst(&self, o: typing::Outlet) -> Option<Vec<i64>> {
+        let fact = self.typed.fact(o)?;
         let t = fact.konst.as_ref()?.cast_to::<i64>().ok()?;
         Some(
             t.to_plain_array_view::<i64>()
@@ -688,8 +662,7 @@ impl Converter<'_> {
         if let Some(s) = self.input_shapes.get(name) {
             return Some(s.clone());
         }
-        let o = self.outlet(name)?;
-        let fact = self.typed.outlet_fact(o).ok()?;
+        let fact = self.typed.fact(self.outlet(name)?)?;
         let dims = fact.shape.as_concrete()?;
         Some(dims.iter().map(|&d| d as u64).collect())
     }
@@ -1758,13 +1731,12 @@ impl Converter<'_> {
     /// folded into constants (they are often shape arithmetic in the file).
     fn typed_slice(&self, out: &str) -> Option<(usize, u64)> {
         use tract_onnx::tract_core::ops::array::Slice;
-        let o = self.outlet(out)?;
-        let node = self.typed.node(o.node);
+        let (node, inputs) = self.typed.node(self.outlet(out)?);
         if let Some(op) = node.op_as::<Slice>() {
             return Some((op.axis, u64::try_from(op.start.to_i64().ok()?).ok()?));
         }
-        let konst = |i: usize| self.konst(*node.inputs.get(i)?);
-        let rank = self.typed.outlet_fact(*node.inputs.first()?).ok()?.rank() as i64;
+        let konst = |i: usize| self.konst(*inputs.get(i)?);
+        let rank = self.typed.fact(*inputs.first()?)?.rank() as i64;
         let starts = konst(1)?;
         let axes = konst(3).unwrap_or_else(|| (0..starts.len() as i64).collect());
         let steps = konst(4).unwrap_or_else(|| vec![1; starts.len()]);
