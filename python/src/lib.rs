@@ -130,18 +130,11 @@ fn hardware_json(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<serde_json::Val
             m.insert(k, v);
         }
         Value::Object(m)
-    } else if let Ok(l) = obj.cast::<PyList>() {
-        let items: PyResult<Vec<Value>> = l
-            .iter()
+    } else if obj.cast::<PyList>().is_ok() || obj.cast::<PyTuple>().is_ok() {
+        let items: PyResult<Vec<Value>> = obj
+            .try_iter()?
             .enumerate()
-            .map(|(i, v)| hardware_json(&v, &format!("{path}[{i}]")))
-            .collect();
-        Value::Array(items?)
-    } else if let Ok(t) = obj.cast::<PyTuple>() {
-        let items: PyResult<Vec<Value>> = t
-            .iter()
-            .enumerate()
-            .map(|(i, v)| hardware_json(&v, &format!("{path}[{i}]")))
+            .map(|(i, v)| hardware_json(&v?, &format!("{path}[{i}]")))
             .collect();
         Value::Array(items?)
     } else {

@@ -13,14 +13,11 @@
 use std::collections::{HashMap, HashSet};
 
 use tract_onnx::pb::tensor_proto::DataType;
-use tract_onnx::pb::tensor_shape_proto::{Dimension, dimension};
-use tract_onnx::pb::type_proto::{self, Value as TypeValue};
-use tract_onnx::pb::{
-    GraphProto, ModelProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
-};
+use tract_onnx::pb::{GraphProto, ModelProto, TensorProto, ValueInfoProto};
 use tract_onnx::prelude::*;
 
 use super::ModelInput;
+use super::weights::declared;
 
 /// Graphs of more nodes are typed in chunks of this many: small enough
 /// that tract's scans stay short, large enough that few tensors cross.
@@ -132,7 +129,7 @@ fn chunked(model: &ModelProto, inputs: &[ModelInput], chunk: usize) -> Option<Ty
         .iter()
         .map(|t| (t.name.as_str(), t))
         .collect();
-    let declared: HashMap<&str, &ValueInfoProto> =
+    let listed: HashMap<&str, &ValueInfoProto> =
         graph.input.iter().map(|v| (v.name.as_str(), v)).collect();
     // A chunk's outputs: what later chunks read, and the graph's own (so
     // that tract drops the same dead ends as in the whole graph).
@@ -178,7 +175,7 @@ fn chunked(model: &ModelProto, inputs: &[ModelInput], chunk: usize) -> Option<Ty
                 g.initializer.push((*t).clone());
             } else if let Some(input) = inputs.iter().find(|i| i.name == name) {
                 facts.push((g.input.len(), input_fact(input)));
-                g.input.push((*declared.get(name)?).clone());
+                g.input.push((*listed.get(name)?).clone());
             } else if let Some(&o) = typed.outlets.get(name) {
                 let fact = typed.fact(o)?;
                 match fact.konst.as_ref().and_then(|k| initializer(name, k)) {
@@ -189,12 +186,13 @@ fn chunked(model: &ModelProto, inputs: &[ModelInput], chunk: usize) -> Option<Ty
                             g.input.len(),
                             TypedFact::dt_shape(fact.datum_type, &*shape).into(),
                         ));
+                        let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
                         g.input
-                            .push(value_info(name, data_type(fact.datum_type)?, &shape));
+                            .push(declared(name, data_type(fact.datum_type)?, &dims));
                     }
                 }
             } else {
-                g.input.push((*declared.get(name)?).clone());
+                g.input.push((*listed.get(name)?).clone());
             }
         }
         let chunk = ModelProto {
@@ -260,27 +258,6 @@ fn initializer(name: &str, k: &Tensor) -> Option<TensorProto> {
     })
 }
 
-fn value_info(name: &str, elem_type: i32, shape: &[usize]) -> ValueInfoProto {
-    let dim = shape
-        .iter()
-        .map(|&d| Dimension {
-            value: Some(dimension::Value::DimValue(d as i64)),
-            ..Default::default()
-        })
-        .collect();
-    ValueInfoProto {
-        name: name.to_string(),
-        r#type: Some(TypeProto {
-            value: Some(TypeValue::TensorType(type_proto::Tensor {
-                elem_type,
-                shape: Some(TensorShapeProto { dim }),
-            })),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use tract_onnx::pb::{AttributeProto, NodeProto, OperatorSetIdProto, attribute_proto};
@@ -333,7 +310,7 @@ mod tests {
         nodes.push(node("Reshape", "f", &[&x, "flat"]));
         nodes.push(node("Shape", "fs", &["f"]));
         nodes.push(node("Reshape", "b", &["f", "s"]));
-        let input = value_info("x", DataType::Float as i32, &[1, 4, 8, 8]);
+        let input = declared("x", DataType::Float as i32, &[1, 4, 8, 8]);
         let m = ModelProto {
             ir_version: 8,
             opset_import: vec![OperatorSetIdProto {

@@ -53,7 +53,7 @@ fn is_external(t: &TensorProto) -> bool {
 }
 
 /// A declared input of `name`'s element type and dimensions.
-fn declared(name: &str, elem_type: i32, dims: &[i64]) -> ValueInfoProto {
+pub(super) fn declared(name: &str, elem_type: i32, dims: &[i64]) -> ValueInfoProto {
     let dim = dims
         .iter()
         .map(|&d| Dimension {
