@@ -550,6 +550,13 @@ impl Schedule {
     fn __eq__(&self, other: &Self) -> bool {
         self.doc == other.doc
     }
+
+    /// The fields of `recomputed` (an `evaluate` of this schedule) whose
+    /// values differ from this one's, each as `path: VALUE in the file,
+    /// VALUE recomputed`, as `nnsched evaluate` names them.
+    fn differences(&self, recomputed: &Self) -> Vec<String> {
+        nnsched::doc::differences(&self.doc, &recomputed.doc)
+    }
 }
 
 /// Runs `search` on a thread of its own with the GIL released; the

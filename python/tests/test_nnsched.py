@@ -143,6 +143,14 @@ def test_each_error_comes_from_a_real_bad_input(tmp_path):
     edited.write_text(json.dumps(doc))
     with pytest.raises(nnsched.DocumentError, match="conv1"):
         nnsched.evaluate(edited)
+    # An edited cost is not taken as true: the recomputed one is named.
+    doc = s.to_dict()
+    doc["layers"][1]["cost"] = 1.0
+    edited.write_text(json.dumps(doc))
+    file = nnsched.Schedule.read(edited)
+    assert s.differences(nnsched.evaluate(s)) == []
+    (diff,) = file.differences(nnsched.evaluate(file))
+    assert diff.startswith(f"layers['{doc['layers'][1]['name']}'].cost: 1.0 in the file, ")
     with pytest.raises(nnsched.FileError):
         s.write(tmp_path / "no" / "such" / "dir.json")
 

@@ -131,7 +131,8 @@ pub struct Axis {
     pub key: String,
     /// Its values.
     pub values: Vec<Value>,
-    /// Axes of one group vary together (`zip`).
+    /// Axes of one group vary together (`zip`); groups are numbered from
+    /// 0 in the order of their first axis.
     group: usize,
 }
 
@@ -268,9 +269,14 @@ impl Spec {
                 axes[i].group = axes[first].group;
             }
         }
+        // Groups numbered densely in axis order, the index of their digit.
         let mut groups: Vec<usize> = axes.iter().map(|a| a.group).collect();
         groups.sort_unstable();
         groups.dedup();
+        for a in &mut axes {
+            a.group = groups.iter().position(|&g| g == a.group).expect("a group");
+        }
+        let groups: Vec<usize> = (0..groups.len()).collect();
         // Each group's value tuples must differ, or two points are one.
         for &g in &groups {
             let members: Vec<&Axis> = axes.iter().filter(|a| a.group == g).collect();
@@ -420,16 +426,10 @@ impl Spec {
             *d = left % n;
             left /= n;
         }
-        let mut groups: Vec<usize> = self.axes.iter().map(|a| a.group).collect();
-        groups.sort_unstable();
-        groups.dedup();
         let values: Vec<Value> = self
             .axes
             .iter()
-            .map(|a| {
-                let g = groups.iter().position(|&g| g == a.group).expect("a group");
-                a.values[digit[g]].clone()
-            })
+            .map(|a| a.values[digit[a.group]].clone())
             .collect();
         let (opt, set) = &self.options[o];
         Point {
