@@ -479,16 +479,20 @@ fn bad_input_table() {
         ));
     }
     // Readers with limits: a link to an endless device is refused by size.
-    for (name, args) in [
-        ("endless.onnx", vec!["stats"]),
-        ("endless.yaml", vec!["alex_net", "--hw"]),
-        ("endless.json", vec!["evaluate"]),
+    let out = path("never.out");
+    for (name, args, after) in [
+        ("endless.onnx", vec!["stats"], vec![]),
+        ("endless.yaml", vec!["alex_net", "--hw"], vec![]),
+        ("endless.json", vec!["evaluate"], vec![]),
+        ("endless-spec.yaml", vec!["sweep"], vec!["-o", &out]),
+        ("endless.csv", vec!["plot"], vec!["-o", &out]),
     ] {
         let p = path(name);
         let _ = std::fs::remove_file(&p);
         std::os::unix::fs::symlink("/dev/zero", &p).unwrap();
         let mut a = own(&args);
         a.push(p.clone());
+        a.extend(own(&after));
         cases.push((a, format!("{p}: larger than the")));
     }
     // A schedule file beyond its limit (sparse: nothing is written).
