@@ -117,15 +117,17 @@ fn spaced(r: &NodeRegion) -> Result<(), String> {
 fn on_grid(r: &NodeRegion, whole: &Placement) -> Result<(), String> {
     let grid = whole.proc.dim;
     match r.kind {
-        RegionKind::Proc => spaced(r)?,
-        RegionKind::Dram => {}
-    }
-    match r.kind {
-        RegionKind::Proc if r.within(grid) => Ok(()),
-        RegionKind::Proc => Err(format!(
-            "region {} at ({}, {}) is not within the {grid} node grid",
-            r.dim, r.origin.h, r.origin.w
-        )),
+        RegionKind::Proc => {
+            spaced(r)?;
+            if r.within(grid) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "region {} at ({}, {}) is not within the {grid} node grid",
+                    r.dim, r.origin.h, r.origin.w
+                ))
+            }
+        }
         RegionKind::Dram if *r == whole.dram => Ok(()),
         RegionKind::Dram => Err("a DRAM region other than the chip's".into()),
     }
@@ -134,6 +136,15 @@ fn on_grid(r: &NodeRegion, whole: &Placement) -> Result<(), String> {
 /// Checks that a stored tensor's layout lies on the chip and holds every
 /// element of `full` exactly once.
 fn check_layout(l: &DataLayout, full: FmapRange, whole: &Placement) -> Result<(), String> {
+    // Far more than any search makes (a concatenation's producers), few
+    // enough for the pairwise overlap check.
+    const MAX_PIECES: usize = 4096;
+    if l.frngs.len() > MAX_PIECES {
+        return Err(format!(
+            "{} pieces, more than the {MAX_PIECES} a layout may have",
+            l.frngs.len()
+        ));
+    }
     for (i, r) in l.regions.iter().enumerate() {
         on_grid(r, whole).map_err(|e| format!("piece {}: {e}", i + 1))?;
     }
