@@ -236,6 +236,15 @@ fn job_scripts_take_no_path_that_could_run() {
     let spec = d.join("spec.yaml");
     std::fs::write(&spec, SPEC).unwrap();
     let spec = spec.to_str().unwrap();
+    // `sweep slurm SPEC --tasks 2 -o OUT`, then any further flags.
+    let slurm = |spec: &str, out: &Path, more: &[&str]| {
+        bin()
+            .args(["sweep", "slurm", spec, "--tasks", "2", "-o"])
+            .arg(out)
+            .args(more)
+            .output()
+            .unwrap()
+    };
     for bad in [
         "r\ntouch PWNED\n.csv",
         "r'x.csv",
@@ -244,15 +253,7 @@ fn job_scripts_take_no_path_that_could_run() {
         "r\\x.csv",
     ] {
         let out = d.join(bad);
-        let o = run(&[
-            "sweep",
-            "slurm",
-            spec,
-            "--tasks",
-            "2",
-            "-o",
-            out.to_str().unwrap(),
-        ]);
+        let o = slurm(spec, &out, &[]);
         let e = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{bad:?}: {e}");
         assert!(e.contains("cannot be put in a job script"), "{bad:?}: {e}");
@@ -261,15 +262,7 @@ fn job_scripts_take_no_path_that_could_run() {
     assert!(!d.join("spec.sbatch").exists());
     // A path with a space is quoted in both the shell and the directive.
     let out = d.join("my results.csv");
-    let o = run(&[
-        "sweep",
-        "slurm",
-        spec,
-        "--tasks",
-        "2",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let o = slurm(spec, &out, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let script = std::fs::read_to_string(d.join("spec.sbatch")).unwrap();
     let stem = d.join("my results");
@@ -290,15 +283,7 @@ fn job_scripts_take_no_path_that_could_run() {
     // The script never replaces the spec or the table it names.
     let named = d.join("sweep.sbatch");
     std::fs::write(&named, SPEC).unwrap();
-    let o = run(&[
-        "sweep",
-        "slurm",
-        named.to_str().unwrap(),
-        "--tasks",
-        "2",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let o = slurm(named.to_str().unwrap(), &out, &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("would replace the spec"),
@@ -306,17 +291,7 @@ fn job_scripts_take_no_path_that_could_run() {
         stderr(&o)
     );
     assert_eq!(std::fs::read_to_string(&named).unwrap(), SPEC);
-    let o = run(&[
-        "sweep",
-        "slurm",
-        spec,
-        "--tasks",
-        "2",
-        "-o",
-        out.to_str().unwrap(),
-        "--script",
-        out.to_str().unwrap(),
-    ]);
+    let o = slurm(spec, &out, &["--script", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("would replace the results table"),
