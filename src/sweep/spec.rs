@@ -97,13 +97,10 @@ fn hash_json<T: serde::Serialize>(v: &T) -> u64 {
         .as_bytes())
 }
 
-/// The first item given twice.
-fn first_repeat<T: PartialEq>(items: &[T]) -> Option<&T> {
-    items
-        .iter()
-        .enumerate()
-        .find(|(i, x)| items[..*i].contains(x))
-        .map(|(_, x)| x)
+/// The first item given twice (in one pass: a spec may list many).
+fn first_repeat<T: std::hash::Hash + Eq>(items: &[T]) -> Option<&T> {
+    let mut seen = std::collections::HashSet::new();
+    items.iter().find(|x| !seen.insert(*x))
 }
 
 /// A value as it compares: numbers by value (`1` and `1.0` are one).
@@ -283,8 +280,8 @@ impl Spec {
             let tuples: Vec<Vec<String>> = (0..members[0].values.len())
                 .map(|i| members.iter().map(|a| value_key(&a.values[i])).collect())
                 .collect();
-            let mut seen = std::collections::HashSet::new();
-            if let Some(i) = (0..tuples.len()).find(|&i| !seen.insert(&tuples[i])) {
+            if let Some(t) = first_repeat(&tuples) {
+                let i = tuples.iter().rposition(|x| x == t).expect("repeated");
                 let names: Vec<&str> = members.iter().map(|a| a.key.as_str()).collect();
                 let values: Vec<String> = members.iter().map(|a| a.values[i].to_string()).collect();
                 return Err(format!(
